@@ -1,0 +1,1 @@
+"""Code shared by the modelward services: errors, storage, the event store and its relay."""

@@ -1,0 +1,78 @@
+"""One root error for modelward with a subclass per gRPC status.
+
+Domain and storage code raise these; the gRPC error interceptor is the only place that turns
+them into statuses. Every message names the field, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ModelwardError(Exception):
+    """Root of every error a modelward service reports to its callers."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, *, field: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        # Machine-readable cause in UPPER_SNAKE_CASE, sent as google.rpc.ErrorInfo.reason.
+        self.reason = reason or type(self).__name__.upper()
+
+
+class InvalidArgument(ModelwardError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str, value: object, fix: str, *, problem: str = "is invalid") -> None:
+        shown = _show(value)
+        super().__init__(f"{field} {shown} {problem}: {fix}", field=field, reason="INVALID_ARGUMENT")
+        self.value = value
+
+
+class NotFound(ModelwardError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(ModelwardError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(ModelwardError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Aborted(ModelwardError):
+    """A concurrent change won: the caller should read again and retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
+class PermissionDenied(ModelwardError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(ModelwardError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class Unavailable(ModelwardError):
+    """A dependency such as the database is unreachable; retrying later may succeed."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class ResourceExhausted(ModelwardError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class DeadlineExceeded(ModelwardError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        text = value if len(value) <= 80 else value[:77] + "..."
+        return repr(text)
+    return repr(value)
