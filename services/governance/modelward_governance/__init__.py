@@ -1,0 +1,1 @@
+"""Governance service: policies, promotions, orphaned and redundant models, drift monitoring."""

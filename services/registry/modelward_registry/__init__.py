@@ -1,0 +1,1 @@
+"""Registry service: the event-sourced system of record for models and versions."""
