@@ -1,0 +1,163 @@
+"""Engines, portable column types and database error translation for both backends.
+
+PostgreSQL (asyncpg) is the production backend and SQLite (aiosqlite) the embedded default.
+Everything here keeps the two behaving alike: byte-wise string collation, case-sensitive LIKE,
+and driver errors mapped to the service's error family in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from modelward_common.errors import Aborted, Unavailable
+
+logger = logging.getLogger(__name__)
+
+# Execution option that marks a connection as read-only, so SQLite starts a deferred transaction.
+READ_ONLY_OPTION = "modelward_read_only"
+# SQLSTATE codes that mean "a concurrent transaction won; retrying may succeed".
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}
+# SQLSTATE classes that mean the connection or server is gone.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def text_column(length: int | None = None) -> sa.types.TypeEngine[str]:
+    """A string type that sorts and compares bytewise on both backends.
+
+    PostgreSQL's default collation follows the locale, SQLite compares bytes, so PostgreSQL
+    columns use the "C" collation and ORDER BY and `<` agree.
+    """
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+def json_column() -> sa.types.TypeEngine[Any]:
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def blob_column() -> sa.types.TypeEngine[bytes]:
+    return sa.LargeBinary()
+
+
+def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """Create an async engine with the settings modelward relies on for the URL's backend."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+        # The driver's own BEGIN handling would start transactions lazily after the first
+        # read; an explicit BEGIN IMMEDIATE below takes the write lock up front instead.
+        event.listen(engine.sync_engine, "begin", _begin_sqlite_immediate)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # aiosqlite's adapter starts transactions itself unless isolation_level is None.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # PostgreSQL's LIKE is case-sensitive; this makes SQLite's agree.
+    cursor.execute("PRAGMA case_sensitive_like=ON")
+    cursor.close()
+
+
+def _begin_sqlite_immediate(connection: sa.Connection) -> None:
+    # A writing transaction takes the write lock at BEGIN, so two writers never both read a
+    # snapshot and then fail to upgrade it (SQLite's "database is locked" on upgrade).
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    original = getattr(error, "orig", None)
+    for candidate in (original, getattr(original, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    if isinstance(error, exc.IntegrityError):
+        code = sqlstate_of(error)
+        if code is not None:
+            return code == "23505"
+        return "UNIQUE constraint failed" in str(error)
+    return False
+
+
+@contextlib.contextmanager
+def translated_errors(operation: str) -> Iterator[None]:
+    """Turn driver failures into Aborted (retry the request) or Unavailable (retry later)."""
+    try:
+        yield
+    except exc.DBAPIError as error:
+        code = sqlstate_of(error)
+        if code in _RETRYABLE_SQLSTATES:
+            logger.info("%s lost a concurrency race (SQLSTATE %s)", operation, code)
+            raise Aborted(
+                f"{operation} conflicted with a concurrent transaction; retry the request",
+                reason="CONCURRENT_TRANSACTION",
+            ) from error
+        if error.connection_invalidated or (code or "").startswith(_UNAVAILABLE_SQLSTATE_CLASSES):
+            logger.warning("%s failed: database unavailable: %s", operation, error)
+            raise Unavailable(
+                f"{operation} failed because the database is unavailable; retry later",
+                reason="DATABASE_UNAVAILABLE",
+            ) from error
+        if _is_sqlite_busy(error):
+            logger.warning("%s failed: SQLite database busy", operation)
+            raise Unavailable(
+                f"{operation} failed because the database is busy; retry later",
+                reason="DATABASE_BUSY",
+            ) from error
+        raise
+    except (OSError, ConnectionError, TimeoutError) as error:
+        logger.warning("%s failed: database connection error: %s", operation, error)
+        raise Unavailable(
+            f"{operation} failed because the database connection failed; retry later",
+            reason="DATABASE_UNAVAILABLE",
+        ) from error
+
+
+def _is_sqlite_busy(error: exc.DBAPIError) -> bool:
+    return "database is locked" in str(error.orig) or "database is busy" in str(error.orig)
+
+
+@contextlib.asynccontextmanager
+async def transaction(engine: AsyncEngine, operation: str) -> AsyncIterator[AsyncConnection]:
+    """Open a connection, run one transaction, translate driver errors including at commit."""
+    with translated_errors(operation):
+        async with engine.begin() as connection:
+            yield connection
+
+
+@contextlib.asynccontextmanager
+async def read_connection(engine: AsyncEngine, operation: str) -> AsyncIterator[AsyncConnection]:
+    with translated_errors(operation):
+        async with engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY_OPTION: True})
+            yield connection

@@ -1,0 +1,209 @@
+"""An append-only event store with per-stream optimistic concurrency and a global order.
+
+Each service keeps its events in its own database, in the `events` table created here. The
+table is also the transactional outbox: events commit in the same transaction as the
+projection changes they cause, and a relay (relay.py) publishes them after commit in
+`position` order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from modelward_common.db import blob_column, is_unique_violation, text_column
+from modelward_common.errors import Aborted
+from modelward_common.timeutil import UtcDateTime, utc_now
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL advisory lock key taken by every appending transaction (see append()).
+_APPEND_LOCK_KEY = 0x6D77_6576  # "mwev"
+
+metadata = sa.MetaData()
+
+events_table = sa.Table(
+    "events",
+    metadata,
+    # Global order. A BIGINT identity on PostgreSQL, SQLite's INTEGER PRIMARY KEY rowid there.
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Uuid(as_uuid=False), nullable=False, unique=True),
+    sa.Column("stream_id", text_column(64), nullable=False),
+    sa.Column("stream_version", sa.BigInteger, nullable=False),
+    sa.Column("type", text_column(128), nullable=False),
+    sa.Column("payload", blob_column(), nullable=False),
+    # Resource the event is about at the time it happened, such as models/churn/versions/3.
+    sa.Column("subject", text_column(400), nullable=False),
+    sa.Column("actor", text_column(320), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("correlation_id", text_column(128), nullable=False),
+    sa.Column("causation_id", text_column(128), nullable=False),
+    sa.Column("traceparent", text_column(128), nullable=False),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    # The stream version is the optimistic-concurrency check: two writers that read the same
+    # version both try to insert version + 1, and the second insert violates this key.
+    sa.UniqueConstraint("stream_id", "stream_version", name="events_stream_version_key"),
+)
+
+
+class ConcurrencyConflict(Aborted):
+    """Another writer appended to the stream first; reload the stream and decide again."""
+
+    def __init__(self, stream_id: str, expected_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id} changed after version {expected_version}; read it again and retry",
+            reason="CONCURRENT_MODIFICATION",
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """Who caused a change and why, recorded on every event of one command."""
+
+    actor: str
+    reason: str = ""
+    correlation_id: str = ""
+    causation_id: str = ""
+    traceparent: str = ""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    payload: bytes
+    subject: str
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    type: str
+    payload: bytes
+    subject: str
+    actor: str
+    reason: str
+    correlation_id: str
+    causation_id: str
+    traceparent: str
+    recorded_at: dt.datetime
+
+
+async def append(
+    connection: AsyncConnection,
+    stream_id: str,
+    expected_version: int,
+    new_events: Sequence[NewEvent],
+    context: EventContext,
+    *,
+    recorded_at: dt.datetime | None = None,
+) -> list[StoredEvent]:
+    """Append events after `expected_version` of the stream, inside the caller's transaction.
+
+    Raises ConcurrencyConflict when another writer appended first. The caller's transaction
+    is then unusable on PostgreSQL and must be rolled back.
+    """
+    if not new_events:
+        return []
+    if connection.dialect.name == "postgresql":
+        # Positions come from a sequence, allocated at insert time, but transactions commit
+        # in any order. A relay that reads "position > last published" could then pass over a
+        # lower position that commits later and never publish it. Holding this lock from the
+        # insert to the commit makes positions become visible in the order they were
+        # allocated. Callers append last in their transaction so the lock is held briefly.
+        # SQLite needs no lock because it runs one writing transaction at a time.
+        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK_KEY})"))
+    at = recorded_at or utc_now()
+    rows = [
+        {
+            "event_id": event.event_id,
+            "stream_id": stream_id,
+            "stream_version": expected_version + offset + 1,
+            "type": event.type,
+            "payload": event.payload,
+            "subject": event.subject,
+            "actor": context.actor,
+            "reason": context.reason,
+            "correlation_id": context.correlation_id,
+            "causation_id": context.causation_id,
+            "traceparent": context.traceparent,
+            "recorded_at": at,
+        }
+        for offset, event in enumerate(new_events)
+    ]
+    try:
+        result = await connection.execute(
+            events_table.insert().returning(events_table.c.position, sort_by_parameter_order=True),
+            rows,
+        )
+    except exc.IntegrityError as error:
+        if is_unique_violation(error):
+            raise ConcurrencyConflict(stream_id, expected_version) from error
+        raise
+    positions = list(result.scalars())
+    return [StoredEvent(position=position, **row) for position, row in zip(positions, rows, strict=True)]
+
+
+def _stored(row: sa.Row[tuple[object, ...]]) -> StoredEvent:
+    mapping = row._mapping
+    return StoredEvent(**{column.name: mapping[column.name] for column in events_table.columns})
+
+
+async def read_stream(
+    connection: AsyncConnection,
+    stream_id: str,
+    *,
+    after_version: int = 0,
+    limit: int | None = None,
+) -> list[StoredEvent]:
+    query = (
+        sa.select(events_table)
+        .where(events_table.c.stream_id == stream_id, events_table.c.stream_version > after_version)
+        .order_by(events_table.c.stream_version)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    result = await connection.execute(query)
+    return [_stored(row) for row in result]
+
+
+async def read_all(
+    connection: AsyncConnection, *, after_position: int = 0, limit: int = 1000
+) -> list[StoredEvent]:
+    """Return up to `limit` events in global order after `after_position`."""
+    result = await connection.execute(
+        sa.select(events_table)
+        .where(events_table.c.position > after_position)
+        .order_by(events_table.c.position)
+        .limit(limit)
+    )
+    return [_stored(row) for row in result]
+
+
+async def iterate_all(connection: AsyncConnection, *, batch_size: int = 5000) -> AsyncIterator[StoredEvent]:
+    """Yield every event in global order, reading in batches."""
+    after = 0
+    while True:
+        batch = await read_all(connection, after_position=after, limit=batch_size)
+        if not batch:
+            return
+        for event in batch:
+            yield event
+        after = batch[-1].position
+
+
+async def max_position(connection: AsyncConnection) -> int:
+    value = await connection.scalar(sa.select(sa.func.max(events_table.c.position)))
+    return int(value or 0)

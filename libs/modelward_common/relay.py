@@ -1,0 +1,275 @@
+"""The outbox relay: publishes committed events to JetStream in global order, at least once.
+
+One relay per service database publishes at a time. Replicas compete for a lease row in
+`relay_state`; the holder renews it while it runs and every cursor update is fenced by it, so a
+relay that lost its lease (paused, partitioned) cannot move the cursor. Two relays may still
+overlap for at most one batch around a lease change; JetStream drops those repeats because
+every message carries `Nats-Msg-Id` = the event id, and consumers deduplicate by event id too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import nats
+import sqlalchemy as sa
+from nats.aio.client import Client as NatsClient
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelward_common.cloudevents import headers_for, subject_for
+from modelward_common.db import read_connection, text_column
+from modelward_common.eventstore import StoredEvent, metadata, read_all
+from modelward_common.timeutil import UtcDateTime, utc_now
+
+logger = logging.getLogger(__name__)
+
+relay_state_table = sa.Table(
+    "relay_state",
+    metadata,
+    sa.Column("name", text_column(64), primary_key=True),
+    # Highest event position acknowledged by JetStream.
+    sa.Column("published_position", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("published_at", UtcDateTime(), nullable=True),
+    sa.Column("holder", text_column(200), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    nats_url: str
+    stream_name: str
+    # Subjects are `<subject_prefix>.<service>.v1.<EventType>`.
+    subject_prefix: str
+    service: str
+    # CloudEvents `source` attribute.
+    source: str
+    batch_size: int = 256
+    # Seconds between polls when no local commit wakes the relay (commits by another replica).
+    poll_interval: float = 0.2
+    # Seconds a lease lasts without renewal; another replica takes over after it expires.
+    lease_ttl: float = 10.0
+    publish_timeout: float = 5.0
+    # Seconds JetStream remembers message ids for deduplication.
+    duplicate_window: float = 600.0
+    max_backoff: float = 5.0
+
+
+def default_holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def ensure_stream(client: NatsClient, config: RelayConfig) -> None:
+    """Create the service's JetStream stream with file storage if it does not exist yet."""
+    js = client.jetstream()
+    subjects = [f"{config.subject_prefix}.{config.service}.v1.>"]
+    try:
+        await js.stream_info(config.stream_name)
+        return
+    except NotFoundError:
+        pass
+    await js.add_stream(
+        name=config.stream_name,
+        subjects=subjects,
+        storage=js_api.StorageType.FILE,
+        retention=js_api.RetentionPolicy.LIMITS,
+        duplicate_window=config.duplicate_window,
+    )
+    logger.info("created JetStream stream %s for %s", config.stream_name, subjects)
+
+
+class OutboxRelay:
+    def __init__(self, engine: AsyncEngine, config: RelayConfig, *, holder_id: str | None = None) -> None:
+        self.engine = engine
+        self.config = config
+        self.holder_id = holder_id or default_holder_id()
+        self.is_leader = False
+        self.published_count = 0
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._client: NatsClient | None = None
+        self._stream_ready = False
+        self.last_error = ""
+
+    def wake(self) -> None:
+        """Tell the relay that new events were committed, so it publishes without waiting."""
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        logger.info("relay %s starting for stream %s", self.holder_id, self.config.stream_name)
+        backoff = 0.1
+        try:
+            while not self._stopping.is_set():
+                try:
+                    published = await self._step()
+                    backoff = 0.1
+                    if published:
+                        continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - any failure waits and retries from the cursor
+                    self.last_error = f"{type(error).__name__}: {error}"
+                    logger.warning(
+                        "relay %s failed, retrying in %.1f s from the last published position: %s",
+                        self.holder_id, backoff, self.last_error,
+                    )
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, self.config.max_backoff)
+                    continue
+                await self._sleep(self.config.poll_interval)
+        finally:
+            await self._release()
+            logger.info("relay %s stopped after publishing %d events", self.holder_id, self.published_count)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        self._wakeup.clear()
+
+    async def _connect(self) -> NatsClient:
+        if self._client is None or self._client.is_closed:
+            self._client = await nats.connect(
+                self.config.nats_url,
+                name=f"modelward-{self.config.service}-relay",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                allow_reconnect=True,
+            )
+            self._stream_ready = False
+        if not self._stream_ready:
+            await ensure_stream(self._client, self.config)
+            self._stream_ready = True
+        return self._client
+
+    async def _step(self) -> int:
+        """Publish one batch if this relay holds the lease; return how many were published."""
+        self.is_leader = await self._acquire_lease()
+        if not self.is_leader:
+            return 0
+        client = await self._connect()
+        async with read_connection(self.engine, "reading the outbox") as connection:
+            cursor = await connection.scalar(
+                sa.select(relay_state_table.c.published_position).where(
+                    relay_state_table.c.name == self.config.stream_name
+                )
+            )
+            batch = await read_all(connection, after_position=int(cursor or 0), limit=self.config.batch_size)
+        if not batch:
+            return 0
+        await self._publish(client, batch)
+        return len(batch)
+
+    async def _publish(self, client: NatsClient, batch: list[StoredEvent]) -> int:
+        """Publish events one by one, so a failure never lets a later event overtake an earlier one."""
+        js = client.jetstream()
+        published_upto = 0
+        try:
+            for event in batch:
+                subject = subject_for(self.config.subject_prefix, self.config.service, event.type)
+                headers = headers_for(event, source=self.config.source, service=self.config.service)
+                await js.publish(subject, event.payload, timeout=self.config.publish_timeout, headers=headers)
+                published_upto = event.position
+                self.published_count += 1
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "published event %s (%s, stream %s v%d, position %d)",
+                        event.event_id, event.type, event.stream_id, event.stream_version, event.position,
+                    )
+        finally:
+            if published_upto:
+                await self._advance_cursor(published_upto)
+        return published_upto
+
+    async def _advance_cursor(self, position: int) -> None:
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                relay_state_table.update()
+                .where(
+                    relay_state_table.c.name == self.config.stream_name,
+                    relay_state_table.c.holder == self.holder_id,
+                    relay_state_table.c.published_position < position,
+                )
+                .values(published_position=position, published_at=utc_now())
+            )
+        if result.rowcount == 0:
+            logger.debug("relay %s cursor already at or past %d, or lease lost", self.holder_id, position)
+
+    async def _acquire_lease(self) -> bool:
+        now = utc_now()
+        expires = now + dt.timedelta(seconds=self.config.lease_ttl)
+        table = relay_state_table
+        async with self.engine.begin() as connection:
+            exists = await connection.scalar(
+                sa.select(sa.func.count()).select_from(table).where(table.c.name == self.config.stream_name)
+            )
+            if not exists:
+                try:
+                    async with connection.begin_nested():
+                        await connection.execute(
+                            table.insert().values(name=self.config.stream_name, published_position=0)
+                        )
+                except sa.exc.IntegrityError:
+                    logger.debug("relay state row for %s created concurrently", self.config.stream_name)
+            result = await connection.execute(
+                table.update()
+                .where(
+                    table.c.name == self.config.stream_name,
+                    sa.or_(
+                        table.c.holder == self.holder_id,
+                        table.c.holder.is_(None),
+                        table.c.lease_expires_at < now,
+                    ),
+                )
+                .values(holder=self.holder_id, lease_expires_at=expires)
+            )
+        acquired = result.rowcount == 1
+        if acquired and not self.is_leader:
+            logger.info("relay %s holds the lease for stream %s", self.holder_id, self.config.stream_name)
+        if not acquired and self.is_leader:
+            logger.warning("relay %s lost the lease for stream %s", self.holder_id, self.config.stream_name)
+        return acquired
+
+    async def _release(self) -> None:
+        try:
+            if self.is_leader:
+                async with self.engine.begin() as connection:
+                    await connection.execute(
+                        relay_state_table.update()
+                        .where(
+                            relay_state_table.c.name == self.config.stream_name,
+                            relay_state_table.c.holder == self.holder_id,
+                        )
+                        .values(holder=None, lease_expires_at=None)
+                    )
+                self.is_leader = False
+        except Exception as error:  # noqa: BLE001 - the lease expires on its own
+            logger.warning("relay %s could not release its lease: %s", self.holder_id, error)
+        if self._client is not None and not self._client.is_closed:
+            try:
+                await self._client.close()
+            except Exception as error:  # noqa: BLE001 - closing a broken connection
+                logger.debug("relay %s closing NATS failed: %s", self.holder_id, error)
+        self._client = None
+
+
+async def published_position(engine: AsyncEngine, stream_name: str) -> int:
+    async with engine.connect() as connection:
+        value = await connection.scalar(
+            sa.select(relay_state_table.c.published_position).where(relay_state_table.c.name == stream_name)
+        )
+    return int(value or 0)

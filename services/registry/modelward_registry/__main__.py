@@ -1,0 +1,79 @@
+"""`python -m modelward_registry serve | rebuild-projections | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from modelward_common.db import create_engine
+from modelward_common.grpc_server import configure_logging
+from modelward_registry import config as registry_config
+from modelward_registry.bootstrap import RegistryApp, prepare_database
+from modelward_registry.rebuild import rebuild_projections
+
+logger = logging.getLogger("modelward_registry")
+
+
+async def serve(config: registry_config.RegistryConfig) -> None:
+    app = RegistryApp(config)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    logger.info("shutdown requested; draining in-flight calls for up to %.0f s", config.shutdown_grace)
+    await app.stop()
+
+
+async def rebuild(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await prepare_database(engine)
+        stats = await rebuild_projections(engine)
+        print(f"rebuilt {stats.models} models and {stats.versions} versions from {stats.events} events "
+              f"in {stats.seconds:.1f} s")
+    finally:
+        await engine.dispose()
+
+
+async def run_migrations(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await prepare_database(engine)
+    finally:
+        await engine.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m modelward_registry", description="modelward registry service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the gRPC server and the event relay")
+    registry_config.add_arguments(serve_parser)
+    for name, help_text in (
+        ("rebuild-projections", "rebuild the read tables from the event log (stop the registry first)"),
+        ("migrate", "apply pending schema migrations and exit"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        registry_config.add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = registry_config.from_arguments(args)
+    configure_logging(config.log_level)
+    if args.command == "serve":
+        asyncio.run(serve(config))
+    elif args.command == "rebuild-projections":
+        asyncio.run(rebuild(config.database_url))
+    else:
+        asyncio.run(run_migrations(config.database_url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The registry's tables: the event log (shared definition) and the projections read by queries.
+
+Every projection row is derived from the events and can be rebuilt from them. Columns exist for
+what queries filter, order and join on; `body` keeps the whole ModelVersion for reads.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from modelward_common.db import blob_column, json_column, text_column
+from modelward_common.eventstore import events_table, metadata
+from modelward_common.migrations import Migration
+from modelward_common.relay import relay_state_table
+from modelward_common.timeutil import UtcDateTime
+
+models_table = sa.Table(
+    "models",
+    metadata,
+    sa.Column("uid", text_column(36), primary_key=True),
+    sa.Column("model_id", text_column(128), nullable=False, unique=True),
+    # Lowercased model_id: names are unique regardless of case.
+    sa.Column("name_key", text_column(128), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("owner", text_column(320), nullable=False),
+    sa.Column("team", text_column(64), nullable=False),
+    sa.Column("risk_tier", sa.Integer, nullable=False),
+    sa.Column("task_type", text_column(64), nullable=False),
+    sa.Column("state", sa.Integer, nullable=False),
+    sa.Column("tags", json_column(), nullable=False),
+    sa.Column("aliases", json_column(), nullable=False),
+    sa.Column("latest_version", sa.BigInteger, nullable=False),
+    sa.Column("production_version", sa.BigInteger, nullable=False),
+    # Version of the model's event stream after the last event; the model's etag.
+    sa.Column("stream_version", sa.BigInteger, nullable=False),
+    sa.Column("create_time", UtcDateTime(), nullable=False),
+    sa.Column("update_time", UtcDateTime(), nullable=False),
+)
+
+versions_table = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("model_uid", text_column(36), sa.ForeignKey("models.uid"), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    sa.Column("stage", sa.Integer, nullable=False),
+    sa.Column("pending_stage", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_by", text_column(320), nullable=False),
+    sa.Column("artifact_sha256", text_column(64), nullable=False),
+    sa.Column("artifact_format", text_column(32), nullable=False),
+    sa.Column("training_dataset_sha256", text_column(64), nullable=False),
+    sa.Column("tags", json_column(), nullable=False),
+    # Metric name to value, plus "<name>@<split>" for every metric that names a split.
+    sa.Column("metrics", json_column(), nullable=False),
+    sa.Column("hyperparameters", json_column(), nullable=False),
+    sa.Column("create_time", UtcDateTime(), nullable=False),
+    sa.Column("update_time", UtcDateTime(), nullable=False),
+    # The serialised ModelVersion without its name, which changes when the model is renamed.
+    sa.Column("body", blob_column(), nullable=False),
+    sa.Index("model_versions_artifact_sha256", "artifact_sha256"),
+    sa.Index("model_versions_stage", "model_uid", "stage"),
+)
+
+aliases_table = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("model_uid", text_column(36), sa.ForeignKey("models.uid"), primary_key=True),
+    sa.Column("alias", text_column(64), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
+request_ids_table = sa.Table(
+    "request_ids",
+    metadata,
+    sa.Column("method", text_column(64), primary_key=True),
+    sa.Column("request_id", text_column(128), primary_key=True),
+    # SHA-256 of the request without its request_id, to catch a key reused for another request.
+    sa.Column("request_hash", text_column(64), nullable=False),
+    sa.Column("model_uid", text_column(36), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("create_time", UtcDateTime(), nullable=False),
+)
+
+PROJECTION_TABLES = (aliases_table, versions_table, models_table)
+
+
+def _create_initial_schema(connection: sa.Connection) -> None:
+    for table in (events_table, relay_state_table, models_table, versions_table, aliases_table, request_ids_table):
+        table.create(connection)
+
+
+MIGRATIONS = (
+    Migration(1, "event log, relay state, projections and request ids", _create_initial_schema),
+)

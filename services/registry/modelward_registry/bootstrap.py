@@ -1,0 +1,79 @@
+"""Wire the registry: engine, migrations, use cases, relay and gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelward_common.db import create_engine
+from modelward_common.grpc_server import ServiceHost
+from modelward_common.migrations import migrate
+from modelward_common.relay import OutboxRelay, RelayConfig
+from modelward_protos.registry.v1 import registry_service_pb2 as rpc
+from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
+from modelward_registry.adapters.schema import MIGRATIONS
+from modelward_registry.config import RegistryConfig
+from modelward_registry.entrypoints.grpc_service import RegistryServicer
+from modelward_registry.service_layer.queries import RegistryQueries
+from modelward_registry.service_layer.registry import Registry, RegistrySettings
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = rpc.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+async def prepare_database(engine: AsyncEngine) -> None:
+    await migrate(engine, MIGRATIONS, prefix="registry_")
+
+
+def relay_config(config: RegistryConfig) -> RelayConfig:
+    return RelayConfig(
+        nats_url=config.nats_url,
+        stream_name=config.stream_name,
+        subject_prefix=config.subject_prefix,
+        service="registry",
+        source=config.event_source,
+    )
+
+
+@dataclass
+class RegistryApp:
+    """A running registry: call start(), then stop()."""
+
+    config: RegistryConfig
+    engine: AsyncEngine = field(init=False)
+    registry: Registry = field(init=False)
+    host: ServiceHost = field(init=False)
+    relay: OutboxRelay | None = field(init=False, default=None)
+    _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    async def start(self) -> int:
+        self.engine = create_engine(self.config.database_url, pool_size=self.config.db_pool_size)
+        await prepare_database(self.engine)
+        if self.config.run_relay:
+            self.relay = OutboxRelay(self.engine, relay_config(self.config))
+        wake = self.relay.wake if self.relay else (lambda: None)
+        self.registry = Registry(
+            self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake
+        )
+        queries = RegistryQueries(self.engine, self.config.token_key())
+        self.host = ServiceHost(self.config.listen, [SERVICE_NAME])
+        rpc_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(self.registry, queries), self.host.server)
+        port = await self.host.start()
+        if self.relay is not None:
+            self._relay_task = asyncio.create_task(self.relay.run(), name="registry-relay")
+        logger.info("registry ready on port %d (database %s)", port, self.engine.url.render_as_string())
+        return port
+
+    async def stop(self) -> None:
+        await self.host.stop(self.config.shutdown_grace)
+        if self.relay is not None and self._relay_task is not None:
+            await self.relay.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.engine.dispose()
+        logger.info("registry stopped")

@@ -1,0 +1,93 @@
+"""Registry settings from flags and environment variables (flags win)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from dataclasses import dataclass
+
+from modelward_protos.registry.v1 import resources_pb2 as res
+
+_STAGES = {"STAGING": res.STAGE_STAGING, "PRODUCTION": res.STAGE_PRODUCTION, "ARCHIVED": res.STAGE_ARCHIVED}
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    listen: str = "127.0.0.1:50051"
+    database_url: str = "sqlite+aiosqlite:///registry.sqlite"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # JetStream stream that receives the registry's events.
+    stream_name: str = "MODELWARD_REGISTRY"
+    # First token of every subject: `<subject_prefix>.registry.v1.<Event>`.
+    subject_prefix: str = "modelward"
+    # CloudEvents `source` of every event.
+    event_source: str = "urn:modelward:registry"
+    # Seconds that in-flight calls may take to finish on shutdown.
+    shutdown_grace: float = 10.0
+    # Key that signs page tokens; replicas behind one load balancer must share it.
+    page_token_key: str = ""
+    # Stages a transition into waits for governance's approval. Empty: none is governed.
+    governed_stages: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    # When false, no relay runs in this process (another replica or a test publishes).
+    run_relay: bool = True
+    db_pool_size: int = 10
+
+    def governed_stage_values(self) -> frozenset[int]:
+        return frozenset(_STAGES[name] for name in self.governed_stages)
+
+    def token_key(self) -> bytes:
+        return self.page_token_key.encode() if self.page_token_key else _PROCESS_TOKEN_KEY
+
+
+# Used when no key is configured: tokens then stay valid only within this process.
+_PROCESS_TOKEN_KEY = secrets.token_bytes(32)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = RegistryConfig()
+    env = os.environ.get
+    parser.add_argument("--listen", default=env("MODELWARD_REGISTRY_LISTEN", defaults.listen),
+                        help="host:port of the gRPC server (env MODELWARD_REGISTRY_LISTEN, default %(default)s)")
+    parser.add_argument("--database-url", default=env("MODELWARD_REGISTRY_DATABASE_URL", defaults.database_url),
+                        help="SQLAlchemy URL, postgresql+asyncpg://... or sqlite+aiosqlite:///path "
+                             "(env MODELWARD_REGISTRY_DATABASE_URL, default %(default)s)")
+    parser.add_argument("--nats-url", default=env("MODELWARD_NATS_URL", defaults.nats_url),
+                        help="NATS server URL (env MODELWARD_NATS_URL, default %(default)s)")
+    parser.add_argument("--stream-name", default=env("MODELWARD_REGISTRY_STREAM", defaults.stream_name),
+                        help="JetStream stream name (env MODELWARD_REGISTRY_STREAM, default %(default)s)")
+    parser.add_argument("--subject-prefix", default=env("MODELWARD_SUBJECT_PREFIX", defaults.subject_prefix),
+                        help="first subject token (env MODELWARD_SUBJECT_PREFIX, default %(default)s)")
+    parser.add_argument("--shutdown-grace", type=float,
+                        default=float(env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace))),
+                        help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
+    parser.add_argument("--page-token-key", default=env("MODELWARD_PAGE_TOKEN_KEY", ""),
+                        help="secret that signs page tokens; set the same value on every replica "
+                             "(env MODELWARD_PAGE_TOKEN_KEY, default: a random key per process)")
+    parser.add_argument("--governed-stages", default=env("MODELWARD_GOVERNED_STAGES", ""),
+                        help="comma-separated stages that need governance approval, such as PRODUCTION "
+                             "(env MODELWARD_GOVERNED_STAGES, default: none)")
+    parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
+                        help="DEBUG, INFO, WARNING or ERROR (env MODELWARD_LOG_LEVEL, default %(default)s)")
+    parser.add_argument("--no-relay", action="store_true",
+                        help="do not publish events from this process (default: publish)")
+
+
+def from_arguments(args: argparse.Namespace) -> RegistryConfig:
+    stages = tuple(part.strip().upper() for part in args.governed_stages.split(",") if part.strip())
+    unknown = [stage for stage in stages if stage not in _STAGES]
+    if unknown:
+        raise SystemExit(f"--governed-stages: unknown stage {unknown[0]!r}; use STAGING, PRODUCTION or ARCHIVED")
+    return RegistryConfig(
+        listen=args.listen,
+        database_url=args.database_url,
+        nats_url=args.nats_url,
+        stream_name=args.stream_name,
+        subject_prefix=args.subject_prefix,
+        shutdown_grace=args.shutdown_grace,
+        page_token_key=args.page_token_key,
+        governed_stages=stages,
+        log_level=args.log_level,
+        run_relay=not args.no_relay,
+    )
