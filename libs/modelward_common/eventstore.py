@@ -53,6 +53,10 @@ events_table = sa.Table(
 )
 
 
+_APPEND_LOCK = sa.text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK_KEY})")
+_INSERT_RETURNING_POSITION = events_table.insert().returning(events_table.c.position, sort_by_parameter_order=True)
+
+
 class ConcurrencyConflict(Aborted):
     """Another writer appended to the stream first; reload the stream and decide again."""
 
@@ -124,7 +128,7 @@ async def append(
         # insert to the commit makes positions become visible in the order they were
         # allocated. Callers append last in their transaction so the lock is held briefly.
         # SQLite needs no lock because it runs one writing transaction at a time.
-        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK_KEY})"))
+        await connection.execute(_APPEND_LOCK)
     at = recorded_at or utc_now()
     rows = [
         {
@@ -144,10 +148,7 @@ async def append(
         for offset, event in enumerate(new_events)
     ]
     try:
-        result = await connection.execute(
-            events_table.insert().returning(events_table.c.position, sort_by_parameter_order=True),
-            rows,
-        )
+        result = await connection.execute(_INSERT_RETURNING_POSITION, rows)
     except exc.IntegrityError as error:
         if is_unique_violation(error):
             raise ConcurrencyConflict(stream_id, expected_version) from error

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from nats.aio.client import Client as NatsClient
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.cloudevents import headers_for, subject_for
 from modelward_common.db import read_connection, text_column
@@ -98,6 +99,9 @@ class OutboxRelay:
         self._client: NatsClient | None = None
         self._stream_ready = False
         self.last_error = ""
+        # While leader: the published position, and when the lease must be renewed (monotonic).
+        self._cursor: int | None = None
+        self._renew_at = 0.0
 
     def wake(self) -> None:
         """Tell the relay that new events were committed, so it publishes without waiting."""
@@ -158,21 +162,29 @@ class OutboxRelay:
 
     async def _step(self) -> int:
         """Publish one batch if this relay holds the lease; return how many were published."""
-        self.is_leader = await self._acquire_lease()
-        if not self.is_leader:
+        if not await self._hold_lease():
             return 0
         client = await self._connect()
         async with read_connection(self.engine, "reading the outbox") as connection:
-            cursor = await connection.scalar(
-                sa.select(relay_state_table.c.published_position).where(
-                    relay_state_table.c.name == self.config.stream_name
-                )
-            )
-            batch = await read_all(connection, after_position=int(cursor or 0), limit=self.config.batch_size)
+            if self._cursor is None:
+                self._cursor = await published_position_of(connection, self.config.stream_name)
+            batch = await read_all(connection, after_position=self._cursor, limit=self.config.batch_size)
         if not batch:
             return 0
         await self._publish(client, batch)
         return len(batch)
+
+    async def _hold_lease(self) -> bool:
+        """Renew the lease once a third of its time has passed; between renewals trust it."""
+        if self.is_leader and time.monotonic() < self._renew_at:
+            return True
+        renewed_at = time.monotonic()
+        self.is_leader = await self._acquire_lease()
+        if self.is_leader:
+            self._renew_at = renewed_at + self.config.lease_ttl / 3
+        else:
+            self._cursor = None
+        return self.is_leader
 
     async def _publish(self, client: NatsClient, batch: list[StoredEvent]) -> int:
         """Publish events one by one, so a failure never lets a later event overtake an earlier one."""
@@ -207,7 +219,13 @@ class OutboxRelay:
                 .values(published_position=position, published_at=utc_now())
             )
         if result.rowcount == 0:
-            logger.debug("relay %s cursor already at or past %d, or lease lost", self.holder_id, position)
+            # Another relay took the lease and may have moved the cursor: start over from the
+            # database's cursor after winning the lease again.
+            logger.warning("relay %s lost its lease before recording position %d", self.holder_id, position)
+            self.is_leader = False
+            self._cursor = None
+            return
+        self._cursor = position
 
     async def _acquire_lease(self) -> bool:
         now = utc_now()
@@ -267,9 +285,8 @@ class OutboxRelay:
         self._client = None
 
 
-async def published_position(engine: AsyncEngine, stream_name: str) -> int:
-    async with engine.connect() as connection:
-        value = await connection.scalar(
-            sa.select(relay_state_table.c.published_position).where(relay_state_table.c.name == stream_name)
-        )
+async def published_position_of(connection: AsyncConnection, stream_name: str) -> int:
+    value = await connection.scalar(
+        sa.select(relay_state_table.c.published_position).where(relay_state_table.c.name == stream_name)
+    )
     return int(value or 0)

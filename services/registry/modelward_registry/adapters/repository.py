@@ -119,6 +119,12 @@ def aggregate_from_row(row: Mapping[str, Any]) -> ModelAggregate:
 # --- loading and saving aggregates ----------------------------------------------------------
 
 
+_MODEL_BY_UID = sa.select(models_table).where(models_table.c.uid == sa.bindparam("uid"))
+_MODEL_BY_ID = sa.select(models_table).where(models_table.c.model_id == sa.bindparam("model_id"))
+_MODEL_BY_UID_FOR_UPDATE = _MODEL_BY_UID.with_for_update()
+_MODEL_BY_ID_FOR_UPDATE = _MODEL_BY_ID.with_for_update()
+
+
 async def load_aggregate(
     connection: AsyncConnection,
     *,
@@ -132,14 +138,13 @@ async def load_aggregate(
     The row lock (PostgreSQL) makes writers of one model take turns, so they do not all
     compute the same next version and retry; the event log's unique key stays the final check.
     """
-    query = sa.select(models_table)
     if uid is not None:
-        query = query.where(models_table.c.uid == uid)
+        query = _MODEL_BY_UID_FOR_UPDATE if for_update else _MODEL_BY_UID
+        parameters = {"uid": uid}
     else:
-        query = query.where(models_table.c.model_id == model_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await connection.execute(query)).mappings().first()
+        query = _MODEL_BY_ID_FOR_UPDATE if for_update else _MODEL_BY_ID
+        parameters = {"model_id": model_id}
+    row = (await connection.execute(query, parameters)).mappings().first()
     if row is None:
         return None
     aggregate = aggregate_from_row(row)
@@ -167,24 +172,29 @@ async def uid_for_name(connection: AsyncConnection, model_id: str) -> str | None
     return await connection.scalar(sa.select(models_table.c.uid).where(models_table.c.name_key == name_key(model_id)))
 
 
+# Statements built once: parameters go to execute(), so SQLAlchemy compiles each only once.
+_INSERT_MODEL = models_table.insert()
+_UPDATE_MODEL = models_table.update().where(models_table.c.uid == sa.bindparam("key_uid"))
+_INSERT_VERSION = versions_table.insert()
+_UPDATE_VERSION = versions_table.update().where(
+    versions_table.c.model_uid == sa.bindparam("key_model_uid"), versions_table.c.version == sa.bindparam("key_version")
+)
+
+
 async def save_aggregate(connection: AsyncConnection, aggregate: ModelAggregate) -> None:
     """Write the model row and every touched version and alias to the projections."""
     row = model_row(aggregate)
     if aggregate.stored:
-        await connection.execute(models_table.update().where(models_table.c.uid == aggregate.uid).values(row))
+        await connection.execute(_UPDATE_MODEL, {**row, "key_uid": aggregate.uid})
     else:
-        await connection.execute(models_table.insert().values(row))
+        await connection.execute(_INSERT_MODEL, row)
         aggregate.stored = True
     for number in sorted(aggregate.touched_versions):
         values = version_row(aggregate.uid, aggregate.versions[number])
         if number in aggregate.stored_versions:
-            await connection.execute(
-                versions_table.update()
-                .where(versions_table.c.model_uid == aggregate.uid, versions_table.c.version == number)
-                .values(values)
-            )
+            await connection.execute(_UPDATE_VERSION, {**values, "key_model_uid": aggregate.uid, "key_version": number})
         else:
-            await connection.execute(versions_table.insert().values(values))
+            await connection.execute(_INSERT_VERSION, values)
             aggregate.stored_versions.add(number)
     if aggregate.aliases_touched:
         await connection.execute(aliases_table.delete().where(aliases_table.c.model_uid == aggregate.uid))

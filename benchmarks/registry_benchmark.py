@@ -1,0 +1,310 @@
+"""Registry benchmark: write and read throughput, commit-to-JetStream latency, rebuild and RSS.
+
+Starts its own nats-server and registry processes against a new PostgreSQL database, drives
+them over gRPC from this process, prints a Markdown table, and drops the database at the end.
+
+    python benchmarks/registry_benchmark.py                  # every workload
+    python benchmarks/registry_benchmark.py --only create    # one of: create resolve latency rebuild
+    python benchmarks/registry_benchmark.py --rebuild-events 1000000 --seconds 15
+
+Versions carry 20 hyperparameters, 10 metrics, 5 tags and 2 datasets, as tests/support/builders.py
+builds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import grpc
+import nats
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from modelward_common.db import create_engine  # noqa: E402
+from modelward_common.eventstore import EventContext, NewEvent, append  # noqa: E402
+from modelward_common.nats_server import NatsServer, free_port  # noqa: E402
+from modelward_protos.registry.v1 import registry_service_pb2 as rpc  # noqa: E402
+from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc  # noqa: E402
+from modelward_registry.bootstrap import prepare_database  # noqa: E402
+from modelward_registry.domain import decisions  # noqa: E402
+from modelward_registry.domain.model import apply, empty_aggregate  # noqa: E402
+from modelward_registry.rebuild import rebuild_projections  # noqa: E402
+from tests.support.builders import new_model, new_version  # noqa: E402
+
+PG = os.environ.get("MODELWARD_TEST_PG", "127.0.0.1:5432")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@contextlib.asynccontextmanager
+async def database() -> AsyncIterator[str]:
+    name = f"mw_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@contextlib.contextmanager
+def registry_process(database_url: str, nats_url: str, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = open(Path(tempfile.gettempdir()) / f"registry-bench-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelward_registry", "serve", "--listen", f"127.0.0.1:{port}",
+         "--database-url", database_url, "--nats-url", nats_url, "--subject-prefix", prefix,
+         "--stream-name", f"{prefix}_REGISTRY", "--log-level", "WARNING", "--page-token-key", "bench"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process, f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+async def wait_ready(target: str) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + 30
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"registry at {target} did not become healthy")
+
+
+async def closed_loop(clients: int, seconds: float, call: Callable[[int], Awaitable[None]]) -> tuple[int, list[float]]:
+    """Run `clients` tasks calling back to back for `seconds`; return calls and latencies."""
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    counter = 0
+
+    async def client(index: int) -> None:
+        nonlocal counter
+        while time.monotonic() < deadline:
+            counter += 1
+            started = time.perf_counter()
+            await call(counter * clients + index)
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return len(latencies), latencies
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Return (current RSS, peak RSS) of a process in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            key, amount = line.split(":")
+            values[key] = int(amount.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+async def bench_create_and_resolve(args: argparse.Namespace, results: list[tuple[str, str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        server = NatsServer(Path(scratch))
+        server.start()
+        prefix = f"b{uuid.uuid4().hex[:8]}"
+        try:
+            async with database() as url:
+                with registry_process(url, server.url, prefix) as (process, target):
+                    await wait_ready(target)
+                    async with grpc.aio.insecure_channel(target) as channel:
+                        stub = rpc_grpc.RegistryServiceStub(channel)
+                        models = [f"bench-{i}" for i in range(args.models)]
+                        for name in models:
+                            await stub.CreateModel(new_model(name))
+                        requests = [new_version(name, seed=f"{name}-{i}") for i, name in enumerate(models)]
+
+                        if args.only in ("", "create"):
+                            async def create(index: int) -> None:
+                                await stub.CreateModelVersion(requests[index % len(requests)], timeout=10)
+
+                            calls, latencies = await closed_loop(args.clients, args.seconds, create)
+                            results.append(("CreateModelVersion", f"{calls / args.seconds:,.0f}/s",
+                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms"))
+
+                        if args.only in ("", "resolve"):
+                            for name in models:
+                                if args.only == "resolve":
+                                    await stub.CreateModelVersion(new_version(name, seed=name))
+                                await stub.SetAlias(rpc.SetAliasRequest(name=f"models/{name}/versions/1", alias="champion"))
+
+                            async def resolve(index: int) -> None:
+                                await stub.ResolveAlias(
+                                    rpc.ResolveAliasRequest(model=f"models/{models[index % len(models)]}", alias="champion"), timeout=10
+                                )
+
+                            calls, latencies = await closed_loop(args.clients, args.seconds, resolve)
+                            results.append(("ResolveAlias", f"{calls / args.seconds:,.0f}/s",
+                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms"))
+
+                        if args.only in ("", "latency"):
+                            await bench_latency(args, stub, models, server.url, prefix, results)
+                    current, peak = rss_mb(process.pid)
+                    results.append(("registry RSS after these workloads", f"{current:.0f} MB", f"peak {peak:.0f} MB"))
+        finally:
+            server.stop()
+
+
+async def bench_latency(args: argparse.Namespace, stub: rpc_grpc.RegistryServiceStub, models: list[str], nats_url: str,
+                        prefix: str, results: list[tuple[str, str, str]]) -> None:
+    """Send registrations at a fixed rate and measure commit (ce-time) to JetStream delivery."""
+    client = await nats.connect(nats_url)
+    delays: list[float] = []
+    subscription = await client.jetstream().subscribe(
+        f"{prefix}.registry.v1.ModelVersionCreated", ordered_consumer=True,
+        deliver_policy=nats.js.api.DeliverPolicy.NEW,
+    )
+
+    async def collect() -> None:
+        async for message in subscription.messages:
+            stamp = message.headers["ce-time"].replace("Z", "+00:00")
+            import datetime as dt
+
+            delays.append(time.time() - dt.datetime.fromisoformat(stamp).timestamp())
+
+    collector = asyncio.create_task(collect())
+    interval = 1 / args.rate
+    started = time.monotonic()
+    total = int(args.rate * args.seconds)
+    pending = []
+    for index in range(total):
+        target = started + index * interval
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        name = models[index % len(models)]
+        pending.append(asyncio.create_task(stub.CreateModelVersion(new_version(name, seed=f"lat-{index}"), timeout=10)))
+    await asyncio.gather(*pending)
+    achieved = total / (time.monotonic() - started)
+    deadline = time.monotonic() + 10
+    while len(delays) < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    collector.cancel()
+    await client.close()
+    results.append((
+        f"commit to JetStream at {args.rate}/s (sent {achieved:.0f}/s)",
+        f"p99 {percentile(delays, .99)*1000:.1f} ms",
+        f"p50 {statistics.median(delays)*1000:.1f} ms over {len(delays)} events",
+    ))
+
+
+async def bench_rebuild(args: argparse.Namespace, results: list[tuple[str, str, str]]) -> None:
+    """Write N events straight into the log (10 per model), then time rebuild_projections."""
+    per_model = 10
+    model_count = args.rebuild_events // per_model
+    async with database() as url:
+        engine = create_engine(url)
+        await prepare_database(engine)
+        context = EventContext(actor="user:bench@example.com", reason="benchmark")
+        template = new_version("m").model_version
+        written = time.monotonic()
+        for start in range(0, model_count, 500):
+            async with engine.begin() as connection:
+                for index in range(start, min(start + 500, model_count)):
+                    uid = str(uuid.uuid4())
+                    aggregate = empty_aggregate(uid)
+                    events = decisions.decide_create_model(uid, f"model-{index}", new_model(f"model-{index}").model)
+                    now = __import__("modelward_common.timeutil", fromlist=["utc_now"]).utc_now()
+                    apply(aggregate, events[0], now)
+                    for _ in range(per_model - 1):
+                        events += decisions.decide_create_version(aggregate, template, "user:bench@example.com")
+                        apply(aggregate, events[-1], now)
+                    await append(
+                        connection, uid, 0,
+                        [NewEvent(type=e.DESCRIPTOR.name, payload=e.SerializeToString(), subject=f"models/model-{index}") for e in events],
+                        context,
+                    )
+        results.append((f"writing {args.rebuild_events:,} events directly", f"{time.monotonic() - written:.0f} s", "setup, not a target"))
+        stats = await rebuild_projections(engine)
+        results.append((f"rebuild projections from {stats.events:,} events", f"{stats.seconds:.1f} s",
+                        f"{stats.models:,} models, {stats.versions:,} versions"))
+        await engine.dispose()
+
+        if args.rss_check:
+            with tempfile.TemporaryDirectory() as scratch:
+                server = NatsServer(Path(scratch))
+                server.start()
+                prefix = f"r{uuid.uuid4().hex[:8]}"
+                try:
+                    with registry_process(url, server.url, prefix) as (process, target):
+                        await wait_ready(target)
+                        await asyncio.sleep(5)
+                        async with grpc.aio.insecure_channel(target) as channel:
+                            stub = rpc_grpc.RegistryServiceStub(channel)
+
+                            async def read(index: int) -> None:
+                                name = f"models/model-{index % model_count}"
+                                await stub.GetModelVersion(rpc.GetModelVersionRequest(name=f"{name}/versions/{1 + index % 9}"))
+
+                            await closed_loop(16, 5, read)
+                            await stub.ListModels(rpc.ListModelsRequest(page_size=1000))
+                        await asyncio.sleep(20)
+                        current, peak = rss_mb(process.pid)
+                        results.append((f"registry RSS with {model_count:,} models of {per_model - 1} versions, relay done",
+                                        f"{current:.0f} MB", f"peak {peak:.0f} MB"))
+                finally:
+                    server.stop()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    return f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", choices=["", "create", "resolve", "latency", "rebuild"])
+    parser.add_argument("--clients", type=int, default=16, help="concurrent gRPC callers (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each timed workload (default %(default)s)")
+    parser.add_argument("--models", type=int, default=200, help="models the writes spread over (default %(default)s)")
+    parser.add_argument("--rate", type=float, default=500, help="registrations per second for latency (default %(default)s)")
+    parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="events for the rebuild (default %(default)s)")
+    parser.add_argument("--rss-check", action="store_true", help="after the rebuild, serve the rebuilt data and read RSS")
+    args = parser.parse_args()
+    results: list[tuple[str, str, str]] = []
+    if args.only != "rebuild":
+        await bench_create_and_resolve(args, results)
+    if args.only in ("", "rebuild"):
+        await bench_rebuild(args, results)
+    print(f"\nMachine: {machine()}; PostgreSQL at {PG}; {args.clients} clients; {args.seconds:.0f} s per workload\n")
+    print("| workload | result | detail |\n|---|---|---|")
+    for row in results:
+        print(f"| {row[0]} | {row[1]} | {row[2]} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
