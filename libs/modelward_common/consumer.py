@@ -1,0 +1,355 @@
+"""A durable JetStream consumer that applies each event exactly once and in stream order.
+
+Exactly once: the event id goes into `consumer_inbox` in the same transaction as the changes
+the handler makes, and the message is acknowledged only after that transaction commits. A
+redelivered or duplicated message finds its id there and is acknowledged without effect.
+
+In order per stream: `consumer_progress` stores the last applied version of every stream (one
+per model). Several replicas pull from one durable consumer, so a later event can arrive
+before an earlier one. The progress row is locked while an event applies; an event that
+comes too early is handed back (nak with a delay) a few times, so the earlier event can
+land, and after that the gap is filled from the source's history (the registry's
+GetModelHistory), which also heals events lost in transit.
+
+An event whose handler keeps failing is parked in `dead_letters` after `max_deliveries` and
+acknowledged, so it never blocks other streams; `retry_dead_letter` applies it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import nats
+import sqlalchemy as sa
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import api as js_api
+from nats.js.errors import FetchTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from modelward_common.cloudevents import MalformedEvent, ReceivedEvent, parse_event
+from modelward_common.db import blob_column, json_column, text_column
+from modelward_common.errors import FailedPrecondition, NotFound
+from modelward_common.eventstore import metadata
+from modelward_common.timeutil import UtcDateTime, utc_now
+
+logger = logging.getLogger(__name__)
+
+inbox_table = sa.Table(
+    "consumer_inbox",
+    metadata,
+    sa.Column("consumer", text_column(64), primary_key=True),
+    sa.Column("event_id", text_column(64), primary_key=True),
+    sa.Column("stream_id", text_column(64), nullable=False),
+    sa.Column("stream_version", sa.BigInteger, nullable=False),
+    # JetStream sequence of the message that delivered it; 0 when it came from history.
+    sa.Column("stream_sequence", sa.BigInteger, nullable=False),
+    sa.Column("processed_at", UtcDateTime(), nullable=False),
+)
+
+progress_table = sa.Table(
+    "consumer_progress",
+    metadata,
+    sa.Column("consumer", text_column(64), primary_key=True),
+    sa.Column("stream_id", text_column(64), primary_key=True),
+    sa.Column("last_version", sa.BigInteger, nullable=False),
+)
+
+dead_letters_table = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("consumer", text_column(64), nullable=False),
+    sa.Column("event_id", text_column(64), nullable=False),
+    sa.Column("stream_id", text_column(64), nullable=False),
+    sa.Column("stream_version", sa.BigInteger, nullable=False),
+    sa.Column("type", text_column(128), nullable=False),
+    sa.Column("headers", json_column(), nullable=False),
+    sa.Column("payload", blob_column(), nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+    sa.Column("parked_at", UtcDateTime(), nullable=False),
+    # PARKED until an operator retries it; RETRIED once it applied.
+    sa.Column("status", text_column(16), nullable=False),
+)
+
+CONSUMER_TABLES = (inbox_table, progress_table, dead_letters_table)
+
+Handler = Callable[[AsyncConnection, ReceivedEvent], Awaitable[None]]
+
+
+class HistorySource(Protocol):
+    async def events_between(self, stream_id: str, after_version: int, before_version: int) -> list[ReceivedEvent]:
+        """Return the stream's events with after_version < version < before_version, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    nats_url: str
+    stream_name: str
+    durable_name: str
+    filter_subject: str
+    # Name of this consumer in the inbox and progress tables.
+    name: str
+    # Deliveries before a failing event is parked.
+    max_deliveries: int = 5
+    # Deliveries of an early event to wait for the events before it before reading history.
+    gap_wait_deliveries: int = 3
+    gap_wait_seconds: float = 0.5
+    fetch_batch: int = 200
+    fetch_timeout: float = 1.0
+    # Seconds JetStream waits for an ack before redelivering.
+    ack_wait: float = 30.0
+    # Apply each event's stream in order; off for consumers of independent decisions.
+    ordered: bool = True
+
+
+class _EarlyEvent(Exception):
+    """The event is ahead of the stream's applied version; retry it after a delay."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config: ConsumerConfig,
+        handler: Handler,
+        *,
+        history: HistorySource | None = None,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.handler = handler
+        self.history = history
+        self.on_commit = on_commit
+        self.applied_count = 0
+        self.parked_count = 0
+        self.duplicate_count = 0
+        self.healed_count = 0
+        self._stopping = asyncio.Event()
+        self._client: NatsClient | None = None
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        logger.info("consumer %s starting on stream %s (%s)", self.config.name, self.config.stream_name, self.config.filter_subject)
+        backoff = 0.2
+        try:
+            while not self._stopping.is_set():
+                try:
+                    subscription = await self._subscribe()
+                    backoff = 0.2
+                    await self._pull_loop(subscription)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - reconnect and resume from the durable consumer
+                    logger.warning("consumer %s failed, resubscribing in %.1f s: %s", self.config.name, backoff, error)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            if self._client is not None and not self._client.is_closed:
+                await self._client.close()
+            logger.info(
+                "consumer %s stopped: %d applied, %d duplicates, %d healed, %d parked",
+                self.config.name, self.applied_count, self.duplicate_count, self.healed_count, self.parked_count,
+            )
+
+    async def _subscribe(self) -> nats.js.JetStreamContext.PullSubscription:
+        if self._client is None or self._client.is_closed:
+            self._client = await nats.connect(
+                self.config.nats_url, name=f"modelward-{self.config.name}", max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5, connect_timeout=2,
+            )
+        js = self._client.jetstream()
+        await self._wait_for_stream(js)
+        return await js.pull_subscribe(
+            self.config.filter_subject,
+            durable=self.config.durable_name,
+            stream=self.config.stream_name,
+            config=js_api.ConsumerConfig(
+                ack_policy=js_api.AckPolicy.EXPLICIT,
+                ack_wait=self.config.ack_wait,
+                max_ack_pending=self.config.fetch_batch * 10,
+            ),
+        )
+
+    async def _wait_for_stream(self, js: nats.js.JetStreamContext) -> None:
+        while not self._stopping.is_set():
+            try:
+                await js.stream_info(self.config.stream_name)
+                return
+            except nats.js.errors.NotFoundError:
+                logger.info("consumer %s waiting for stream %s to exist", self.config.name, self.config.stream_name)
+                await asyncio.sleep(1.0)
+
+    async def _pull_loop(self, subscription: nats.js.JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = await subscription.fetch(self.config.fetch_batch, timeout=self.config.fetch_timeout)
+            except (FetchTimeoutError, TimeoutError):
+                continue
+            for message in messages:
+                await self.process(message)
+
+    async def process(self, message: Msg) -> None:
+        try:
+            event = parse_event(message.headers, message.data)
+        except MalformedEvent as error:
+            await self._park_raw(message, str(error))
+            await message.term()
+            return
+        deliveries = message.metadata.num_delivered if message.metadata else 1
+        sequence = message.metadata.sequence.stream if message.metadata else 0
+        try:
+            applied = await self.apply(event, sequence=sequence, deliveries=deliveries)
+        except _EarlyEvent:
+            await message.nak(delay=self.config.gap_wait_seconds)
+            return
+        except Exception as error:  # noqa: BLE001 - retried, then parked; never lost
+            if deliveries >= self.config.max_deliveries:
+                await self.park(event, f"{type(error).__name__}: {error}", deliveries, message.headers or {})
+                await message.ack()
+            else:
+                logger.warning(
+                    "consumer %s: event %s (%s, stream %s v%d) failed on delivery %d, will retry: %s",
+                    self.config.name, event.event_id, event.type, event.stream_id, event.stream_version, deliveries, error,
+                )
+                await message.nak(delay=min(0.2 * 2**deliveries, 10.0))
+            return
+        if not applied:
+            self.duplicate_count += 1
+        await message.ack()
+
+    async def apply(self, event: ReceivedEvent, *, sequence: int = 0, deliveries: int = 1) -> bool:
+        """Apply one event in its own transaction; return False when it was applied before."""
+        async with self.engine.begin() as connection:
+            if await self._seen(connection, event.event_id):
+                return False
+            if self.config.ordered:
+                last = await self._lock_progress(connection, event.stream_id)
+                if event.stream_version <= last:
+                    return False
+                if event.stream_version > last + 1:
+                    if deliveries < self.config.gap_wait_deliveries or self.history is None:
+                        raise _EarlyEvent()
+                    await self._heal(connection, event, last)
+            await self._apply_one(connection, event, sequence)
+        self.on_commit()
+        return True
+
+    async def _seen(self, connection: AsyncConnection, event_id: str) -> bool:
+        found = await connection.scalar(
+            sa.select(sa.func.count()).select_from(inbox_table).where(
+                inbox_table.c.consumer == self.config.name, inbox_table.c.event_id == event_id
+            )
+        )
+        return bool(found)
+
+    async def _lock_progress(self, connection: AsyncConnection, stream_id: str) -> int:
+        query = sa.select(progress_table.c.last_version).where(
+            progress_table.c.consumer == self.config.name, progress_table.c.stream_id == stream_id
+        )
+        last = await connection.scalar(query.with_for_update())
+        if last is None:
+            # A concurrent first event of the same stream fails this insert on the primary key
+            # and is redelivered, so both never apply as version 1.
+            await connection.execute(progress_table.insert().values(consumer=self.config.name, stream_id=stream_id, last_version=0))
+            return 0
+        return int(last)
+
+    async def _apply_one(self, connection: AsyncConnection, event: ReceivedEvent, sequence: int) -> None:
+        await self.handler(connection, event)
+        await connection.execute(
+            inbox_table.insert().values(
+                consumer=self.config.name, event_id=event.event_id, stream_id=event.stream_id,
+                stream_version=event.stream_version, stream_sequence=sequence, processed_at=utc_now(),
+            )
+        )
+        if self.config.ordered:
+            await connection.execute(
+                progress_table.update()
+                .where(progress_table.c.consumer == self.config.name, progress_table.c.stream_id == event.stream_id)
+                .values(last_version=event.stream_version)
+            )
+        self.applied_count += 1
+
+    async def _heal(self, connection: AsyncConnection, event: ReceivedEvent, last: int) -> None:
+        assert self.history is not None
+        missing = await self.history.events_between(event.stream_id, last, event.stream_version)
+        versions = [item.stream_version for item in missing]
+        if versions != list(range(last + 1, event.stream_version)):
+            raise FailedPrecondition(
+                f"history of stream {event.stream_id} returned versions {versions}, expected "
+                f"{last + 1} to {event.stream_version - 1}",
+                reason="HISTORY_INCOMPLETE",
+            )
+        for item in missing:
+            if not await self._seen(connection, item.event_id):
+                await self._apply_one(connection, item, 0)
+        self.healed_count += len(missing)
+        logger.warning(
+            "consumer %s filled a gap in stream %s: versions %d to %d came from history",
+            self.config.name, event.stream_id, last + 1, event.stream_version - 1,
+        )
+
+    async def park(self, event: ReceivedEvent, error: str, deliveries: int, headers: dict[str, str]) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                dead_letters_table.insert().values(
+                    consumer=self.config.name, event_id=event.event_id, stream_id=event.stream_id,
+                    stream_version=event.stream_version, type=event.type, headers=dict(headers),
+                    payload=event.payload, error=error[:4000], deliveries=deliveries, parked_at=utc_now(),
+                    status="PARKED",
+                )
+            )
+        self.parked_count += 1
+        logger.error(
+            "consumer %s parked event %s (%s, stream %s v%d) after %d deliveries: %s",
+            self.config.name, event.event_id, event.type, event.stream_id, event.stream_version, deliveries, error,
+        )
+
+    async def _park_raw(self, message: Msg, error: str) -> None:
+        headers = dict(message.headers or {})
+        event = ReceivedEvent(
+            event_id=headers.get("ce-id", f"malformed-{message.metadata.sequence.stream if message.metadata else 0}"),
+            type=headers.get("ce-type", "unknown"), source="", subject=message.subject, time=utc_now(),
+            stream_id=headers.get("ce-streamid", ""), stream_version=0, position=0, actor="", correlation_id="",
+            causation_id="", traceparent="", payload=message.data,
+        )
+        await self.park(event, error, 1, headers)
+
+    async def retry_dead_letter(self, dead_letter_id: int) -> bool:
+        """Apply a parked event again; return whether it applied (False: it had applied already)."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                sa.select(dead_letters_table).where(dead_letters_table.c.id == dead_letter_id)
+            )).mappings().first()
+        if row is None:
+            raise NotFound(f"dead letter {dead_letter_id} not found", field="id")
+        if row["status"] != "PARKED":
+            raise FailedPrecondition(f"dead letter {dead_letter_id} is {row['status']}, not PARKED", reason="NOT_PARKED")
+        event = parse_event(row["headers"], row["payload"])
+        applied = await self.apply(event, deliveries=self.config.gap_wait_deliveries)
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                dead_letters_table.update().where(dead_letters_table.c.id == dead_letter_id).values(status="RETRIED")
+            )
+        logger.info("consumer %s retried dead letter %d (event %s): applied=%s", self.config.name, dead_letter_id, event.event_id, applied)
+        return applied
+
+
+async def list_dead_letters(connection: AsyncConnection, consumer: str, *, status: str = "PARKED") -> Sequence[sa.RowMapping]:
+    result = await connection.execute(
+        sa.select(dead_letters_table)
+        .where(dead_letters_table.c.consumer == consumer, dead_letters_table.c.status == status)
+        .order_by(dead_letters_table.c.id)
+    )
+    return result.mappings().all()
+
