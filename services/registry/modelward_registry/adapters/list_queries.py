@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from modelward_common.errors import NotFound
 from modelward_common.filtering import FieldType, FilterField, FilterSchema, MapField, filter_clause
-from modelward_common.paging import OrderTerm, PageToken, count_rows, fetch_page, parse_order_by, query_fingerprint
+from modelward_common.paging import PageToken, count_rows, fetch_page, parse_order_by, query_fingerprint
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters import repository as repo
@@ -150,10 +150,9 @@ async def list_versions(
     condition = filter_clause(request.filter, version_schema(connection.dialect.name))
     if condition is not None:
         statement = statement.where(condition)
-    order = parse_order_by(request.order_by, VERSION_ORDER, tiebreaker=versions.model_uid, default="model, version")
-    if not any(term.column is versions.version for term in order):
-        # model_uid alone is not unique among versions; the version number completes the key.
-        order.append(OrderTerm("version", versions.version, order[-1].descending))
+    order = parse_order_by(
+        request.order_by, VERSION_ORDER, tiebreaker=[versions.model_uid, versions.version], default="model, version"
+    )
     fingerprint = ["versions", request.parent, request.filter, request.order_by]
     page = await fetch_page(
         connection, statement, order, page_size=request.page_size, page_token=request.page_token,
