@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
 from modelward_common.migrations import migrate
@@ -18,6 +19,7 @@ from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_registry.adapters.schema import MIGRATIONS
 from modelward_registry.config import RegistryConfig
 from modelward_registry.entrypoints.grpc_service import RegistryServicer
+from modelward_registry.service_layer.promotions import PromotionDecisionHandler
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Registry, RegistrySettings
 
@@ -40,6 +42,19 @@ def relay_config(config: RegistryConfig) -> RelayConfig:
     )
 
 
+def decision_consumer_config(config: RegistryConfig) -> ConsumerConfig:
+    return ConsumerConfig(
+        nats_url=config.nats_url,
+        stream_name=config.governance_stream_name,
+        durable_name="registry-promotion-decisions",
+        filter_subject=f"{config.subject_prefix}.governance.v1.>",
+        name="registry-decisions",
+        # Decisions name their version and are checked against the pending state, so they
+        # need no per-stream order.
+        ordered=False,
+    )
+
+
 @dataclass
 class RegistryApp:
     """A running registry: call start(), then stop()."""
@@ -49,7 +64,8 @@ class RegistryApp:
     registry: Registry = field(init=False)
     host: ServiceHost = field(init=False)
     relay: OutboxRelay | None = field(init=False, default=None)
-    _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+    decisions: EventConsumer | None = field(init=False, default=None)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> int:
         self.engine = create_engine(self.config.database_url, pool_size=self.config.db_pool_size)
@@ -63,17 +79,26 @@ class RegistryApp:
         queries = RegistryQueries(self.engine, self.config.token_key())
         self.host = ServiceHost(self.config.listen, [SERVICE_NAME])
         rpc_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(self.registry, queries), self.host.server)
+        if self.config.governed_stages:
+            self.decisions = EventConsumer(
+                self.engine, decision_consumer_config(self.config), PromotionDecisionHandler(self.registry), on_commit=wake
+            )
         port = await self.host.start()
         if self.relay is not None:
-            self._relay_task = asyncio.create_task(self.relay.run(), name="registry-relay")
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="registry-relay"))
+        if self.decisions is not None:
+            self._tasks.append(asyncio.create_task(self.decisions.run(), name="registry-decisions"))
         logger.info("registry ready on port %d (database %s)", port, self.engine.url.render_as_string())
         return port
 
     async def stop(self) -> None:
         await self.host.stop(self.config.shutdown_grace)
-        if self.relay is not None and self._relay_task is not None:
+        if self.decisions is not None:
+            await self.decisions.stop()
+        if self.relay is not None:
             await self.relay.stop()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+                await task
         await self.engine.dispose()
         logger.info("registry stopped")

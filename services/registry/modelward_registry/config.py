@@ -29,6 +29,8 @@ class RegistryConfig:
     page_token_key: str = ""
     # Stages a transition into waits for governance's approval. Empty: none is governed.
     governed_stages: tuple[str, ...] = ()
+    # JetStream stream of the governance service, whose promotion decisions the registry applies.
+    governance_stream_name: str = "MODELWARD_GOVERNANCE"
     log_level: str = "INFO"
     # When false, no relay runs in this process (another replica or a test publishes).
     run_relay: bool = True
@@ -68,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--governed-stages", default=env("MODELWARD_GOVERNED_STAGES", ""),
                         help="comma-separated stages that need governance approval, such as PRODUCTION "
                              "(env MODELWARD_GOVERNED_STAGES, default: none)")
+    parser.add_argument("--governance-stream", default=env("MODELWARD_GOVERNANCE_STREAM", defaults.governance_stream_name),
+                        help="JetStream stream with governance's decisions, read when stages are governed "
+                             "(env MODELWARD_GOVERNANCE_STREAM, default %(default)s)")
     parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
                         help="DEBUG, INFO, WARNING or ERROR (env MODELWARD_LOG_LEVEL, default %(default)s)")
     parser.add_argument("--no-relay", action="store_true",
@@ -88,6 +93,7 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
         shutdown_grace=args.shutdown_grace,
         page_token_key=args.page_token_key,
         governed_stages=stages,
+        governance_stream_name=args.governance_stream,
         log_level=args.log_level,
         run_relay=not args.no_relay,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, text_column
 from modelward_common.eventstore import events_table, metadata
 from modelward_common.migrations import Migration
@@ -89,6 +90,12 @@ def _create_initial_schema(connection: sa.Connection) -> None:
         table.create(connection)
 
 
+def _create_consumer_tables(connection: sa.Connection) -> None:
+    for table in CONSUMER_TABLES:
+        table.create(connection)
+
+
 MIGRATIONS = (
     Migration(1, "event log, relay state, projections and request ids", _create_initial_schema),
+    Migration(2, "inbox, progress and dead letters of event consumers", _create_consumer_tables),
 )

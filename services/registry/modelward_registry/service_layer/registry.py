@@ -103,7 +103,7 @@ class Registry:
             reason="TOO_MUCH_CONTENTION",
         )
 
-    async def _record(
+    async def record(
         self, connection: AsyncConnection, aggregate: ModelAggregate, events: Sequence[Message], context: EventContext
     ) -> None:
         if not events:
@@ -154,7 +154,7 @@ class Registry:
 
         async def work(connection: AsyncConnection) -> ModelAggregate:
             aggregate = await self._load(connection, model_id, versions, field=field)
-            await self._record(connection, aggregate, decide(aggregate), context)
+            await self.record(connection, aggregate, decide(aggregate), context)
             return aggregate
 
         return await self._execute(operation, work)
@@ -209,7 +209,7 @@ class Registry:
                     field="model_id",
                 )
             aggregate = empty_aggregate(uid)
-            await self._record(connection, aggregate, events, context)
+            await self.record(connection, aggregate, events, context)
             return await self._model_by_uid(connection, uid)
 
         return await self._execute("CreateModel", work)
@@ -245,7 +245,7 @@ class Registry:
             owner_of_name = await repo.uid_for_name(connection, new_model_id)
             taken = owner_of_name is not None and owner_of_name != aggregate.uid
             events = decisions.decide_rename(aggregate, new_model_id, etag, taken)
-            await self._record(connection, aggregate, events, context)
+            await self.record(connection, aggregate, events, context)
             return aggregate
 
         check_text(context.reason, "reason", MAX_REASON)
@@ -289,7 +289,7 @@ class Registry:
                     return await self._version_by_uid(connection, *earlier)
             aggregate = await self._load(connection, model_id, field="parent")
             events = decisions.decide_create_version(aggregate, version, context.actor)
-            await self._record(connection, aggregate, events, context)
+            await self.record(connection, aggregate, events, context)
             number = aggregate.model.latest_version
             if idempotency:
                 await connection.execute(
@@ -357,7 +357,7 @@ class Registry:
             previous = aggregate.aliases.get(alias, 0)
             if previous and previous != number:
                 await repo.load_versions(connection, aggregate, [previous])
-            await self._record(connection, aggregate, decisions.decide_set_alias(aggregate, number, alias), context)
+            await self.record(connection, aggregate, decisions.decide_set_alias(aggregate, number, alias), context)
             return aggregate
 
         check_text(context.reason, "reason", MAX_REASON)
@@ -372,7 +372,7 @@ class Registry:
             target = aggregate.aliases.get(alias, 0)
             if target:
                 await repo.load_versions(connection, aggregate, [target])
-            await self._record(connection, aggregate, decisions.decide_delete_alias(aggregate, alias), context)
+            await self.record(connection, aggregate, decisions.decide_delete_alias(aggregate, alias), context)
             return target
 
         check_text(context.reason, "reason", MAX_REASON)
@@ -404,7 +404,7 @@ class Registry:
                 aggregate, number, stage, archive_existing=archive_existing, etag=etag,
                 requested_by=context.actor, governed_stages=self.settings.governed_stages,
             )
-            await self._record(connection, aggregate, events, context)
+            await self.record(connection, aggregate, events, context)
             return aggregate
 
         check_text(context.reason, "reason", MAX_REASON)

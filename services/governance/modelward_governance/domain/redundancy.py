@@ -1,0 +1,475 @@
+"""Redundant models: one artifact under two models, or near-duplicate models on the same data.
+
+Two models are redundant when their indexed versions have the same artifact SHA-256, or the
+same training dataset SHA-256 and task type with feature sets whose Jaccard similarity reaches
+`RedundancyConfig.jaccard_threshold`. The index contains one version per model, the one that
+`subject_for_model` picks, and answers a check without comparing against every model:
+
+- artifact digest -> model uids, an exact dictionary;
+- (training dataset digest, task type) -> indexed models, an exact dictionary. A group of at
+  most `exact_group_limit` models is compared exactly, member by member;
+- a larger group is searched with MinHash LSH (see `minhash`): candidates share a band key, and
+  every candidate is verified by exact Jaccard before it is reported, so LSH can miss a pair but
+  never reports a false one.
+
+The index is mutable: it is a cache the service rebuilds from the portfolio at start and
+updates as versions arrive, supersede each other or models are deleted.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from modelward_common.errors import InvalidArgument
+from modelward_governance.domain.findings import FindingDraft, FindingKey, FindingKind
+from modelward_governance.domain.minhash import MinHasher, candidate_probability, choose_banding
+from modelward_governance.domain.portfolio import ModelState, PortfolioModel
+from modelward_governance.domain.severity import Severity
+
+_Ids = npt.NDArray[np.int32]
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True)
+class RedundancyConfig:
+    jaccard_threshold: float = 0.8
+    num_permutations: int = 128
+    # Largest false-negative probability of the LSH search for a pair exactly at the threshold;
+    # it picks the banding when `bands` and `rows_per_band` are 0. With the defaults the banding
+    # is 18 bands of 7 rows: a pair at 0.8 is missed with probability 1.45%, at 0.9 with 2e-6.
+    max_false_negative: float = 0.02
+    bands: int = 0
+    rows_per_band: int = 0
+    seed: int = 1
+    # Groups of the same dataset and task type up to this size are compared exactly, without LSH.
+    exact_group_limit: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.jaccard_threshold <= 1.0:
+            raise InvalidArgument(
+                "jaccard_threshold", self.jaccard_threshold, "use a value in (0, 1]"
+            )
+        if self.exact_group_limit < 0:
+            raise InvalidArgument("exact_group_limit", self.exact_group_limit, "use 0 or more")
+        if (self.bands == 0) != (self.rows_per_band == 0):
+            raise InvalidArgument(
+                "bands", self.bands, "set both bands and rows_per_band, or neither to choose them"
+            )
+        if self.bands * self.rows_per_band > self.num_permutations:
+            raise InvalidArgument(
+                "bands",
+                self.bands,
+                f"bands * rows_per_band must be at most num_permutations ({self.num_permutations})",
+            )
+
+    def banding(self) -> tuple[int, int]:
+        """Return (bands, rows per band), chosen from `max_false_negative` unless set."""
+        if self.bands:
+            return self.bands, self.rows_per_band
+        return choose_banding(
+            self.num_permutations, self.jaccard_threshold, self.max_false_negative
+        )
+
+    def false_negative_probability(self, similarity: float | None = None) -> float:
+        """Probability that LSH misses a pair of this similarity (the threshold by default)."""
+        bands, rows = self.banding()
+        similarity = self.jaccard_threshold if similarity is None else similarity
+        return 1.0 - candidate_probability(similarity, bands, rows)
+
+
+@dataclass(frozen=True)
+class RedundancySubject:
+    """The version that stands for a model in the redundancy index."""
+
+    model_uid: str
+    version: int
+    artifact_sha256: str = ""
+    training_dataset_sha256: str = ""
+    task_type: str = ""
+    feature_names: frozenset[str] = frozenset()
+
+
+def subject_for_model(model: PortfolioModel) -> RedundancySubject | None:
+    """Pick the version that stands for the model: its highest production version, else its
+    latest version that is not archived. None for an archived or deleted model or one without
+    versions, which the service should remove from the index."""
+    if model.state is not ModelState.ACTIVE:
+        return None
+    production = model.production_versions()
+    version = production[-1] if production else model.latest_version()
+    if version is None:
+        return None
+    return RedundancySubject(
+        model_uid=model.uid,
+        version=version.version,
+        artifact_sha256=version.artifact_sha256,
+        training_dataset_sha256=version.training_dataset_sha256,
+        task_type=model.task_type,
+        feature_names=frozenset(version.feature_names),
+    )
+
+
+class MatchKind(enum.Enum):
+    ARTIFACT_DIGEST = "artifact_digest"
+    FEATURE_SIMILARITY = "feature_similarity"
+
+
+@dataclass(frozen=True)
+class RedundancyPair:
+    """An unordered pair of models flagged redundant in one way."""
+
+    kind: MatchKind
+    model_uids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RedundancyMatch:
+    kind: MatchKind
+    model_uid: str
+    version: int
+    other_model_uid: str
+    other_version: int
+    # Jaccard similarity of the feature sets; 1.0 for an artifact match.
+    similarity: float
+    threshold: float
+    # Shared digests and feature counts, JSON-compatible.
+    evidence: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def pair(self) -> RedundancyPair:
+        return RedundancyPair(self.kind, frozenset({self.model_uid, self.other_model_uid}))
+
+
+@dataclass(frozen=True)
+class RedundancyChanges:
+    detected: tuple[RedundancyMatch, ...] = ()
+    cleared: tuple[RedundancyPair, ...] = ()
+
+
+def reconcile_redundancy(
+    model_uid: str, flagged: Iterable[RedundancyPair], matches: Sequence[RedundancyMatch]
+) -> RedundancyChanges:
+    """Compare the pairs flagged for a model with the matches of its latest check.
+
+    `flagged` contains the pairs currently flagged that include `model_uid`. Pass no matches after
+    the model was deleted or removed from the index to clear all of them.
+    """
+    current = {match.pair: match for match in matches}
+    previous = {pair for pair in flagged if model_uid in pair.model_uids}
+    detected = tuple(match for pair, match in current.items() if pair not in previous)
+    cleared = tuple(
+        sorted(
+            (pair for pair in previous if pair not in current),
+            key=lambda pair: (pair.kind.value, sorted(pair.model_uids)),
+        )
+    )
+    return RedundancyChanges(detected, cleared)
+
+
+def redundancy_finding_drafts(
+    matches: Sequence[RedundancyMatch], severity: Severity = Severity.WARNING
+) -> tuple[FindingDraft, ...]:
+    """Turn matches into drafts of kind REDUNDANT_MODEL on the checked model, one per pair."""
+    drafts = []
+    for match in matches:
+        relation = (
+            "the same artifact as"
+            if match.kind is MatchKind.ARTIFACT_DIGEST
+            else "near-duplicate features of"
+        )
+        drafts.append(
+            FindingDraft(
+                key=FindingKey(
+                    match.model_uid,
+                    0,
+                    FindingKind.REDUNDANT_MODEL,
+                    f"redundant.{match.kind.value}.{match.other_model_uid}",
+                ),
+                severity=severity,
+                blocks_promotion=False,
+                message=(
+                    f"version {match.version} has {relation} version {match.other_version} of model "
+                    f"{match.other_model_uid} "
+                    f"(similarity {match.similarity:.3f}, threshold {match.threshold:g})"
+                ),
+                evidence=match.evidence,
+            )
+        )
+    return tuple(drafts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    entry_id: int
+    model_uid: str
+    version: int
+    artifact_sha256: str
+    # (training dataset digest, task type), or None when either is missing.
+    group: tuple[str, str] | None
+    # Sorted token ids of the feature names.
+    features: _Ids
+
+
+# Compaction merges the recent LSH keys into the sorted arrays once they reach a quarter of the
+# indexed entries, and at least this many entries.
+_MIN_COMPACTION_ENTRIES = 1024
+
+
+class RedundancyIndex:
+    """In-memory redundancy index over one version per model. Not thread-safe."""
+
+    def __init__(self, config: RedundancyConfig | None = None) -> None:
+        self.config = config or RedundancyConfig()
+        self._bands, self._rows = self.config.banding()
+        self._hasher = MinHasher(self.config.num_permutations, self.config.seed)
+
+        # Token ids of feature names and their name hashes. Names are never forgotten, which
+        # bounds memory by the vocabulary, not by the number of models.
+        self._token_ids: dict[str, int] = {}
+        self._token_hashes = np.zeros(1024, dtype=np.uint64)
+
+        self._entries: dict[int, _Entry] = {}
+        self._entry_of_model: dict[str, int] = {}
+        self._next_entry_id = 1
+        self._models_by_artifact: dict[str, set[str]] = {}
+        self._entries_by_group: dict[tuple[str, str], set[int]] = {}
+
+        # LSH table: band keys in a sorted array with the entry id of each, plus the keys added
+        # since the last compaction in a dictionary. Keys of removed entries stay until the
+        # next compaction and are skipped on lookup.
+        self._base_keys = np.zeros(0, dtype=np.uint64)
+        self._base_ids = np.zeros(0, dtype=np.int64)
+        self._recent: dict[int, list[int]] = {}
+        self._recent_entries = 0
+        self._dead_ids: set[int] = set()
+
+    @property
+    def banding(self) -> tuple[int, int]:
+        return self._bands, self._rows
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, model_uid: object) -> bool:
+        return model_uid in self._entry_of_model
+
+    def upsert(self, subject: RedundancySubject) -> None:
+        """Index `subject` as the version standing for its model, replacing any earlier one."""
+        self.remove(subject.model_uid)
+        entry_id = self._next_entry_id
+        self._next_entry_id += 1
+        group = _group_of(subject)
+        features = np.array(
+            sorted(self._token_id(name) for name in subject.feature_names), dtype=np.int32
+        )
+        entry = _Entry(
+            entry_id, subject.model_uid, subject.version, subject.artifact_sha256, group, features
+        )
+        self._entries[entry_id] = entry
+        self._entry_of_model[subject.model_uid] = entry_id
+
+        if subject.artifact_sha256:
+            self._models_by_artifact.setdefault(subject.artifact_sha256, set()).add(
+                subject.model_uid
+            )
+        if group is not None and features.size:
+            self._entries_by_group.setdefault(group, set()).add(entry_id)
+            hashes = self._token_hashes[features]
+            for key in self._band_keys(self._hasher.signature_of_hashes(hashes), group).tolist():
+                self._recent.setdefault(key, []).append(entry_id)
+            self._recent_entries += 1
+            if self._recent_entries >= max(_MIN_COMPACTION_ENTRIES, len(self._entries) // 4):
+                self.compact()
+
+    def remove(self, model_uid: str) -> bool:
+        """Drop the model from the index; return whether it was indexed."""
+        entry_id = self._entry_of_model.pop(model_uid, None)
+        if entry_id is None:
+            return False
+        entry = self._entries.pop(entry_id)
+        if entry.artifact_sha256:
+            _discard(self._models_by_artifact, entry.artifact_sha256, model_uid)
+        if entry.group is not None and entry.features.size:
+            _discard(self._entries_by_group, entry.group, entry_id)
+            self._dead_ids.add(entry_id)
+            if len(self._dead_ids) >= max(_MIN_COMPACTION_ENTRIES, len(self._entries) // 4):
+                self.compact()
+        return True
+
+    def compact(self) -> None:
+        """Merge recent LSH keys into the sorted arrays and drop the keys of removed entries."""
+        recent_keys = np.fromiter(
+            (key for key, ids in self._recent.items() for _ in ids), dtype=np.uint64
+        )
+        recent_ids = np.fromiter(
+            (entry_id for ids in self._recent.values() for entry_id in ids), dtype=np.int64
+        )
+        keys = np.concatenate([self._base_keys, recent_keys])
+        ids = np.concatenate([self._base_ids, recent_ids])
+        if self._dead_ids:
+            alive = ~np.isin(ids, np.fromiter(self._dead_ids, dtype=np.int64))
+            keys, ids = keys[alive], ids[alive]
+        order = np.argsort(keys, kind="stable")
+        self._base_keys, self._base_ids = keys[order], ids[order]
+        self._recent = {}
+        self._recent_entries = 0
+        self._dead_ids = set()
+
+    def find_matches(self, subject: RedundancySubject) -> tuple[RedundancyMatch, ...]:
+        """Return the indexed models that `subject` is redundant with, leaving the index unchanged.
+
+        Artifact matches come first, then feature matches by decreasing similarity. The
+        subject's own model is never matched.
+        """
+        matches = self._artifact_matches(subject)
+        group = _group_of(subject)
+        if group is None or not subject.feature_names:
+            return tuple(matches)
+        members = self._entries_by_group.get(group)
+        if not members:
+            return tuple(matches)
+
+        known_ids, hashes = self._lookup_tokens(subject.feature_names)
+        if len(members) <= self.config.exact_group_limit:
+            candidate_ids: Iterable[int] = members
+        else:
+            band_keys = self._band_keys(self._hasher.signature_of_hashes(hashes), group)
+            candidate_ids = self._lsh_entry_ids(band_keys)
+
+        similar = []
+        for entry_id in candidate_ids:
+            entry = self._entries.get(entry_id)
+            if entry is None or entry.model_uid == subject.model_uid or entry.group != group:
+                continue
+            shared = int(np.intersect1d(known_ids, entry.features, assume_unique=True).size)
+            union = len(subject.feature_names) + int(entry.features.size) - shared
+            similarity = shared / union
+            if similarity >= self.config.jaccard_threshold:
+                similar.append(self._feature_match(subject, entry, similarity, shared, union))
+        similar.sort(key=lambda match: (-match.similarity, match.other_model_uid))
+        return tuple(matches + similar)
+
+    def lsh_candidates(self, subject: RedundancySubject) -> frozenset[str]:
+        """Model uids sharing a band key with the subject, before exact verification."""
+        group = _group_of(subject)
+        if group is None or not subject.feature_names:
+            return frozenset()
+        _, hashes = self._lookup_tokens(subject.feature_names)
+        band_keys = self._band_keys(self._hasher.signature_of_hashes(hashes), group)
+        uids = set()
+        for entry_id in self._lsh_entry_ids(band_keys):
+            entry = self._entries.get(entry_id)
+            if entry is not None and entry.model_uid != subject.model_uid:
+                uids.add(entry.model_uid)
+        return frozenset(uids)
+
+    def _artifact_matches(self, subject: RedundancySubject) -> list[RedundancyMatch]:
+        if not subject.artifact_sha256:
+            return []
+        matches = []
+        for other_uid in sorted(self._models_by_artifact.get(subject.artifact_sha256, ())):
+            if other_uid == subject.model_uid:
+                continue
+            other = self._entries[self._entry_of_model[other_uid]]
+            matches.append(
+                RedundancyMatch(
+                    kind=MatchKind.ARTIFACT_DIGEST,
+                    model_uid=subject.model_uid,
+                    version=subject.version,
+                    other_model_uid=other_uid,
+                    other_version=other.version,
+                    similarity=1.0,
+                    threshold=1.0,
+                    evidence={"artifact_sha256": subject.artifact_sha256},
+                )
+            )
+        return matches
+
+    def _feature_match(
+        self, subject: RedundancySubject, entry: _Entry, similarity: float, shared: int, union: int
+    ) -> RedundancyMatch:
+        return RedundancyMatch(
+            kind=MatchKind.FEATURE_SIMILARITY,
+            model_uid=subject.model_uid,
+            version=subject.version,
+            other_model_uid=entry.model_uid,
+            other_version=entry.version,
+            similarity=similarity,
+            threshold=self.config.jaccard_threshold,
+            evidence={
+                "training_dataset_sha256": subject.training_dataset_sha256,
+                "task_type": subject.task_type,
+                "shared_feature_count": shared,
+                "union_feature_count": union,
+                "feature_count": len(subject.feature_names),
+                "other_feature_count": int(entry.features.size),
+            },
+        )
+
+    def _token_id(self, name: str) -> int:
+        token_id = self._token_ids.get(name)
+        if token_id is None:
+            token_id = len(self._token_ids)
+            self._token_ids[name] = token_id
+            if token_id >= self._token_hashes.size:
+                grown = np.zeros(self._token_hashes.size * 2, dtype=np.uint64)
+                grown[: self._token_hashes.size] = self._token_hashes
+                self._token_hashes = grown
+            self._token_hashes[token_id] = self._hasher.name_hash(name)
+        return token_id
+
+    def _lookup_tokens(self, names: Iterable[str]) -> tuple[_Ids, npt.NDArray[np.uint64]]:
+        """Return the sorted ids of the names already known, and the hashes of all names."""
+        known: list[int] = []
+        unknown_hashes: list[int] = []
+        for name in names:
+            token_id = self._token_ids.get(name)
+            if token_id is None:
+                unknown_hashes.append(self._hasher.name_hash(name))
+            else:
+                known.append(token_id)
+        known_ids = np.array(sorted(known), dtype=np.int32)
+        hashes = np.concatenate(
+            [self._token_hashes[known_ids], np.array(unknown_hashes, dtype=np.uint64)]
+        )
+        return known_ids, hashes
+
+    def _band_keys(
+        self, signature: npt.NDArray[np.uint64], group: tuple[str, str]
+    ) -> npt.NDArray[np.uint64]:
+        partition = self._hasher.partition_key(*group)
+        return self._hasher.band_keys(signature, self._bands, self._rows, partition)
+
+    def _lsh_entry_ids(self, band_keys: npt.NDArray[np.uint64]) -> set[int]:
+        found: set[int] = set()
+        if self._base_keys.size:
+            starts = np.searchsorted(self._base_keys, band_keys, side="left").tolist()
+            stops = np.searchsorted(self._base_keys, band_keys, side="right").tolist()
+            for start, stop in zip(starts, stops, strict=True):
+                if stop > start:
+                    found.update(self._base_ids[start:stop].tolist())
+        for key in band_keys.tolist():
+            found.update(self._recent.get(key, ()))
+        return found
+
+
+def _group_of(subject: RedundancySubject) -> tuple[str, str] | None:
+    if not subject.training_dataset_sha256 or not subject.task_type:
+        return None
+    return (subject.training_dataset_sha256, subject.task_type)
+
+
+def _discard(index: dict[_K, set[_V]], key: _K, value: _V) -> None:
+    members = index.get(key)
+    if members is None:
+        return
+    members.discard(value)
+    if not members:
+        del index[key]

@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from modelward_common.errors import InvalidArgument
+from modelward_governance.domain.findings import FindingKind
+from modelward_governance.domain.minhash import MinHasher, candidate_probability, choose_banding
+from modelward_governance.domain.portfolio import Stage
+from modelward_governance.domain.redundancy import (
+    MatchKind,
+    RedundancyConfig,
+    RedundancyIndex,
+    RedundancyPair,
+    RedundancySubject,
+    reconcile_redundancy,
+    redundancy_finding_drafts,
+    subject_for_model,
+)
+from tests.unit.governance.builders import make_model, make_version
+
+DATASET = "1" * 64
+TASK = "binary_classification"
+LSH_ONLY = RedundancyConfig(exact_group_limit=0)
+
+
+def subject(
+    uid: str,
+    features: set[str] | frozenset[str],
+    *,
+    artifact: str = "",
+    dataset: str = DATASET,
+    task: str = TASK,
+    version: int = 1,
+) -> RedundancySubject:
+    return RedundancySubject(uid, version, artifact, dataset, task, frozenset(features))
+
+
+def names(prefix: str, count: int) -> set[str]:
+    return {f"{prefix}_{index}" for index in range(count)}
+
+
+def pair_with_similarity(rng: random.Random, shared: int, own: int) -> tuple[set[str], set[str]]:
+    """Two feature sets with `shared` common names and `own` names each of their own, so their
+    Jaccard similarity is shared / (shared + 2 * own)."""
+    tag = rng.getrandbits(48)
+    common = {f"c{tag}_{index}" for index in range(shared)}
+    left = common | {f"l{tag}_{index}" for index in range(own)}
+    right = common | {f"r{tag}_{index}" for index in range(own)}
+    return left, right
+
+
+def test_default_banding_and_false_negative_rate() -> None:
+    config = RedundancyConfig()
+
+    assert config.banding() == (18, 7)
+    assert choose_banding(128, 0.8, 0.02) == (18, 7)
+    assert config.false_negative_probability() == pytest.approx(0.0145, abs=0.0005)
+    assert config.false_negative_probability(0.9) < 1e-5
+    assert candidate_probability(0.3, 18, 7) < 0.005
+
+
+def test_config_validation() -> None:
+    with pytest.raises(InvalidArgument, match="jaccard_threshold 1.5 is invalid"):
+        RedundancyConfig(jaccard_threshold=1.5)
+    with pytest.raises(InvalidArgument, match="must be at most num_permutations"):
+        RedundancyConfig(bands=20, rows_per_band=7)
+    with pytest.raises(InvalidArgument, match="set both bands and rows_per_band"):
+        RedundancyConfig(bands=20)
+
+
+def test_minhash_estimates_jaccard() -> None:
+    hasher = MinHasher(256, seed=7)
+    left, right = pair_with_similarity(random.Random(1), shared=60, own=20)
+
+    agreement = (hasher.signature(left) == hasher.signature(right)).mean()
+
+    assert agreement == pytest.approx(0.6, abs=0.1)
+
+
+def test_minhash_ignores_python_hash_seed() -> None:
+    script = (
+        "from modelward_governance.domain.minhash import MinHasher;"
+        "print(MinHasher(8, seed=3).signature(['age', 'income', 'plan']).tolist())"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        completed = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env=environment,
+            check=True,
+        )
+        outputs.add(completed.stdout)
+
+    assert len(outputs) == 1
+
+
+def test_same_artifact_under_two_models() -> None:
+    index = RedundancyIndex()
+    index.upsert(subject("uid-a", names("a", 10), artifact="f" * 64))
+    index.upsert(subject("uid-b", names("b", 10), artifact="e" * 64))
+
+    matches = index.find_matches(subject("uid-c", names("c", 10), artifact="f" * 64, version=3))
+
+    assert len(matches) == 1
+    match = matches[0]
+    assert match.kind is MatchKind.ARTIFACT_DIGEST
+    assert (match.model_uid, match.version, match.other_model_uid, match.other_version) == (
+        "uid-c",
+        3,
+        "uid-a",
+        1,
+    )
+    assert match.evidence == {"artifact_sha256": "f" * 64}
+
+
+def test_model_never_matches_itself() -> None:
+    index = RedundancyIndex()
+    features = names("f", 30)
+    index.upsert(subject("uid-a", features, artifact="f" * 64))
+
+    assert index.find_matches(subject("uid-a", features, artifact="f" * 64, version=2)) == ()
+
+
+def test_near_duplicate_on_same_dataset_and_task() -> None:
+    index = RedundancyIndex()
+    left, right = pair_with_similarity(random.Random(2), shared=90, own=5)
+    index.upsert(subject("uid-a", left))
+
+    matches = index.find_matches(subject("uid-b", right))
+
+    assert len(matches) == 1
+    match = matches[0]
+    assert match.kind is MatchKind.FEATURE_SIMILARITY
+    assert match.similarity == pytest.approx(90 / 100)
+    assert match.threshold == 0.8
+    assert match.evidence["shared_feature_count"] == 90
+    assert match.evidence["union_feature_count"] == 100
+    assert match.evidence["training_dataset_sha256"] == DATASET
+
+
+def test_similar_features_on_other_data_do_not_match() -> None:
+    index = RedundancyIndex()
+    left, right = pair_with_similarity(random.Random(3), shared=90, own=5)
+    index.upsert(subject("uid-a", left))
+
+    assert index.find_matches(subject("uid-b", right, dataset="2" * 64)) == ()
+    assert index.find_matches(subject("uid-b", right, task="regression")) == ()
+    assert index.find_matches(subject("uid-b", right, dataset="")) == ()
+
+
+def test_below_threshold_does_not_match() -> None:
+    index = RedundancyIndex()
+    left, right = pair_with_similarity(random.Random(4), shared=70, own=10)
+    index.upsert(subject("uid-a", left))
+
+    assert index.find_matches(subject("uid-b", right)) == ()
+
+
+def test_threshold_is_inclusive() -> None:
+    index = RedundancyIndex()
+    left, right = pair_with_similarity(random.Random(5), shared=80, own=10)
+    index.upsert(subject("uid-a", left))
+
+    matches = index.find_matches(subject("uid-b", right))
+
+    assert [match.similarity for match in matches] == [pytest.approx(0.8)]
+
+
+def test_lsh_recall_at_threshold() -> None:
+    rng = random.Random(11)
+    index = RedundancyIndex(LSH_ONLY)
+    queries = []
+    for number in range(400):
+        left, right = pair_with_similarity(rng, shared=80, own=10)
+        index.upsert(subject(f"uid-{number}", left))
+        queries.append(subject(f"query-{number}", right))
+    # Filler models in the same group, so the group is far above exact_group_limit.
+    for number in range(600):
+        index.upsert(subject(f"filler-{number}", {f"filler_{number}_{i}" for i in range(50)}))
+
+    found = sum(1 for query in queries if index.find_matches(query))
+
+    # Expected misses: 400 * 1.45% = 5.8. A binomial count above 20 has probability below 1e-6.
+    assert found >= 380, f"LSH found {found} of 400 pairs at Jaccard 0.8"
+
+
+def test_lsh_finds_every_closer_pair() -> None:
+    rng = random.Random(12)
+    index = RedundancyIndex(LSH_ONLY)
+    queries = []
+    for number in range(200):
+        left, right = pair_with_similarity(rng, shared=90, own=5)
+        index.upsert(subject(f"uid-{number}", left))
+        queries.append(subject(f"query-{number}", right))
+
+    assert all(len(index.find_matches(query)) == 1 for query in queries)
+
+
+def test_lsh_rarely_proposes_dissimilar_sets() -> None:
+    rng = random.Random(13)
+    index = RedundancyIndex(LSH_ONLY)
+    queries = []
+    for number in range(300):
+        left, right = pair_with_similarity(rng, shared=30, own=35)
+        index.upsert(subject(f"uid-{number}", left))
+        queries.append(subject(f"query-{number}", right))
+
+    candidates = sum(len(index.lsh_candidates(query)) for query in queries)
+    matches = sum(len(index.find_matches(query)) for query in queries)
+
+    # Jaccard 0.3: each pair is a candidate with probability 0.4%.
+    assert candidates <= 10
+    assert matches == 0
+
+
+def test_removed_model_no_longer_matches() -> None:
+    for config in (RedundancyConfig(), LSH_ONLY):
+        index = RedundancyIndex(config)
+        left, right = pair_with_similarity(random.Random(6), shared=90, own=5)
+        index.upsert(subject("uid-a", left, artifact="f" * 64))
+
+        assert index.remove("uid-a")
+        assert not index.remove("uid-a")
+        assert "uid-a" not in index
+        assert len(index) == 0
+        assert index.find_matches(subject("uid-b", right, artifact="f" * 64)) == ()
+
+
+def test_superseding_version_replaces_entry() -> None:
+    index = RedundancyIndex(LSH_ONLY)
+    left, right = pair_with_similarity(random.Random(7), shared=90, own=5)
+    index.upsert(subject("uid-a", left, version=1))
+
+    index.upsert(subject("uid-a", names("new", 40), version=2))
+
+    assert len(index) == 1
+    assert index.find_matches(subject("uid-b", right)) == ()
+    assert index.find_matches(subject("uid-b", names("new", 40)))[0].other_version == 2
+
+
+def test_matches_survive_compaction() -> None:
+    rng = random.Random(8)
+    index = RedundancyIndex(LSH_ONLY)
+    pairs = [pair_with_similarity(rng, shared=95, own=2) for _ in range(3000)]
+    for number, (left, _) in enumerate(pairs):
+        index.upsert(subject(f"uid-{number}", left))
+    for number in range(0, 3000, 2):
+        index.remove(f"uid-{number}")
+    index.compact()
+
+    for number in (1, 1501, 2999):
+        assert [
+            match.other_model_uid
+            for match in index.find_matches(subject("query", pairs[number][1]))
+        ] == [f"uid-{number}"]
+    assert index.find_matches(subject("query", pairs[1500][1])) == ()
+
+
+def test_reconcile_redundancy_detects_and_clears() -> None:
+    index = RedundancyIndex()
+    left, right = pair_with_similarity(random.Random(9), shared=90, own=5)
+    index.upsert(subject("uid-a", left))
+    stale = RedundancyPair(MatchKind.ARTIFACT_DIGEST, frozenset({"uid-b", "uid-z"}))
+    unrelated = RedundancyPair(MatchKind.ARTIFACT_DIGEST, frozenset({"uid-x", "uid-y"}))
+
+    matches = index.find_matches(subject("uid-b", right))
+    first = reconcile_redundancy("uid-b", [stale, unrelated], matches)
+    again = reconcile_redundancy("uid-b", [matches[0].pair], matches)
+    deleted = reconcile_redundancy("uid-b", [matches[0].pair], ())
+
+    assert [match.other_model_uid for match in first.detected] == ["uid-a"]
+    assert first.cleared == (stale,)
+    assert again.detected == ()
+    assert again.cleared == ()
+    assert deleted.cleared == (matches[0].pair,)
+
+
+def test_finding_drafts_for_matches() -> None:
+    index = RedundancyIndex()
+    index.upsert(subject("uid-a", names("a", 5), artifact="f" * 64))
+
+    drafts = redundancy_finding_drafts(
+        index.find_matches(subject("uid-b", names("b", 5), artifact="f" * 64))
+    )
+
+    assert [draft.key.check_id for draft in drafts] == ["redundant.artifact_digest.uid-a"]
+    assert drafts[0].key.kind is FindingKind.REDUNDANT_MODEL
+    assert "the same artifact as version 1 of model uid-a" in drafts[0].message
+
+
+def test_subject_prefers_production_version() -> None:
+    model = make_model(
+        make_version(1, stage=Stage.PRODUCTION, feature_names=("a",)),
+        make_version(2, feature_names=("b",)),
+    )
+    draft_only = make_model(make_version(1), make_version(2, feature_names=("b",)))
+
+    chosen = subject_for_model(model)
+    latest = subject_for_model(draft_only)
+
+    assert chosen is not None and chosen.version == 1
+    assert chosen.feature_names == frozenset({"a"})
+    assert chosen.task_type == "binary_classification"
+    assert latest is not None and latest.version == 2
