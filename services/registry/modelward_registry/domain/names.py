@@ -42,7 +42,10 @@ def parse_version_name(name: str, field: str = "name") -> VersionName:
     parts = name.split("/")
     if len(parts) != 4 or parts[0] != "models" or parts[2] != "versions":
         raise InvalidArgument(field, name, "use the form 'models/{model}/versions/{version}', such as 'models/churn/versions/3'")
-    model_id = parse_model_name(f"models/{parts[1]}", field)
+    try:
+        model_id = check_model_id(parts[1], field)
+    except InvalidArgument:
+        raise InvalidArgument(field, name, f"the model part must be {MODEL_ID_RULE}") from None
     number = parts[3]
     if not number.isascii() or not number.isdigit() or number.startswith("0") or len(number) > 18:
         raise InvalidArgument(field, name, "the version part must be a positive whole number without leading zeros")

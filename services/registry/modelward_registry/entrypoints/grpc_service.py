@@ -9,6 +9,7 @@ from modelward_common.grpc_server import ANONYMOUS, PRINCIPAL_HEADER, metadata_v
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_protos.registry.v1 import resources_pb2 as res
+from modelward_registry.domain.validation import check_owner
 from modelward_registry.domain.names import parse_model_name, parse_version_name
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Idempotency, Registry, request_fingerprint
@@ -18,8 +19,9 @@ Context = grpc.aio.ServicerContext
 
 def event_context(context: Context, reason: str) -> EventContext:
     request_id = request_id_var.get()
+    principal = check_owner(metadata_value(context, PRINCIPAL_HEADER), PRINCIPAL_HEADER)
     return EventContext(
-        actor=metadata_value(context, PRINCIPAL_HEADER) or ANONYMOUS,
+        actor=principal or ANONYMOUS,
         reason=reason,
         correlation_id=request_id if request_id != "-" else "",
         causation_id=request_id if request_id != "-" else "",
