@@ -72,7 +72,8 @@ class NatsServer:
             "-sd", str(self.store_dir / "jetstream"),
             "-l", str(self.log_path),
         ]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        # A session of its own keeps a terminal's Ctrl-C from stopping it before its clients.
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
         self._wait_until_listening(timeout)
         logger.info("nats-server started at %s (pid %d)", self.url, self.process.pid)
 

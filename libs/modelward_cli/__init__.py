@@ -1,0 +1,1 @@
+"""The `modelward` command line tool."""
