@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-SUBCOMMAND_MODULES = ("modelward_cli.up",)
+SUBCOMMAND_MODULES = ("modelward_cli.up", "modelward_cli.registry")
 
 # Exit codes shared by all subcommands; a subcommand documents its own codes above 2 in its help.
 EXIT_OK = 0

@@ -219,3 +219,25 @@ async def test_two_replicas_publish_each_event_once(database_url, nats_server, n
         assert positions == sorted(positions)
         assert len(set(positions)) == 31
         await subscription.unsubscribe()
+
+
+async def test_cli_rebuild_keeps_projections(fresh_sqlite_url, nats_server, nats_prefix) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    database_url = fresh_sqlite_url()
+    config = registry_config(database_url, nats_server.url, nats_prefix)
+    async with running_registry(config) as registry:
+        await registry.stub.CreateModel(new_model("cli"))
+        await registry.stub.CreateModelVersion(new_version("cli", seed="c1"))
+        await registry.stub.SetAlias(rpc.SetAliasRequest(name="models/cli/versions/1", alias="champion"))
+    live = await _dump_projections(database_url)
+    command = Path(sys.executable).parent / "modelward"
+    result = subprocess.run(
+        [str(command), "registry", "rebuild-projections", "--database-url", database_url],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt 1 models and 1 versions from 4 events" in result.stdout
+    assert await _dump_projections(database_url) == live
