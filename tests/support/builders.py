@@ -13,7 +13,13 @@ def digest(text: str) -> str:
 
 
 def new_model(model_id: str, *, owner: str = "team:fraud", risk: int = res.RISK_TIER_HIGH, **fields: object) -> rpc.CreateModelRequest:
-    model = res.Model(owner=owner, team="fraud", risk_tier=risk, task_type="binary_classification", **fields)
+    """Build a CreateModel request whose model satisfies the default policy's metadata rules."""
+    values: dict[str, object] = {
+        "owner": owner, "team": "fraud", "risk_tier": risk, "task_type": "binary_classification",
+        "description": f"{model_id} for tests", "tags": {"domain": "payments"},
+    }
+    values.update(fields)
+    model = res.Model(**values)
     return rpc.CreateModelRequest(model_id=model_id, model=model)
 
 

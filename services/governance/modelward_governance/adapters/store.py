@@ -1,0 +1,242 @@
+"""Reading and writing governance state inside a caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from modelward_common.timeutil import utc_now
+from modelward_governance.adapters import codec
+from modelward_governance.adapters.schema import (
+    findings_table,
+    policies_table,
+    portfolio_table,
+    principals_table,
+    promotions_table,
+    redundancy_table,
+)
+from modelward_governance.domain.findings import Finding
+from modelward_governance.domain.portfolio import PortfolioModel
+from modelward_governance.domain.principals import PrincipalDirectory
+from modelward_governance.domain.promotion import Promotion
+from modelward_governance.domain.redundancy import RedundancyMatch, RedundancyPair
+
+# --- portfolio ------------------------------------------------------------------------------
+
+
+async def load_model(connection: AsyncConnection, uid: str, *, for_update: bool = False) -> PortfolioModel | None:
+    query = sa.select(portfolio_table.c.data).where(portfolio_table.c.uid == uid)
+    if for_update:
+        query = query.with_for_update()
+    data = await connection.scalar(query)
+    return None if data is None else codec.load(PortfolioModel, data)
+
+
+async def load_model_by_name(connection: AsyncConnection, model_id: str) -> PortfolioModel | None:
+    data = await connection.scalar(sa.select(portfolio_table.c.data).where(portfolio_table.c.model_id == model_id))
+    return None if data is None else codec.load(PortfolioModel, data)
+
+
+async def save_model(
+    connection: AsyncConnection, model: PortfolioModel, *, orphaned: bool, compliant: bool, open_findings: int
+) -> None:
+    production = model.production_versions()
+    row = {
+        "uid": model.uid,
+        "model_id": model.model_id,
+        "owner": model.owner,
+        "team": model.team,
+        "risk_tier": model.risk_tier.value,
+        "state": model.state.value,
+        "task_type": model.task_type,
+        "orphaned": orphaned,
+        "compliant": compliant,
+        "open_findings": open_findings,
+        "production_version": production[-1].version if production else 0,
+        "last_activity_time": model.last_activity_time or model.create_time,
+        "update_time": utc_now(),
+        "data": codec.encode(model),
+    }
+    updated = await connection.execute(portfolio_table.update().where(portfolio_table.c.uid == model.uid).values(row))
+    if updated.rowcount == 0:
+        await connection.execute(portfolio_table.insert().values(row))
+
+
+async def model_names(connection: AsyncConnection, uids: set[str]) -> dict[str, str]:
+    """Return `models/{model}` for each uid the portfolio has."""
+    result = await connection.execute(
+        sa.select(portfolio_table.c.uid, portfolio_table.c.model_id).where(portfolio_table.c.uid.in_(sorted(uids)))
+    )
+    return {uid: f"models/{model_id}" for uid, model_id in result}
+
+
+async def all_models(connection: AsyncConnection) -> list[PortfolioModel]:
+    result = await connection.execute(sa.select(portfolio_table.c.data).order_by(portfolio_table.c.uid))
+    return [codec.load(PortfolioModel, data) for (data,) in result]
+
+
+# --- findings -------------------------------------------------------------------------------
+
+
+async def open_findings(connection: AsyncConnection, model_uid: str) -> list[Finding]:
+    result = await connection.execute(
+        sa.select(findings_table.c.data).where(findings_table.c.model_uid == model_uid, findings_table.c.is_open.is_(True))
+    )
+    return [codec.load(Finding, data) for (data,) in result]
+
+
+async def save_findings(connection: AsyncConnection, findings: Iterable[Finding]) -> None:
+    for finding in findings:
+        row = {
+            "finding_id": finding.finding_id,
+            "model_uid": finding.key.model_uid,
+            "version": finding.key.version,
+            "kind": finding.key.kind.value,
+            "check_id": finding.key.check_id,
+            "severity": int(finding.severity),
+            "blocks_promotion": finding.blocks_promotion,
+            "is_open": finding.is_open,
+            "opened_at": finding.opened_at,
+            "resolved_at": finding.resolved_at,
+            "data": codec.encode(finding),
+        }
+        updated = await connection.execute(
+            findings_table.update().where(findings_table.c.finding_id == finding.finding_id).values(row)
+        )
+        if updated.rowcount == 0:
+            await connection.execute(findings_table.insert().values(row))
+
+
+async def get_finding(connection: AsyncConnection, finding_id: str) -> Finding | None:
+    data = await connection.scalar(sa.select(findings_table.c.data).where(findings_table.c.finding_id == finding_id))
+    return None if data is None else codec.load(Finding, data)
+
+
+# --- promotions -----------------------------------------------------------------------------
+
+
+async def save_promotion(connection: AsyncConnection, promotion: Promotion) -> None:
+    row = {
+        "promotion_id": promotion.promotion_id,
+        "model_uid": promotion.model_uid,
+        "version": promotion.version,
+        "state": promotion.state.value,
+        "requested_at": promotion.requested_at,
+        "data": codec.encode(promotion),
+    }
+    updated = await connection.execute(
+        promotions_table.update().where(promotions_table.c.promotion_id == promotion.promotion_id).values(row)
+    )
+    if updated.rowcount == 0:
+        await connection.execute(promotions_table.insert().values(row))
+
+
+async def load_promotion(connection: AsyncConnection, promotion_id: str) -> Promotion | None:
+    data = await connection.scalar(
+        sa.select(promotions_table.c.data).where(promotions_table.c.promotion_id == promotion_id)
+    )
+    return None if data is None else codec.load(Promotion, data)
+
+
+async def open_promotion_for(connection: AsyncConnection, model_uid: str, version: int) -> Promotion | None:
+    result = await connection.execute(
+        sa.select(promotions_table.c.data)
+        .where(
+            promotions_table.c.model_uid == model_uid,
+            promotions_table.c.version == version,
+            promotions_table.c.state.in_(("requested", "awaiting_decisions")),
+        )
+        .order_by(promotions_table.c.requested_at.desc())
+        .limit(1)
+    )
+    data = result.scalar()
+    return None if data is None else codec.load(Promotion, data)
+
+
+# --- policies -------------------------------------------------------------------------------
+
+
+async def current_policy_row(connection: AsyncConnection) -> sa.RowMapping | None:
+    result = await connection.execute(sa.select(policies_table).order_by(policies_table.c.revision.desc()).limit(1))
+    return result.mappings().first()
+
+
+async def policy_row(connection: AsyncConnection, revision: int) -> sa.RowMapping | None:
+    result = await connection.execute(sa.select(policies_table).where(policies_table.c.revision == revision))
+    return result.mappings().first()
+
+
+async def insert_policy(
+    connection: AsyncConnection, *, revision: int, text: str, sha256: str, author: str, reason: str, at: dt.datetime
+) -> None:
+    await connection.execute(
+        policies_table.insert().values(
+            revision=revision, text=text, sha256=sha256, author=author, reason=reason, create_time=at
+        )
+    )
+
+
+# --- principals -----------------------------------------------------------------------------
+
+
+async def principal_directory(connection: AsyncConnection) -> PrincipalDirectory:
+    result = await connection.execute(sa.select(principals_table.c.principal).where(principals_table.c.active.is_(False)))
+    return PrincipalDirectory(inactive=frozenset(row[0] for row in result))
+
+
+async def set_principal(connection: AsyncConnection, principal: str, active: bool, reason: str, changed_by: str) -> None:
+    row = {"principal": principal, "active": active, "reason": reason, "changed_by": changed_by, "update_time": utc_now()}
+    updated = await connection.execute(
+        principals_table.update().where(principals_table.c.principal == principal).values(row)
+    )
+    if updated.rowcount == 0:
+        await connection.execute(principals_table.insert().values(row))
+
+
+async def principal_row(connection: AsyncConnection, principal: str) -> sa.RowMapping | None:
+    result = await connection.execute(sa.select(principals_table).where(principals_table.c.principal == principal))
+    return result.mappings().first()
+
+
+async def models_owned_by(connection: AsyncConnection, principal: str) -> list[str]:
+    result = await connection.execute(sa.select(portfolio_table.c.uid).where(portfolio_table.c.owner == principal))
+    return [row[0] for row in result]
+
+
+# --- redundancy -----------------------------------------------------------------------------
+
+
+def _pair_key(pair: RedundancyPair) -> tuple[str, str, str]:
+    first, second = sorted(pair.model_uids)
+    return first, second, pair.kind.value
+
+
+async def flagged_pairs(connection: AsyncConnection, model_uid: str) -> list[RedundancyPair]:
+    result = await connection.execute(
+        sa.select(redundancy_table.c.data).where(
+            sa.or_(redundancy_table.c.first_uid == model_uid, redundancy_table.c.second_uid == model_uid)
+        )
+    )
+    return [codec.load(RedundancyPair, data) for (data,) in result]
+
+
+async def flag_pairs(connection: AsyncConnection, matches: Sequence[RedundancyMatch]) -> None:
+    for match in matches:
+        first, second, kind = _pair_key(match.pair)
+        await connection.execute(redundancy_table.delete().where(
+            redundancy_table.c.first_uid == first, redundancy_table.c.second_uid == second, redundancy_table.c.kind == kind
+        ))
+        await connection.execute(
+            redundancy_table.insert().values(first_uid=first, second_uid=second, kind=kind, data=codec.encode(match.pair))
+        )
+
+
+async def clear_pairs(connection: AsyncConnection, pairs: Sequence[RedundancyPair]) -> None:
+    for pair in pairs:
+        first, second, kind = _pair_key(pair)
+        await connection.execute(redundancy_table.delete().where(
+            redundancy_table.c.first_uid == first, redundancy_table.c.second_uid == second, redundancy_table.c.kind == kind
+        ))

@@ -1,0 +1,119 @@
+"""Wire the governance service: engine, migrations, use cases, consumer, relay, gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelward_common.consumer import ConsumerConfig, EventConsumer
+from modelward_common.db import create_engine
+from modelward_common.grpc_server import ServiceHost
+from modelward_common.migrations import migrate
+from modelward_common.relay import OutboxRelay, RelayConfig
+from modelward_governance.adapters.registry_history import RegistryHistory
+from modelward_governance.adapters.schema import MIGRATIONS
+from modelward_governance.config import GovernanceConfig
+from modelward_governance.domain.orphans import OrphanConfig
+from modelward_governance.domain.redundancy import RedundancyConfig
+from modelward_governance.entrypoints.grpc_service import GovernanceServicer
+from modelward_governance.service_layer.governance import Governance, GovernanceSettings
+from modelward_governance.service_layer.monitoring import MonitoringService
+from modelward_governance.service_layer.queries import GovernanceQueries
+from modelward_protos.governance.v1 import governance_service_pb2 as rpc
+from modelward_protos.governance.v1 import governance_service_pb2_grpc as rpc_grpc
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = rpc.DESCRIPTOR.services_by_name["GovernanceService"].full_name
+
+
+async def prepare_database(engine: AsyncEngine) -> None:
+    await migrate(engine, MIGRATIONS, prefix="governance_")
+
+
+def consumer_config(config: GovernanceConfig) -> ConsumerConfig:
+    return ConsumerConfig(
+        nats_url=config.nats_url,
+        stream_name=config.registry_stream_name,
+        durable_name=config.durable_name,
+        filter_subject=f"{config.subject_prefix}.registry.v1.>",
+        name="governance",
+    )
+
+
+def relay_config(config: GovernanceConfig) -> RelayConfig:
+    return RelayConfig(
+        nats_url=config.nats_url,
+        stream_name=config.stream_name,
+        subject_prefix=config.subject_prefix,
+        service="governance",
+        source=config.event_source,
+    )
+
+
+def settings_from(config: GovernanceConfig) -> GovernanceSettings:
+    return GovernanceSettings(
+        orphans=OrphanConfig(max_idle_days=config.orphan_max_idle_days),
+        redundancy=RedundancyConfig(jaccard_threshold=config.redundancy_threshold),
+        initial_policy=config.initial_policy_text(),
+    )
+
+
+@dataclass
+class GovernanceApp:
+    """A running governance service: call start(), then stop()."""
+
+    config: GovernanceConfig
+    engine: AsyncEngine = field(init=False)
+    governance: Governance = field(init=False)
+    host: ServiceHost = field(init=False)
+    relay: OutboxRelay | None = field(init=False, default=None)
+    consumer: EventConsumer | None = field(init=False, default=None)
+    _channel: grpc.aio.Channel | None = field(init=False, default=None)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+
+    async def start(self) -> int:
+        self.engine = create_engine(self.config.database_url)
+        await prepare_database(self.engine)
+        if self.config.run_relay:
+            self.relay = OutboxRelay(self.engine, relay_config(self.config))
+        wake = self.relay.wake if self.relay else (lambda: None)
+        self.governance = Governance(self.engine, settings_from(self.config), on_commit=wake)
+        await self.governance.start()
+        if self.config.run_consumer:
+            self._channel = grpc.aio.insecure_channel(self.config.registry_target)
+            self.consumer = EventConsumer(
+                self.engine, consumer_config(self.config), self.governance.handle_registry_event,
+                history=RegistryHistory(self._channel), on_commit=wake,
+            )
+        queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
+        monitoring = MonitoringService(self.engine, self.governance)
+        self.host = ServiceHost(self.config.listen, [SERVICE_NAME])
+        servicer = GovernanceServicer(self.governance, queries, monitoring, self.consumer, self.config.token_key())
+        rpc_grpc.add_GovernanceServiceServicer_to_server(servicer, self.host.server)
+        port = await self.host.start()
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="governance-relay"))
+        if self.consumer is not None:
+            self._tasks.append(asyncio.create_task(self.consumer.run(), name="governance-consumer"))
+        logger.info("governance ready on port %d", port)
+        return port
+
+    async def stop(self) -> None:
+        await self.host.stop(self.config.shutdown_grace)
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._channel is not None:
+            await self._channel.close()
+        await self.engine.dispose()
+        logger.info("governance stopped")

@@ -1,0 +1,100 @@
+"""Governance settings from flags and environment variables (flags win)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GovernanceConfig:
+    listen: str = "127.0.0.1:50052"
+    database_url: str = "sqlite+aiosqlite:///governance.sqlite"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # gRPC address of the registry, read to fill gaps in its event feed.
+    registry_target: str = "127.0.0.1:50051"
+    # JetStream stream of governance's own events.
+    stream_name: str = "MODELWARD_GOVERNANCE"
+    # JetStream stream of the registry's events, which governance consumes.
+    registry_stream_name: str = "MODELWARD_REGISTRY"
+    subject_prefix: str = "modelward"
+    event_source: str = "urn:modelward:governance"
+    # Durable consumer name; replicas that share it split the work.
+    durable_name: str = "governance"
+    # YAML policy installed as revision 1 when the database has none; empty: the default policy.
+    policy_file: str = ""
+    # Days without activity after which a model serving in production counts as orphaned.
+    orphan_max_idle_days: int = 180
+    # Jaccard similarity of feature sets from which two models count as redundant.
+    redundancy_threshold: float = 0.8
+    shutdown_grace: float = 10.0
+    page_token_key: str = ""
+    log_level: str = "INFO"
+    run_relay: bool = True
+    run_consumer: bool = True
+
+    def token_key(self) -> bytes:
+        return self.page_token_key.encode() if self.page_token_key else _PROCESS_TOKEN_KEY
+
+    def initial_policy_text(self) -> str:
+        return Path(self.policy_file).read_text(encoding="utf-8") if self.policy_file else ""
+
+
+_PROCESS_TOKEN_KEY = secrets.token_bytes(32)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = GovernanceConfig()
+    env = os.environ.get
+    parser.add_argument("--listen", default=env("MODELWARD_GOVERNANCE_LISTEN", defaults.listen),
+                        help="host:port of the gRPC server (env MODELWARD_GOVERNANCE_LISTEN, default %(default)s)")
+    parser.add_argument("--database-url", default=env("MODELWARD_GOVERNANCE_DATABASE_URL", defaults.database_url),
+                        help="SQLAlchemy URL (env MODELWARD_GOVERNANCE_DATABASE_URL, default %(default)s)")
+    parser.add_argument("--nats-url", default=env("MODELWARD_NATS_URL", defaults.nats_url),
+                        help="NATS server URL (env MODELWARD_NATS_URL, default %(default)s)")
+    parser.add_argument("--registry-target", default=env("MODELWARD_REGISTRY_TARGET", defaults.registry_target),
+                        help="registry gRPC address, for reading history (env MODELWARD_REGISTRY_TARGET, default %(default)s)")
+    parser.add_argument("--stream-name", default=env("MODELWARD_GOVERNANCE_STREAM", defaults.stream_name),
+                        help="JetStream stream of governance's events (env MODELWARD_GOVERNANCE_STREAM, default %(default)s)")
+    parser.add_argument("--registry-stream", default=env("MODELWARD_REGISTRY_STREAM", defaults.registry_stream_name),
+                        help="JetStream stream of the registry's events (env MODELWARD_REGISTRY_STREAM, default %(default)s)")
+    parser.add_argument("--subject-prefix", default=env("MODELWARD_SUBJECT_PREFIX", defaults.subject_prefix),
+                        help="first subject token (env MODELWARD_SUBJECT_PREFIX, default %(default)s)")
+    parser.add_argument("--policy-file", default=env("MODELWARD_POLICY_FILE", ""),
+                        help="YAML policy installed when the database has none (env MODELWARD_POLICY_FILE, "
+                             "default: the built-in default policy)")
+    parser.add_argument("--orphan-max-idle-days", type=int,
+                        default=int(env("MODELWARD_ORPHAN_MAX_IDLE_DAYS", str(defaults.orphan_max_idle_days))),
+                        help="days without activity before a production model counts as orphaned (default %(default)s)")
+    parser.add_argument("--redundancy-threshold", type=float,
+                        default=float(env("MODELWARD_REDUNDANCY_THRESHOLD", str(defaults.redundancy_threshold))),
+                        help="feature-set Jaccard similarity from which models count as redundant, in (0, 1] "
+                             "(default %(default)s)")
+    parser.add_argument("--shutdown-grace", type=float,
+                        default=float(env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace))),
+                        help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
+    parser.add_argument("--page-token-key", default=env("MODELWARD_PAGE_TOKEN_KEY", ""),
+                        help="secret that signs page tokens; the same on every replica (default: random per process)")
+    parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
+                        help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
+
+
+def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
+    return GovernanceConfig(
+        listen=args.listen,
+        database_url=args.database_url,
+        nats_url=args.nats_url,
+        registry_target=args.registry_target,
+        stream_name=args.stream_name,
+        registry_stream_name=args.registry_stream,
+        subject_prefix=args.subject_prefix,
+        policy_file=args.policy_file,
+        orphan_max_idle_days=args.orphan_max_idle_days,
+        redundancy_threshold=args.redundancy_threshold,
+        shutdown_grace=args.shutdown_grace,
+        page_token_key=args.page_token_key,
+        log_level=args.log_level,
+    )

@@ -1,0 +1,1 @@
+"""Governance's gRPC entry points and the conversions between domain objects and messages."""

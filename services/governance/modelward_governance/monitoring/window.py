@@ -1,0 +1,493 @@
+"""Production windows: accumulate batches in bounded memory and close them into `WindowStats`.
+
+A `WindowAccumulator` lives as long as the monitored model version. It keeps one open window
+and the label-join buffer, which outlives windows. Per window it keeps:
+
+- numeric columns: cell counts and standardised sums on the reference grid, moments, minimum
+  and maximum, and null and NaN counts. Raw values go to a buffer of `exact_limit` rows first.
+  While the window fits in it, the values are kept for the exact tests. Once it overflows, each
+  full buffer is sorted and folded into the grid. Sorting a chunk and searching each edge in it
+  is several times faster than searching the edges once per value.
+- categorical columns: counts per category key, with the reference categories and at most
+  `max_new_categories` new ones, the rest pooled.
+- a uniform sample of rows (features and prediction) for driver analysis, and a uniform sample
+  of the labelled rows (features, prediction and label) for performance and driver analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .columns import (
+    CategoricalInput,
+    CategoryCounts,
+    ColumnData,
+    NumericInput,
+    category_keys_at,
+    count_categories,
+    to_categorical,
+    to_numeric,
+)
+from .config import MonitoringConfig
+from .enums import TaskType
+from .errors import ColumnLengthError, MissingColumnError, UnexpectedColumnError
+from .profile import (
+    CategoricalProfile,
+    JointSample,
+    NumericProfile,
+    ReferenceProfile,
+    common_length,
+)
+from .sampling import KeysAt, PendingLabelBuffer, RowReservoir
+from .summary import CategoricalSummary, NumericSummary, summarise_sorted
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelledSample:
+    """Uniform sample of a window's labelled rows: features, prediction and label.
+
+    `labels` is float64 for regression and an object array of category keys for classifiers.
+    """
+
+    rows: JointSample
+    labels: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return self.rows.n_rows
+
+
+@dataclass(frozen=True)
+class LabelJoin:
+    """Outcome of `WindowAccumulator.add_labels`.
+
+    `predictions` and `labels` hold the joined rows in the order of the request ids given.
+    Predictions are float64 for a numeric prediction column and category keys otherwise; labels
+    are float64 for regression and category keys for classifiers. Feed them to
+    `concept.error_values` and a `PageHinkley` detector.
+    """
+
+    matched: int
+    unmatched: int
+    missing_labels: int
+    predictions: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Everything a closed window contributes to the drift, performance and driver reports.
+
+    Times are in the caller's clock, in seconds. `opened_at` is None for a window that got no
+    batch. `n_labelled` counts every label joined while the window was open; the labelled
+    sample keeps at most `WindowConfig.labelled_sample_size` of them. `pending_evicted` counts
+    rows that left the label-join buffer unlabelled while the window was open.
+    """
+
+    index: int
+    opened_at: float | None
+    closed_at: float
+    n_rows: int
+    numeric: Mapping[str, NumericSummary]
+    categorical: Mapping[str, CategoricalSummary]
+    joint_sample: JointSample
+    labelled_sample: LabelledSample
+    n_labelled: int
+    labels_unmatched: int
+    labels_missing: int
+    pending_evicted: int
+
+
+class _NumericAccumulator:
+    """Grid summaries of every numeric column of one window, vectorised over columns."""
+
+    def __init__(self, profiles: Sequence[NumericProfile], exact_limit: int) -> None:
+        self._profiles = list(profiles)
+        width = max((profile.grid.n_cells for profile in self._profiles), default=1)
+        count = len(self._profiles)
+        self._buffer = np.empty((count, exact_limit), dtype=np.float64)
+        self._buffered = 0
+        self._overflowed = False
+        self._counts = np.zeros((count, width), dtype=np.int64)
+        self._atoms = np.zeros((count, width), dtype=np.int64)
+        self._sums = np.zeros((count, width), dtype=np.float64)
+        self._sum_sq = np.zeros(count, dtype=np.float64)
+        self._minimum = np.full(count, np.inf)
+        self._maximum = np.full(count, -np.inf)
+        self._missing = np.zeros(count, dtype=np.int64)
+        self._n_null = np.zeros(count, dtype=np.int64)
+        self._exact: list[np.ndarray | None] = [None] * count
+
+    def add(self, inputs: Sequence[NumericInput], n_rows: int) -> None:
+        for index, data in enumerate(inputs):
+            self._n_null[index] += data.n_null
+        start = 0
+        while start < n_rows:
+            if self._buffered == self._buffer.shape[1]:
+                self._flush(keep_exact=False)
+            take = min(n_rows - start, self._buffer.shape[1] - self._buffered)
+            for index, data in enumerate(inputs):
+                self._buffer[index, self._buffered : self._buffered + take] = data.values[
+                    start : start + take
+                ]
+            self._buffered += take
+            start += take
+
+    def _flush(self, *, keep_exact: bool) -> None:
+        if not keep_exact:
+            self._overflowed = True
+        ordered = np.sort(self._buffer[:, : self._buffered], axis=1)
+        for index, profile in enumerate(self._profiles):
+            row = ordered[index]
+            # np.sort puts NaN last and searchsorted orders NaN the same way.
+            n_valid = int(np.searchsorted(row, np.nan, side="left"))
+            self._missing[index] += self._buffered - n_valid
+            valid = row[:n_valid]
+            if keep_exact:
+                self._exact[index] = valid.copy()
+            if n_valid == 0:
+                continue
+            totals = summarise_sorted(valid, profile.grid)
+            n_cells = totals.counts.shape[0]
+            self._counts[index, :n_cells] += totals.counts
+            self._atoms[index, :n_cells] += totals.atoms
+            self._sums[index, :n_cells] += totals.sums
+            self._sum_sq[index] += totals.sum_sq
+            self._minimum[index] = min(self._minimum[index], valid[0])
+            self._maximum[index] = max(self._maximum[index], valid[-1])
+        self._buffered = 0
+
+    def close(self, n_rows: int) -> dict[str, NumericSummary]:
+        # Values are exact only when the whole window fitted in the buffer.
+        self._flush(keep_exact=not self._overflowed)
+        summaries: dict[str, NumericSummary] = {}
+        for index, profile in enumerate(self._profiles):
+            n_cells = profile.grid.n_cells
+            n_null = int(self._n_null[index])
+            has_values = bool(np.isfinite(self._minimum[index]))
+            summaries[profile.name] = NumericSummary(
+                n_rows=n_rows,
+                n_null=n_null,
+                n_nan=int(self._missing[index]) - n_null,
+                cell_counts=self._counts[index, :n_cells].copy(),
+                cell_atoms=self._atoms[index, :n_cells].copy(),
+                cell_sums=self._sums[index, :n_cells].copy(),
+                sum_sq=float(self._sum_sq[index]),
+                minimum=float(self._minimum[index]) if has_values else None,
+                maximum=float(self._maximum[index]) if has_values else None,
+                values=self._exact[index],
+            )
+        return summaries
+
+
+class _CategoryCounter:
+    """Category counts of one categorical column of one window, with the cap on new ones."""
+
+    def __init__(self, reference: CategoricalProfile, max_new: int) -> None:
+        self._known = frozenset(reference.summary.counts)
+        self._max_new = max_new
+        self._new = 0
+        self.counts: dict[str, int] = {}
+        self.other = 0
+        self.n_null = 0
+        self.n_nan = 0
+
+    def merge(self, counted: CategoryCounts) -> None:
+        self.n_null += counted.n_null
+        self.n_nan += counted.n_nan
+        for key, count in counted.counts.items():
+            if key in self.counts:
+                self.counts[key] += count
+            elif key in self._known:
+                self.counts[key] = count
+            elif self._new < self._max_new:
+                self.counts[key] = count
+                self._new += 1
+            else:
+                self.other += count
+
+    def summary(self, n_rows: int) -> CategoricalSummary:
+        return CategoricalSummary(
+            n_rows=n_rows,
+            n_null=self.n_null,
+            n_nan=self.n_nan,
+            counts=dict(sorted(self.counts.items())),
+            other_count=self.other,
+        )
+
+
+class _OpenWindow:
+    """State of the window being filled."""
+
+    def __init__(
+        self,
+        profile: ReferenceProfile,
+        config: MonitoringConfig,
+        index: int,
+        rng: np.random.Generator,
+    ) -> None:
+        window = config.window
+        monitored = [profile.columns[name] for name in profile.monitored_columns]
+        numeric = [column for column in monitored if isinstance(column, NumericProfile)]
+        self.index = index
+        self.opened_at: float | None = None
+        self.n_rows = 0
+        self.numeric = _NumericAccumulator(numeric, window.exact_limit)
+        self.categorical = {
+            column.name: _CategoryCounter(column, window.max_new_categories)
+            for column in monitored
+            if isinstance(column, CategoricalProfile)
+        }
+        numeric_names = [column.name for column in numeric]
+        categorical_names = list(self.categorical)
+        self.joint = RowReservoir(window.joint_sample_size, numeric_names, categorical_names, rng)
+        self.labelled = RowReservoir(
+            window.labelled_sample_size, numeric_names, categorical_names, rng, with_labels=True
+        )
+        self.n_labelled = 0
+        self.labels_unmatched = 0
+        self.labels_missing = 0
+        self.evicted_at_open = 0
+
+
+class WindowAccumulator:
+    """Accumulates production batches of one model version into windows of bounded memory.
+
+    Call `add_batch` for each batch of predictions and `add_labels` when labels arrive. Close
+    the window with `close` when `should_close` returns True. It is not thread-safe, so call it
+    from one task.
+    """
+
+    def __init__(self, profile: ReferenceProfile, config: MonitoringConfig | None = None) -> None:
+        self.profile = profile
+        self.config = config or MonitoringConfig()
+        self._rng = np.random.default_rng(self.config.window.seed)
+        self._numeric_names = [
+            name
+            for name in profile.monitored_columns
+            if isinstance(profile.columns[name], NumericProfile)
+        ]
+        self._categorical_names = [
+            name
+            for name in profile.monitored_columns
+            if isinstance(profile.columns[name], CategoricalProfile)
+        ]
+        self._pending = PendingLabelBuffer(
+            self.config.window.pending_label_capacity, self._numeric_names, self._categorical_names
+        )
+        self._window = _OpenWindow(profile, self.config, 0, self._rng)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in the open window."""
+        return self._window.n_rows
+
+    @property
+    def pending_labels(self) -> int:
+        """Rows waiting for their label in the label-join buffer."""
+        return len(self._pending)
+
+    def add_batch(
+        self,
+        columns: Mapping[str, ColumnData],
+        request_ids: Sequence[object] | np.ndarray | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Add a batch of production rows to the open window.
+
+        `columns` must contain every feature of the profile and its prediction column, each with
+        one value per row. The label column is not sent here but through `add_labels`.
+        `request_ids`, one per row, make the rows joinable with labels later. `now` is the time
+        in seconds, in any clock used consistently, and defaults to `time.time()`. The batch is
+        validated whole before any state changes, so a rejected batch leaves the window as it
+        was.
+        """
+        moment = time.time() if now is None else now
+        n_rows = self._check_shape(columns, request_ids)
+        numeric = [to_numeric(name, columns[name]) for name in self._numeric_names]
+        categorical = {
+            name: to_categorical(name, columns[name]) for name in self._categorical_names
+        }
+        counted = {name: count_categories(name, data) for name, data in categorical.items()}
+        if n_rows == 0:
+            return
+        window = self._window
+        if window.opened_at is None:
+            window.opened_at = moment
+        window.numeric.add(numeric, n_rows)
+        for name, counter in window.categorical.items():
+            counter.merge(counted[name])
+        numeric_by_name = dict(
+            zip(self._numeric_names, (data.values for data in numeric), strict=True)
+        )
+        keys_at = {name: _keys_reader(name, data) for name, data in categorical.items()}
+        window.joint.add(n_rows, numeric_by_name, keys_at)
+        if request_ids is not None:
+            self._pending.put(list(request_ids), numeric_by_name, categorical)
+        window.n_rows += n_rows
+
+    def _check_shape(
+        self, columns: Mapping[str, ColumnData], request_ids: Sequence[object] | np.ndarray | None
+    ) -> int:
+        expected = self.profile.monitored_columns
+        for name in expected:
+            if name not in columns:
+                raise MissingColumnError(
+                    name,
+                    f"column {name!r} is missing from the batch: "
+                    "send every feature and the prediction",
+                )
+        for name in columns:
+            if name not in expected:
+                fix = (
+                    "send labels with add_labels, joined by request id"
+                    if name == self.profile.label
+                    else f"send only the profile's columns {list(expected)}"
+                )
+                raise UnexpectedColumnError(name, f"column {name!r} is not monitored: {fix}")
+        n_rows = common_length({name: len(columns[name]) for name in expected})
+        if request_ids is not None and len(request_ids) != n_rows:
+            raise ColumnLengthError(
+                "request_ids",
+                f"request_ids has {len(request_ids)} entries for {n_rows} rows: "
+                "send one id per row",
+            )
+        return n_rows
+
+    def add_labels(
+        self, request_ids: Sequence[object] | np.ndarray, labels: ColumnData
+    ) -> LabelJoin:
+        """Join labels to waiting rows by request id, into the open window.
+
+        Labels of unknown, already joined or evicted ids count as unmatched; null and NaN labels
+        count as missing and leave their row waiting. Returns the joined predictions and labels.
+        """
+        label_column = self.profile.label or "label"
+        if len(request_ids) != len(labels):
+            raise ColumnLengthError(
+                "request_ids",
+                f"request_ids has {len(request_ids)} entries for {len(labels)} labels: "
+                "send one id per label",
+            )
+        values = self._read_labels(label_column, labels)
+        present = np.flatnonzero(
+            np.array([value is not None for value in values.tolist()], dtype=bool)
+        )
+        ids = list(request_ids)
+        positions, rows = self._pending.take([ids[position] for position in present.tolist()])
+        joined_labels = values[present[positions]]
+        window = self._window
+        window.labels_missing += len(ids) - int(present.shape[0])
+        window.labels_unmatched += int(present.shape[0]) - int(positions.shape[0])
+        window.n_labelled += int(positions.shape[0])
+        keys_at = {name: _array_reader(keys) for name, keys in rows.categorical.items()}
+        window.labelled.add(int(positions.shape[0]), dict(rows.numeric), keys_at, joined_labels)
+        prediction = self.profile.prediction
+        if prediction is None:
+            predictions = np.empty(0, dtype=np.float64)
+        elif prediction in rows.numeric:
+            predictions = rows.numeric[prediction]
+        else:
+            predictions = rows.categorical[prediction]
+        return LabelJoin(
+            matched=int(positions.shape[0]),
+            unmatched=int(present.shape[0]) - int(positions.shape[0]),
+            missing_labels=len(ids) - int(present.shape[0]),
+            predictions=predictions,
+            labels=_label_array(joined_labels, self.config.task.task),
+        )
+
+    def _read_labels(self, column: str, labels: ColumnData) -> np.ndarray:
+        """Return labels as an object array: floats for regression, category keys otherwise."""
+        if self.config.task.task is TaskType.REGRESSION:
+            numeric = to_numeric(column, labels).values
+            return np.array(
+                [None if np.isnan(value) else value for value in numeric.tolist()], dtype=object
+            )
+        data = to_categorical(column, labels)
+        return category_keys_at(column, data, np.arange(data.values.shape[0]))
+
+    def should_close(self, now: float | None = None) -> bool:
+        """Return whether the open window reached its row count or its duration."""
+        window = self._window
+        limits = self.config.window
+        if limits.max_rows is not None and window.n_rows >= limits.max_rows:
+            return True
+        if limits.max_duration_seconds is None or window.opened_at is None:
+            return False
+        moment = time.time() if now is None else now
+        return moment - window.opened_at >= limits.max_duration_seconds
+
+    def close(self, now: float | None = None) -> WindowStats:
+        """Close the open window, return its statistics and open the next one."""
+        window = self._window
+        moment = time.time() if now is None else now
+        joint, _ = window.joint.snapshot()
+        labelled_rows, labelled_labels = window.labelled.snapshot()
+        assert labelled_labels is not None
+        evicted = self._pending.evicted - window.evicted_at_open
+
+        stats = WindowStats(
+            index=window.index,
+            opened_at=window.opened_at,
+            closed_at=moment,
+            n_rows=window.n_rows,
+            numeric=window.numeric.close(window.n_rows),
+            categorical={
+                name: counter.summary(window.n_rows) for name, counter in window.categorical.items()
+            },
+            joint_sample=joint,
+            labelled_sample=LabelledSample(
+                rows=labelled_rows, labels=_label_array(labelled_labels, self.config.task.task)
+            ),
+            n_labelled=window.n_labelled,
+            labels_unmatched=window.labels_unmatched,
+            labels_missing=window.labels_missing,
+            pending_evicted=evicted,
+        )
+
+        if evicted:
+            logger.warning(
+                "window %d: %d rows left the label-join buffer unlabelled; raise "
+                "pending_label_capacity (%d) if labels arrive later than that many rows",
+                window.index,
+                evicted,
+                self._pending.capacity,
+            )
+        logger.debug(
+            "closed window %d with %d rows and %d labels",
+            window.index,
+            window.n_rows,
+            window.n_labelled,
+        )
+
+        self._window = _OpenWindow(self.profile, self.config, window.index + 1, self._rng)
+        self._window.evicted_at_open = self._pending.evicted
+        return stats
+
+
+def _keys_reader(column: str, data: CategoricalInput) -> KeysAt:
+    def read(rows: np.ndarray) -> np.ndarray:
+        return category_keys_at(column, data, rows)
+
+    return read
+
+
+def _array_reader(keys: np.ndarray) -> KeysAt:
+    def read(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(keys[rows])
+
+    return read
+
+
+def _label_array(labels: np.ndarray, task: TaskType) -> np.ndarray:
+    if task is TaskType.REGRESSION:
+        return labels.astype(np.float64)
+    return labels

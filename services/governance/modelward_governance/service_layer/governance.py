@@ -1,0 +1,402 @@
+"""Governance use cases: apply registry events, decide promotions, manage policies and principals.
+
+Every change runs in one transaction that updates governance's state and appends its own events
+to its outbox; the relay publishes them after commit. Registry events arrive through an
+EventConsumer, whose inbox row commits in the same transaction.
+
+Rules that depend on time are evaluated at the event's time (`ce-time`), not the clock, so a
+replay of the same events into an empty database reaches the same state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from modelward_common import eventstore
+from modelward_common.cloudevents import ReceivedEvent
+from modelward_common.db import is_unique_violation, transaction
+from modelward_common.errors import Aborted, FailedPrecondition, NotFound
+from modelward_common.eventstore import ConcurrencyConflict, EventContext, NewEvent
+from modelward_common.timeutil import utc_now
+from modelward_governance import events as gov_events
+from modelward_governance.adapters import store
+from modelward_governance.domain import promotion as promotions
+from modelward_governance.domain.evaluation import ModelEvaluation, evaluate_model
+from modelward_governance.domain.findings import (
+    Finding,
+    FindingChanges,
+    FindingKind,
+    reconcile_findings,
+    reconcile_policy_findings,
+)
+from modelward_governance.domain.orphans import (
+    OrphanConfig,
+    OrphanReason,
+    OrphanReasonCode,
+    OrphanStatus,
+    assess_orphan,
+    orphan_finding_drafts,
+)
+from modelward_governance.domain.policy import Policy
+from modelward_governance.domain.policy_yaml import default_policy_text, parse_policy
+from modelward_governance.domain.portfolio import (
+    STAGE_FROM_PROTO,
+    PortfolioModel,
+    apply_registry_event,
+    parse_registry_event,
+    record_approval,
+)
+from modelward_governance.service_layer.queries import open_alerts_of
+from modelward_governance.domain.redundancy import (
+    RedundancyChanges,
+    RedundancyConfig,
+    RedundancyIndex,
+    reconcile_redundancy,
+    redundancy_finding_drafts,
+    subject_for_model,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EventItem = tuple[str, Message, str]
+
+POLICY_STREAM = "policy"
+
+
+def principal_stream(principal: str) -> str:
+    return "principal:" + hashlib.sha256(principal.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class GovernanceSettings:
+    orphans: OrphanConfig = field(default_factory=OrphanConfig)
+    redundancy: RedundancyConfig = field(default_factory=RedundancyConfig)
+    # YAML text of the policy installed as revision 1 when the database has none.
+    initial_policy: str = ""
+    max_conflict_retries: int = 8
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """What one re-evaluation of a model decided."""
+
+    model: PortfolioModel
+    evaluation: ModelEvaluation
+    orphan: OrphanStatus
+    open_findings: tuple[Finding, ...]
+
+
+class Governance:
+    def __init__(self, engine: AsyncEngine, settings: GovernanceSettings | None = None, *, on_commit: Callable[[], None] = lambda: None) -> None:
+        self.engine = engine
+        self.settings = settings or GovernanceSettings()
+        self.on_commit = on_commit
+        self.index = RedundancyIndex(self.settings.redundancy)
+        self._policy: Policy | None = None
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Install the first policy if none exists and load the redundancy index."""
+        async with transaction(self.engine, "loading governance state") as connection:
+            if await store.current_policy_row(connection) is None:
+                text = self.settings.initial_policy or default_policy_text()
+                await self._install_policy(connection, text, author="service:governance", reason="initial policy", at=utc_now())
+            models = await store.all_models(connection)
+        for model in models:
+            subject = subject_for_model(model)
+            if subject is not None:
+                self.index.upsert(subject)
+        self.index.compact()
+        self.on_commit()
+        logger.info("governance loaded %d models into the redundancy index", len(models))
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def execute(self, operation: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        for attempt in range(1, self.settings.max_conflict_retries + 1):
+            try:
+                async with transaction(self.engine, operation) as connection:
+                    result = await work(connection)
+            except ConcurrencyConflict as conflict:
+                logger.info("%s: %s (attempt %d)", operation, conflict.message, attempt)
+                continue
+            except exc.IntegrityError as error:
+                if not is_unique_violation(error):
+                    raise
+                logger.info("%s: unique key taken concurrently (attempt %d)", operation, attempt)
+                continue
+            self.on_commit()
+            return result
+        raise Aborted(f"{operation} kept conflicting with concurrent changes; retry the request", reason="TOO_MUCH_CONTENTION")
+
+    async def record(self, connection: AsyncConnection, stream_id: str, items: Sequence[EventItem], context: EventContext, at: datetime) -> None:
+        if not items:
+            return
+        expected = await _stream_version(connection, stream_id)
+        new_events = [
+            NewEvent(type=event_type, payload=message.SerializeToString(), subject=subject, event_id=_event_id(context, stream_id, expected + offset))
+            for offset, (event_type, message, subject) in enumerate(items)
+        ]
+        stored = await eventstore.append(connection, stream_id, expected, new_events, context, recorded_at=at)
+        for event in stored:
+            logger.info("recorded %s on %s (event %s, stream %s v%d)", event.type, event.subject, event.event_id, event.stream_id, event.stream_version)
+
+    async def policy(self, connection: AsyncConnection) -> Policy:
+        row = await store.current_policy_row(connection)
+        if row is None:
+            raise FailedPrecondition("no policy is installed; replace the policy first", reason="NO_POLICY")
+        if self._policy is None or self._policy.revision != row["revision"]:
+            self._policy = parse_policy(row["text"], source=f"policies/{row['revision']}", revision=row["revision"])
+        return self._policy
+
+    async def _install_policy(self, connection: AsyncConnection, text: str, *, author: str, reason: str, at: datetime) -> Policy:
+        current = await store.current_policy_row(connection)
+        revision = 1 if current is None else current["revision"] + 1
+        policy = parse_policy(text, source=f"policies/{revision}", revision=revision)
+        await store.insert_policy(connection, revision=revision, text=text, sha256=policy.sha256, author=author, reason=reason, at=at)
+        previous = None
+        if current is not None:
+            previous = parse_policy(current["text"], source=f"policies/{current['revision']}", revision=current["revision"])
+        context = EventContext(actor=author, reason=reason)
+        items = gov_events.policy_changed_events(policy, author=author, reason=reason, previous=previous)
+        await self.record(connection, POLICY_STREAM, items, context, at)
+        self._policy = policy
+        return policy
+
+    # --- registry events --------------------------------------------------------------------
+
+    async def handle_registry_event(self, connection: AsyncConnection, event: ReceivedEvent) -> None:
+        """Apply one registry event: update the portfolio, promotions, findings and flags."""
+        parsed = parse_registry_event(f"modelward.registry.v1.{event.type}", event.payload)
+        at = event.time
+        before = await store.load_model(connection, event.stream_id, for_update=True)
+        model = apply_registry_event(before, parsed, at)
+        context = EventContext(actor="service:governance", correlation_id=event.correlation_id, causation_id=event.event_id)
+        items: list[EventItem] = []
+        policy = await self.policy(connection)
+
+        if event.type == "PromotionRequested":
+            model, promotion_items = await self._open_promotion(connection, model, parsed, event, policy)
+            items += promotion_items
+        items += await self.reevaluate(connection, model, policy, at)
+        await self.record(connection, model.uid, items, context, at)
+
+    async def _open_promotion(
+        self, connection: AsyncConnection, model: PortfolioModel, parsed: Any, event: ReceivedEvent, policy: Policy
+    ) -> tuple[PortfolioModel, list[EventItem]]:
+        promotion_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelward:promotion:{event.event_id}"))
+        opened = promotions.request_promotion(
+            promotion_id=promotion_id,
+            model=model,
+            version=parsed.version,
+            target_stage=STAGE_FROM_PROTO[parsed.target_stage],
+            requested_by=parsed.requested_by or event.actor,
+            requested_at=event.time,
+            archive_existing=parsed.archive_existing,
+        )
+        update = promotions.run_checks(opened, policy, model, now=event.time)
+        await store.save_promotion(connection, update.promotion)
+        model = self._after_promotion(model, update)
+        return model, gov_events.promotion_events(update, model_name=model.name)
+
+    def _after_promotion(self, model: PortfolioModel, update: promotions.PromotionUpdate) -> PortfolioModel:
+        for domain_event in update.events:
+            if isinstance(domain_event, promotions.PromotionApproved):
+                promotion = domain_event.promotion
+                at = promotion.resolved_at or promotion.requested_at
+                model = record_approval(model, promotion.version, promotion.approvers, at)
+        return model
+
+    async def reevaluate(self, connection: AsyncConnection, model: PortfolioModel, policy: Policy, at: datetime) -> list[EventItem]:
+        """Evaluate policy, orphan and redundancy rules for a model, save it, return events."""
+        open_findings = await store.open_findings(connection, model.uid)
+        evaluation = evaluate_model(policy, model, now=at, open_alerts=open_alerts_of(open_findings))
+        policy_changes = reconcile_policy_findings(open_findings, evaluation)
+
+        principals = await store.principal_directory(connection)
+        orphan = assess_orphan(model, principals, at, self.settings.orphans)
+        previous_orphan = _orphan_status_from(model.uid, open_findings)
+        orphan_changes = reconcile_findings(
+            [f for f in open_findings if f.key.kind is FindingKind.ORPHANED_MODEL],
+            orphan_finding_drafts(orphan, self.settings.orphans),
+            now=at,
+            resolution_for=lambda finding: f"{model.name} has an active owner again" if "owner" in finding.key.check_id else f"{model.name} shows activity again",
+        )
+
+        redundancy_changes, redundancy_findings = await self._check_redundancy(connection, model, open_findings, at)
+
+        changes = [policy_changes, orphan_changes, redundancy_findings]
+        for change in changes:
+            await store.save_findings(connection, (*change.opened, *change.resolved, *change.kept))
+        still_open = [f for f in open_findings if not any(r.finding_id == f.finding_id for c in changes for r in c.resolved)]
+        now_open = (*still_open, *(f for c in changes for f in c.opened))
+        await store.save_model(
+            connection, model, orphaned=orphan.orphaned, compliant=evaluation.compliant, open_findings=len(now_open)
+        )
+
+        items: list[EventItem] = []
+        items += gov_events.finding_events(policy_changes, model_name=model.name, policy_revision=policy.revision)
+        items += gov_events.orphan_events(model, previous_orphan, orphan, findings=orphan_changes)
+        items += gov_events.finding_events(orphan_changes, model_name=model.name, policy_revision=policy.revision)
+        names = await store.model_names(connection, _uids_in(redundancy_changes) | {model.uid})
+        items += gov_events.redundancy_events(model.uid, redundancy_changes, model_names=names, findings=redundancy_findings)
+        items += gov_events.finding_events(redundancy_findings, model_name=model.name, policy_revision=policy.revision)
+        return items
+
+    async def _check_redundancy(
+        self, connection: AsyncConnection, model: PortfolioModel, open_findings: Sequence[Finding], at: datetime
+    ) -> tuple[RedundancyChanges, FindingChanges]:
+        subject = subject_for_model(model)
+        if subject is None:
+            self.index.remove(model.uid)
+            matches: tuple[Any, ...] = ()
+        else:
+            self.index.upsert(subject)
+            matches = self.index.find_matches(subject)
+        flagged = await store.flagged_pairs(connection, model.uid)
+        changes = reconcile_redundancy(model.uid, flagged, matches)
+        await store.flag_pairs(connection, changes.detected)
+        await store.clear_pairs(connection, changes.cleared)
+        finding_changes = reconcile_findings(
+            [f for f in open_findings if f.key.kind is FindingKind.REDUNDANT_MODEL],
+            redundancy_finding_drafts(matches),
+            now=at,
+            resolution_for=lambda finding: "the models no longer match",
+        )
+        return changes, finding_changes
+
+
+    # --- reviewer decisions -----------------------------------------------------------------
+
+    async def decide(self, promotion_id: str, reviewer: str, comment: str, *, approve: bool) -> promotions.Promotion:
+        """Record a reviewer's approval or rejection of a promotion and publish the outcome."""
+
+        async def work(connection: AsyncConnection) -> promotions.Promotion:
+            promotion = await store.load_promotion(connection, promotion_id)
+            if promotion is None:
+                raise NotFound(f"promotion promotions/{promotion_id} not found", field="name")
+            model = await store.load_model(connection, promotion.model_uid, for_update=True)
+            if model is None:
+                raise NotFound(f"model {promotion.model_uid} of promotions/{promotion_id} not found", field="name")
+            at = utc_now()
+            principals = await store.principal_directory(connection)
+            decide = promotions.approve if approve else promotions.reject
+            update = decide(promotion, reviewer, comment, at=at, principals=principals)
+            await store.save_promotion(connection, update.promotion)
+            model = self._after_promotion(model, update)
+            items = gov_events.promotion_events(update, model_name=model.name)
+            policy = await self.policy(connection)
+            items += await self.reevaluate(connection, model, policy, at)
+            context = EventContext(actor=reviewer, reason=comment)
+            await self.record(connection, model.uid, items, context, at)
+            return update.promotion
+
+        return await self.execute("ApproveVersion" if approve else "RejectVersion", work)
+
+    async def open_promotion(self, model_uid: str, version: int) -> promotions.Promotion | None:
+        async with self.engine.connect() as connection:
+            return await store.open_promotion_for(connection, model_uid, version)
+
+    # --- policies ---------------------------------------------------------------------------
+
+    async def replace_policy(self, text: str, *, author: str, reason: str, expected_revision: int = 0) -> Policy:
+        """Install a new policy revision, then re-evaluate every model under it."""
+
+        async def work(connection: AsyncConnection) -> Policy:
+            current = await store.current_policy_row(connection)
+            if expected_revision and current is not None and current["revision"] != expected_revision:
+                raise Aborted(
+                    f"the policy is at revision {current['revision']}, not {expected_revision}; "
+                    "read it again and reapply your change",
+                    reason="STALE_POLICY",
+                )
+            return await self._install_policy(connection, text, author=author, reason=reason, at=utc_now())
+
+        policy = await self.execute("ReplacePolicy", work)
+        await self.reevaluate_all(f"policy revision {policy.revision}")
+        return policy
+
+    async def reevaluate_all(self, cause: str) -> int:
+        """Re-evaluate every model, each in its own transaction; return how many changed."""
+        async with self.engine.connect() as connection:
+            uids = [model.uid for model in await store.all_models(connection)]
+        for uid in uids:
+            await self.reevaluate_model(uid, cause)
+        logger.info("re-evaluated %d models after %s", len(uids), cause)
+        return len(uids)
+
+    async def reevaluate_model(self, uid: str, cause: str, *, actor: str = "service:governance") -> None:
+        async def work(connection: AsyncConnection) -> None:
+            model = await store.load_model(connection, uid, for_update=True)
+            if model is None:
+                return
+            at = utc_now()
+            policy = await self.policy(connection)
+            items = await self.reevaluate(connection, model, policy, at)
+            await self.record(connection, uid, items, EventContext(actor=actor, reason=cause), at)
+
+        await self.execute("re-evaluating a model", work)
+
+    # --- principals -------------------------------------------------------------------------
+
+    async def set_principal_active(self, principal: str, active: bool, *, reason: str, actor: str) -> None:
+        async def work(connection: AsyncConnection) -> list[str]:
+            before = await store.principal_directory(connection)
+            after = before.with_active(principal, active)
+            await store.set_principal(connection, principal, active, reason, actor)
+            owned = await store.models_owned_by(connection, principal)
+            items = gov_events.principal_events(
+                principal, before=before, after=after, reason=reason, changed_by=actor, owned_model_uids=owned
+            )
+            at = utc_now()
+            await self.record(connection, principal_stream(principal), items, EventContext(actor=actor, reason=reason), at)
+            return owned
+
+        owned = await self.execute("SetPrincipalActive", work)
+        for uid in owned:
+            await self.reevaluate_model(uid, f"principal {principal} marked {'active' if active else 'inactive'}", actor=actor)
+
+
+def _orphan_status_from(model_uid: str, open_findings: Sequence[Finding]) -> OrphanStatus:
+    """Rebuild the last orphan status from the open ORPHANED_MODEL findings, one per reason."""
+    reasons = tuple(
+        OrphanReason(OrphanReasonCode(finding.key.check_id.removeprefix("orphaned.")), finding.message, finding.evidence)
+        for finding in open_findings
+        if finding.key.kind is FindingKind.ORPHANED_MODEL
+    )
+    return OrphanStatus(model_uid, reasons)
+
+
+def _uids_in(changes: RedundancyChanges) -> set[str]:
+    uids = {uid for pair in changes.cleared for uid in pair.model_uids}
+    uids |= {match.other_model_uid for match in changes.detected}
+    return uids
+
+
+async def _stream_version(connection: AsyncConnection, stream_id: str) -> int:
+    import sqlalchemy as sa
+
+    value = await connection.scalar(
+        sa.select(sa.func.max(eventstore.events_table.c.stream_version)).where(eventstore.events_table.c.stream_id == stream_id)
+    )
+    return int(value or 0)
+
+
+def _event_id(context: EventContext, stream_id: str, version: int) -> str:
+    """Derive the id of an event caused by another one, so a replay produces the same ids."""
+    if context.causation_id:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"modelward:governance:{context.causation_id}:{stream_id}:{version}"))
+    return str(uuid.uuid4())

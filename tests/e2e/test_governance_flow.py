@@ -1,0 +1,132 @@
+"""Both services over gRPC and JetStream: findings, promotions and flags."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import grpc
+import pytest
+
+from modelward_protos.governance.v1 import governance_service_pb2 as gov
+from modelward_protos.governance.v1 import resources_pb2 as gres
+from modelward_protos.registry.v1 import registry_service_pb2 as rpc
+from modelward_protos.registry.v1 import resources_pb2 as res
+from tests.support.builders import new_model, new_version
+from tests.support.governance import governance_config, running_governance
+from tests.support.registry import registry_config, running_registry
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return await check()
+
+
+def principal(name: str) -> tuple[tuple[str, str], ...]:
+    return (("x-modelward-principal", name),)
+
+
+@pytest.fixture
+async def stack(fresh_pg_url, nats_server, nats_prefix):
+    registry_cfg = registry_config(fresh_pg_url(), nats_server.url, nats_prefix, governed_stages=("PRODUCTION",),
+                                   governance_stream_name=f"{nats_prefix}_GOVERNANCE")
+    async with running_registry(registry_cfg) as registry:
+        config = governance_config(fresh_pg_url(), nats_server.url, nats_prefix, registry.target)
+        async with running_governance(config) as governance:
+            yield registry, governance
+
+
+async def _findings(governance, model: str) -> list[gres.Finding]:
+    response = await governance.stub.ListFindings(gov.ListFindingsRequest(model=model, state=gres.FINDING_STATE_OPEN))
+    return list(response.findings)
+
+
+async def test_register_then_see_finding(stack) -> None:
+    registry, governance = stack
+    await registry.stub.CreateModel(new_model("ownerless", owner=""))
+    await registry.stub.CreateModelVersion(new_version("ownerless", seed="o1", auc=0.6))
+
+    async def has_findings() -> bool:
+        try:
+            return len(await _findings(governance, "models/ownerless")) >= 2
+        except grpc.aio.AioRpcError:
+            return False
+
+    assert await eventually(has_findings)
+    findings = await _findings(governance, "models/ownerless")
+    kinds = {finding.kind for finding in findings}
+    assert gres.FINDING_KIND_ORPHANED_MODEL in kinds
+    assert gres.FINDING_KIND_POLICY_VIOLATION in kinds
+    portfolio = await governance.stub.ListPortfolio(gov.ListPortfolioRequest())
+    entry = next(entry for entry in portfolio.entries if entry.model == "models/ownerless")
+    assert entry.orphaned
+
+
+async def test_high_risk_promotion_needs_two_reviewers(stack) -> None:
+    registry, governance = stack
+    await registry.stub.CreateModel(new_model("fraud-score", owner="team:fraud"), metadata=principal("user:ana@example.com"))
+    version = await registry.stub.CreateModelVersion(new_version("fraud-score", seed="f1", auc=0.93), metadata=principal("user:ana@example.com"))
+    await registry.stub.TransitionStage(
+        rpc.TransitionStageRequest(name=version.name, stage=res.STAGE_PRODUCTION), metadata=principal("user:bob@example.com")
+    )
+
+    async def promotion_open() -> bool:
+        try:
+            found = await governance.stub.GetPromotion(gov.GetPromotionRequest(name=version.name))
+        except grpc.aio.AioRpcError:
+            return False
+        return found.state == gres.PROMOTION_STATE_AWAITING_DECISIONS
+
+    assert await eventually(promotion_open)
+    with pytest.raises(grpc.aio.AioRpcError) as own:
+        await governance.stub.ApproveVersion(gov.ApproveVersionRequest(name=version.name, comment="mine"), metadata=principal("user:ana@example.com"))
+    assert own.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "user:ana@example.com" in own.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as requester:
+        await governance.stub.ApproveVersion(gov.ApproveVersionRequest(name=version.name, comment="ok"), metadata=principal("user:bob@example.com"))
+    assert requester.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    first = await governance.stub.ApproveVersion(gov.ApproveVersionRequest(name=version.name, comment="metrics fine"), metadata=principal("user:carla@example.com"))
+    assert first.state == gres.PROMOTION_STATE_AWAITING_DECISIONS
+    current = await registry.stub.GetModelVersion(rpc.GetModelVersionRequest(name=version.name))
+    assert current.stage == res.STAGE_NONE
+    second = await governance.stub.ApproveVersion(gov.ApproveVersionRequest(name=version.name, comment="lineage fine"), metadata=principal("user:dan@example.com"))
+    assert second.state == gres.PROMOTION_STATE_APPROVED
+
+    async def in_production() -> bool:
+        found = await registry.stub.GetModelVersion(rpc.GetModelVersionRequest(name=version.name))
+        return found.stage == res.STAGE_PRODUCTION
+
+    assert await eventually(in_production)
+    decision = await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/fraud-score", version=1))
+    assert decision.allowed, [reason.message for reason in decision.reasons]
+
+
+async def test_under_performing_version_is_blocked(stack) -> None:
+    registry, governance = stack
+    await registry.stub.CreateModel(new_model("weak"), metadata=principal("user:ana@example.com"))
+    version = await registry.stub.CreateModelVersion(new_version("weak", seed="w1", auc=0.55), metadata=principal("user:ana@example.com"))
+    await registry.stub.TransitionStage(rpc.TransitionStageRequest(name=version.name, stage=res.STAGE_PRODUCTION))
+
+    async def rejected() -> bool:
+        listed = await governance.stub.ListPromotions(gov.ListPromotionsRequest(model="models/weak"))
+        return any(p.state == gres.PROMOTION_STATE_REJECTED for p in listed.promotions)
+
+    assert await eventually(rejected)
+    listed = await governance.stub.ListPromotions(gov.ListPromotionsRequest(model="models/weak"))
+    assert listed.promotions[0].failing_rule_ids
+
+    async def resolved_in_registry() -> bool:
+        found = await registry.stub.GetModelVersion(rpc.GetModelVersionRequest(name=version.name))
+        return found.pending_stage == res.STAGE_UNSPECIFIED
+
+    assert await eventually(resolved_in_registry)
+    found = await registry.stub.GetModelVersion(rpc.GetModelVersionRequest(name=version.name))
+    assert found.stage == res.STAGE_NONE
+    blocked = await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/weak", version=1))
+    assert not blocked.allowed
