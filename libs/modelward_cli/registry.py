@@ -17,7 +17,8 @@ def _default_database_url() -> str:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("registry", help="operate on the registry's database")
-    commands = parser.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    parser.set_defaults(handler=lambda _args: _usage(parser))
+    commands = parser.add_subparsers(dest="registry_command", metavar="ACTION")
     rebuild = commands.add_parser(
         "rebuild-projections",
         help="rebuild the registry's read tables from its event log; stop the registry first",
@@ -28,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
              "default: registry.sqlite in the data folder of 'modelward up', %(default)s)",
     )
     rebuild.set_defaults(handler=_rebuild)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _rebuild(args: argparse.Namespace) -> int:
