@@ -28,7 +28,10 @@ def encode(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Mapping):
         return {str(key): encode(item) for key, item in value.items()}
-    if isinstance(value, (tuple, list, frozenset, set)):
+    if isinstance(value, (frozenset, set)):
+        # Sorted, so equal sets encode to equal JSON.
+        return sorted((encode(item) for item in value), key=repr)
+    if isinstance(value, (tuple, list)):
         return [encode(item) for item in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
@@ -64,7 +67,13 @@ def decode(kind: Any, data: Any) -> Any:
         arguments = typing.get_args(kind)
         item_kind = arguments[0] if arguments else Any
         items = [decode(item_kind, item) for item in data]
-        return tuple(items) if origin is not list else items
+        if origin is list:
+            return items
+        if origin is frozenset:
+            return frozenset(items)
+        if origin is set:
+            return set(items)
+        return tuple(items)
     if origin is not None and issubclass(origin, Mapping):
         key_kind, value_kind = typing.get_args(kind) or (str, Any)
         return {decode_key(key_kind, key): decode(value_kind, item) for key, item in data.items()}

@@ -110,6 +110,14 @@ async def save_findings(connection: AsyncConnection, findings: Iterable[Finding]
             await connection.execute(findings_table.insert().values(row))
 
 
+async def refresh_open_findings(connection: AsyncConnection, model_uid: str) -> None:
+    """Recount a model's open findings after findings changed without a full re-evaluation."""
+    count = sa.select(sa.func.count()).select_from(findings_table).where(
+        findings_table.c.model_uid == model_uid, findings_table.c.is_open.is_(True)
+    ).scalar_subquery()
+    await connection.execute(portfolio_table.update().where(portfolio_table.c.uid == model_uid).values(open_findings=count))
+
+
 async def get_finding(connection: AsyncConnection, finding_id: str) -> Finding | None:
     data = await connection.scalar(sa.select(findings_table.c.data).where(findings_table.c.finding_id == finding_id))
     return None if data is None else codec.load(Finding, data)

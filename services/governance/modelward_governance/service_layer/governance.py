@@ -62,6 +62,7 @@ from modelward_governance.domain.redundancy import (
     RedundancyChanges,
     RedundancyConfig,
     RedundancyIndex,
+    RedundancyMatch,
     reconcile_redundancy,
     redundancy_finding_drafts,
     subject_for_model,
@@ -105,6 +106,8 @@ class Governance:
         self.on_commit = on_commit
         self.index = RedundancyIndex(self.settings.redundancy)
         self._policy: Policy | None = None
+        # Matches of the latest redundancy check per model, read when mirroring its findings.
+        self._last_matches: dict[str, tuple[RedundancyMatch, ...]] = {}
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -191,7 +194,7 @@ class Governance:
         if event.type == "PromotionRequested":
             model, promotion_items = await self._open_promotion(connection, model, parsed, event, policy)
             items += promotion_items
-        items += await self.reevaluate(connection, model, policy, at)
+        items += await self.reevaluate(connection, model, policy, at, context)
         await self.record(connection, model.uid, items, context, at)
 
     async def _open_promotion(
@@ -220,7 +223,14 @@ class Governance:
                 model = record_approval(model, promotion.version, promotion.approvers, at)
         return model
 
-    async def reevaluate(self, connection: AsyncConnection, model: PortfolioModel, policy: Policy, at: datetime) -> list[EventItem]:
+    async def reevaluate(
+        self,
+        connection: AsyncConnection,
+        model: PortfolioModel,
+        policy: Policy,
+        at: datetime,
+        context: EventContext | None = None,
+    ) -> list[EventItem]:
         """Evaluate policy, orphan and redundancy rules for a model, save it, return events."""
         open_findings = await store.open_findings(connection, model.uid)
         evaluation = evaluate_model(policy, model, now=at, open_alerts=open_alerts_of(open_findings))
@@ -254,6 +264,7 @@ class Governance:
         names = await store.model_names(connection, _uids_in(redundancy_changes) | {model.uid})
         items += gov_events.redundancy_events(model.uid, redundancy_changes, model_names=names, findings=redundancy_findings)
         items += gov_events.finding_events(redundancy_findings, model_name=model.name, policy_revision=policy.revision)
+        await self.mirror_redundancy(connection, model, redundancy_changes, at, context or EventContext(actor="service:governance"))
         return items
 
     async def _check_redundancy(
@@ -262,10 +273,11 @@ class Governance:
         subject = subject_for_model(model)
         if subject is None:
             self.index.remove(model.uid)
-            matches: tuple[Any, ...] = ()
+            matches: tuple[RedundancyMatch, ...] = ()
         else:
             self.index.upsert(subject)
             matches = self.index.find_matches(subject)
+        self._last_matches[model.uid] = matches
         flagged = await store.flagged_pairs(connection, model.uid)
         changes = reconcile_redundancy(model.uid, flagged, matches)
         await store.flag_pairs(connection, changes.detected)
@@ -278,6 +290,39 @@ class Governance:
         )
         return changes, finding_changes
 
+    async def mirror_redundancy(
+        self, connection: AsyncConnection, model: PortfolioModel, changes: RedundancyChanges, at: datetime, context: EventContext
+    ) -> None:
+        """Open or resolve the same pair's finding on the other model of each changed pair.
+
+        Each model of a redundant pair carries a finding, so the end state does not depend on
+        which of the two was checked last.
+        """
+        policy_revision = (await self.policy(connection)).revision
+        others = {match.other_model_uid for match in changes.detected}
+        others |= {uid for pair in changes.cleared for uid in pair.model_uids if uid != model.uid}
+        for other in sorted(others):
+            check_prefix = "redundant."
+            suffix = f".{model.uid}"
+            their_open = [
+                f for f in await store.open_findings(connection, other)
+                if f.key.kind is FindingKind.REDUNDANT_MODEL and f.key.check_id.startswith(check_prefix) and f.key.check_id.endswith(suffix)
+            ]
+            still_matching = [_mirrored(match) for match in self._current_pairs_with(model.uid, other)]
+            mirrored = reconcile_findings(
+                their_open, redundancy_finding_drafts(still_matching), now=at,
+                resolution_for=lambda finding: f"{model.name} no longer matches",
+            )
+            if not mirrored.changed:
+                continue
+            await store.save_findings(connection, (*mirrored.opened, *mirrored.resolved))
+            await store.refresh_open_findings(connection, other)
+            names = await store.model_names(connection, {other})
+            items = gov_events.finding_events(mirrored, model_name=names.get(other, ""), policy_revision=policy_revision)
+            await self.record(connection, other, items, context, at)
+
+    def _current_pairs_with(self, model_uid: str, other: str) -> list[RedundancyMatch]:
+        return [match for match in self._last_matches.get(model_uid, ()) if match.other_model_uid == other]
 
     # --- reviewer decisions -----------------------------------------------------------------
 
@@ -299,8 +344,8 @@ class Governance:
             model = self._after_promotion(model, update)
             items = gov_events.promotion_events(update, model_name=model.name)
             policy = await self.policy(connection)
-            items += await self.reevaluate(connection, model, policy, at)
             context = EventContext(actor=reviewer, reason=comment)
+            items += await self.reevaluate(connection, model, policy, at, context)
             await self.record(connection, model.uid, items, context, at)
             return update.promotion
 
@@ -345,8 +390,9 @@ class Governance:
                 return
             at = utc_now()
             policy = await self.policy(connection)
-            items = await self.reevaluate(connection, model, policy, at)
-            await self.record(connection, uid, items, EventContext(actor=actor, reason=cause), at)
+            context = EventContext(actor=actor, reason=cause)
+            items = await self.reevaluate(connection, model, policy, at, context)
+            await self.record(connection, uid, items, context, at)
 
         await self.execute("re-evaluating a model", work)
 
@@ -368,6 +414,16 @@ class Governance:
         owned = await self.execute("SetPrincipalActive", work)
         for uid in owned:
             await self.reevaluate_model(uid, f"principal {principal} marked {'active' if active else 'inactive'}", actor=actor)
+
+
+def _mirrored(match: RedundancyMatch) -> RedundancyMatch:
+    return dataclasses.replace(
+        match,
+        model_uid=match.other_model_uid,
+        version=match.other_version,
+        other_model_uid=match.model_uid,
+        other_version=match.version,
+    )
 
 
 def _orphan_status_from(model_uid: str, open_findings: Sequence[Finding]) -> OrphanStatus:
