@@ -130,3 +130,50 @@ async def test_under_performing_version_is_blocked(stack) -> None:
     assert found.stage == res.STAGE_NONE
     blocked = await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/weak", version=1))
     assert not blocked.allowed
+
+
+async def test_owner_deactivation_orphans_and_rename_keeps_owner(stack) -> None:
+    registry, governance = stack
+    await registry.stub.CreateModel(new_model("scoring", owner="user:eve@example.com"))
+    await registry.stub.CreateModelVersion(new_version("scoring", seed="s1"))
+
+    async def entry(name: str):
+        listed = await governance.stub.ListPortfolio(gov.ListPortfolioRequest(filter=f'name = "{name}"'))
+        return listed.entries[0] if listed.entries else None
+
+    async def known() -> bool:
+        found = await entry("scoring")
+        return found is not None and bool(found.versions)
+
+    assert await eventually(known)
+    assert not (await entry("scoring")).orphaned
+    await governance.stub.SetPrincipalActive(gov.SetPrincipalActiveRequest(principal="user:eve@example.com", active=False, reason="left the company"))
+    assert (await entry("scoring")).orphaned
+    await registry.stub.RenameModel(rpc.RenameModelRequest(name="models/scoring", new_model_id="scoring-v2"))
+
+    async def renamed() -> bool:
+        return await entry("scoring-v2") is not None
+
+    assert await eventually(renamed)
+    moved = await entry("scoring-v2")
+    assert moved.owner == "user:eve@example.com"
+    assert moved.orphaned
+    await governance.stub.SetPrincipalActive(gov.SetPrincipalActiveRequest(principal="user:eve@example.com", active=True, reason="returned"))
+    assert not (await entry("scoring-v2")).orphaned
+
+
+async def test_same_artifact_under_two_models_is_redundant(stack) -> None:
+    registry, governance = stack
+    await registry.stub.CreateModel(new_model("original"))
+    await registry.stub.CreateModel(new_model("copy", owner="team:other"))
+    await registry.stub.CreateModelVersion(new_version("original", seed="shared"))
+    await registry.stub.CreateModelVersion(new_version("copy", seed="shared"))
+
+    async def flagged() -> bool:
+        listed = await governance.stub.ListPortfolio(gov.ListPortfolioRequest(filter='name = "copy"'))
+        return bool(listed.entries) and "models/original" in listed.entries[0].redundant_with
+
+    assert await eventually(flagged)
+    findings = await _findings(governance, "models/original")
+    redundant = [f for f in findings if f.kind == gres.FINDING_KIND_REDUNDANT_MODEL]
+    assert redundant

@@ -101,8 +101,19 @@ class GovernanceApp:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="governance-relay"))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="governance-consumer"))
+        if self.config.sweep_interval > 0:
+            self._tasks.append(asyncio.create_task(self._sweep(), name="governance-sweep"))
         logger.info("governance ready on port %d", port)
         return port
+
+    async def _sweep(self) -> None:
+        """Re-evaluate every model now and then, so rules that depend on the clock fire."""
+        while True:
+            await asyncio.sleep(self.config.sweep_interval)
+            try:
+                await self.governance.reevaluate_all("periodic sweep")
+            except Exception as error:  # noqa: BLE001 - the next sweep tries again
+                logger.warning("periodic sweep failed, retrying in %.0f s: %s", self.config.sweep_interval, error)
 
     async def stop(self) -> None:
         await self.host.stop(self.config.shutdown_grace)
@@ -111,6 +122,8 @@ class GovernanceApp:
         if self.relay is not None:
             await self.relay.stop()
         for task in self._tasks:
+            if task.get_name() == "governance-sweep":
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._channel is not None:

@@ -30,6 +30,9 @@ class GovernanceConfig:
     orphan_max_idle_days: int = 180
     # Jaccard similarity of feature sets from which two models count as redundant.
     redundancy_threshold: float = 0.8
+    # Seconds between re-evaluations of every model, for rules that depend on the clock (days
+    # without review, days without activity); 0 turns the sweep off.
+    sweep_interval: float = 3600.0
     shutdown_grace: float = 10.0
     page_token_key: str = ""
     log_level: str = "INFO"
@@ -73,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=float(env("MODELWARD_REDUNDANCY_THRESHOLD", str(defaults.redundancy_threshold))),
                         help="feature-set Jaccard similarity from which models count as redundant, in (0, 1] "
                              "(default %(default)s)")
+    parser.add_argument("--sweep-interval", type=float,
+                        default=float(env("MODELWARD_SWEEP_INTERVAL", str(defaults.sweep_interval))),
+                        help="seconds between re-evaluations of every model for time-based rules; 0 turns "
+                             "them off (env MODELWARD_SWEEP_INTERVAL, default %(default)s)")
     parser.add_argument("--shutdown-grace", type=float,
                         default=float(env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace))),
                         help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
@@ -94,6 +101,7 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         policy_file=args.policy_file,
         orphan_max_idle_days=args.orphan_max_idle_days,
         redundancy_threshold=args.redundancy_threshold,
+        sweep_interval=args.sweep_interval,
         shutdown_grace=args.shutdown_grace,
         page_token_key=args.page_token_key,
         log_level=args.log_level,

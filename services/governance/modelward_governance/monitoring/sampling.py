@@ -149,9 +149,12 @@ class PendingLabelBuffer:
 
     def __init__(self, capacity: int, numeric: Sequence[str], categorical: Sequence[str]) -> None:
         self.capacity = capacity
-        self._numeric = {name: np.full(capacity, np.nan) for name in numeric}
-        self._categorical = {name: np.full(capacity, None, dtype=object) for name in categorical}
-        self._ids: list[object] = [None] * capacity
+        self._numeric_names = list(numeric)
+        self._categorical_names = list(categorical)
+        # The ring is allocated on the first `put`, so callers without request ids pay nothing.
+        self._numeric: dict[str, np.ndarray] = {}
+        self._categorical: dict[str, np.ndarray] = {}
+        self._ids: list[object] = []
         self._slot_of: dict[object, int] = {}
         self._head = 0
         self.evicted = 0
@@ -170,6 +173,8 @@ class PendingLabelBuffer:
         if self.capacity == 0:
             self.evicted += n_rows
             return
+        if not self._ids:
+            self._allocate()
         # Rows beyond one ring's worth would be overwritten by the same batch at once.
         skipped = max(n_rows - self.capacity, 0)
         self.evicted += skipped
@@ -188,6 +193,13 @@ class PendingLabelBuffer:
             self._ids[slot] = request_id
             self._slot_of[request_id] = slot
         self._head = int((self._head + rows.shape[0]) % self.capacity)
+
+    def _allocate(self) -> None:
+        self._numeric = {name: np.full(self.capacity, np.nan) for name in self._numeric_names}
+        self._categorical = {
+            name: np.full(self.capacity, None, dtype=object) for name in self._categorical_names
+        }
+        self._ids = [None] * self.capacity
 
     def _forget(self, slots: np.ndarray) -> None:
         for slot in slots.tolist():
@@ -209,10 +221,18 @@ class PendingLabelBuffer:
             positions.append(position)
             slots.append(slot)
         index = np.asarray(slots, dtype=np.intp)
+        empty_numeric = np.empty(0, dtype=np.float64)
+        empty_keys = np.empty(0, dtype=object)
         rows = PendingRows(
-            numeric={name: store[index] for name, store in self._numeric.items()},
+            numeric={
+                name: self._numeric[name][index] if self._numeric else empty_numeric
+                for name in self._numeric_names
+            },
             categorical={
-                name: _keys_of(name, store[index]) for name, store in self._categorical.items()
+                name: _keys_of(name, self._categorical[name][index])
+                if self._categorical
+                else empty_keys
+                for name in self._categorical_names
             },
         )
         return np.asarray(positions, dtype=np.intp), rows
