@@ -66,6 +66,11 @@ class Unavailable(ModelwardError):
 class ResourceExhausted(ModelwardError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
+    def __init__(self, message: str, *, field: str = "", reason: str = "", retry_delay: float | None = None) -> None:
+        super().__init__(message, field=field, reason=reason)
+        # Seconds after which a retry may succeed, sent as google.rpc.RetryInfo.
+        self.retry_delay = retry_delay
+
 
 class DeadlineExceeded(ModelwardError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED

@@ -13,11 +13,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from modelward_common import hashchain
 from modelward_common.db import blob_column, is_unique_violation, text_column
 from modelward_common.errors import Aborted
 from modelward_common.timeutil import UtcDateTime, utc_now
@@ -25,36 +27,69 @@ from modelward_common.timeutil import UtcDateTime, utc_now
 logger = logging.getLogger(__name__)
 
 # PostgreSQL advisory lock key taken by every appending transaction (see append()).
-_APPEND_LOCK_KEY = 0x6D77_6576  # "mwev"
+APPEND_LOCK_KEY = 0x6D77_6576  # "mwev"
 
 metadata = sa.MetaData()
+
+def _event_columns() -> list[sa.Column[object]]:
+    """The columns every event has had since the first migration, in a fresh list per call."""
+    return [
+        # Global order. A BIGINT sequence on PostgreSQL, SQLite's INTEGER PRIMARY KEY rowid there.
+        sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.Uuid(as_uuid=False), nullable=False, unique=True),
+        sa.Column("stream_id", text_column(64), nullable=False),
+        sa.Column("stream_version", sa.BigInteger, nullable=False),
+        sa.Column("type", text_column(128), nullable=False),
+        sa.Column("payload", blob_column(), nullable=False),
+        # Resource the event is about at the time it happened, such as models/churn/versions/3.
+        sa.Column("subject", text_column(400), nullable=False),
+        sa.Column("actor", text_column(320), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("correlation_id", text_column(128), nullable=False),
+        sa.Column("causation_id", text_column(128), nullable=False),
+        sa.Column("traceparent", text_column(128), nullable=False),
+        sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    ]
+
+
+def _stream_version_key() -> sa.UniqueConstraint:
+    # The stream version is the optimistic-concurrency check: two writers that read the same
+    # version both try to insert version + 1, and the second insert violates this key.
+    return sa.UniqueConstraint("stream_id", "stream_version", name="events_stream_version_key")
+
+
+# The hash chain (audit.py): each event links to the event before it in global order. The
+# defaults only serve rows that existed before the chain, until the migration chains them.
+AUDIT_COLUMNS_DDL = {
+    "previous_position": "BIGINT NOT NULL DEFAULT 0",
+    "previous_hash": "VARCHAR(64) NOT NULL DEFAULT ''",
+    "event_hash": "VARCHAR(64) NOT NULL DEFAULT ''",
+}
 
 events_table = sa.Table(
     "events",
     metadata,
-    # Global order. A BIGINT identity on PostgreSQL, SQLite's INTEGER PRIMARY KEY rowid there.
-    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.Uuid(as_uuid=False), nullable=False, unique=True),
-    sa.Column("stream_id", text_column(64), nullable=False),
-    sa.Column("stream_version", sa.BigInteger, nullable=False),
-    sa.Column("type", text_column(128), nullable=False),
-    sa.Column("payload", blob_column(), nullable=False),
-    # Resource the event is about at the time it happened, such as models/churn/versions/3.
-    sa.Column("subject", text_column(400), nullable=False),
-    sa.Column("actor", text_column(320), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("correlation_id", text_column(128), nullable=False),
-    sa.Column("causation_id", text_column(128), nullable=False),
-    sa.Column("traceparent", text_column(128), nullable=False),
-    sa.Column("recorded_at", UtcDateTime(), nullable=False),
-    # The stream version is the optimistic-concurrency check: two writers that read the same
-    # version both try to insert version + 1, and the second insert violates this key.
-    sa.UniqueConstraint("stream_id", "stream_version", name="events_stream_version_key"),
+    *_event_columns(),
+    sa.Column("previous_position", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("previous_hash", sa.String(64), nullable=False, server_default=""),
+    sa.Column("event_hash", sa.String(64), nullable=False, server_default=""),
+    _stream_version_key(),
 )
 
 
-_APPEND_LOCK = sa.text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK_KEY})")
-_INSERT_RETURNING_POSITION = events_table.insert().returning(events_table.c.position, sort_by_parameter_order=True)
+def create_events_table_without_chain(connection: sa.Connection) -> None:
+    """Create the `events` table as the first migration of each service did, before the chain."""
+    sa.Table("events", sa.MetaData(), *_event_columns(), _stream_version_key()).create(connection)
+
+
+_APPEND_LOCK = sa.text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
+_INSERT = events_table.insert()
+_CHAIN_HEAD = (
+    sa.select(events_table.c.position, events_table.c.event_hash).order_by(events_table.c.position.desc()).limit(1)
+)
+_NEXT_POSITIONS = sa.text(
+    "SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :count)"
+)
 
 
 class ConcurrencyConflict(Aborted):
@@ -103,6 +138,11 @@ class StoredEvent:
     causation_id: str
     traceparent: str
     recorded_at: dt.datetime
+    # Link to the event before this one in global order (0 and GENESIS_HASH for the first).
+    previous_position: int = 0
+    previous_hash: str = ""
+    # SHA-256 of the event's canonical bytes (hashchain.py); empty before the chain migration.
+    event_hash: str = ""
 
 
 async def append(
@@ -126,12 +166,18 @@ async def append(
         # in any order. A relay that reads "position > last published" could then pass over a
         # lower position that commits later and never publish it. Holding this lock from the
         # insert to the commit makes positions become visible in the order they were
-        # allocated. Callers append last in their transaction so the lock is held briefly.
+        # allocated. The same lock keeps the hash chain linear: the appender reads the newest
+        # event's hash and inserts its own events before any other appender can.
+        # Callers append last in their transaction so the lock is held briefly.
         # SQLite needs no lock because it runs one writing transaction at a time.
         await connection.execute(_APPEND_LOCK)
     at = recorded_at or utc_now()
-    rows = [
-        {
+    previous_position, previous_hash = await _chain_head(connection)
+    positions = await _next_positions(connection, previous_position, len(new_events))
+    rows = []
+    for offset, (event, position) in enumerate(zip(new_events, positions, strict=True)):
+        row: dict[str, Any] = {
+            "position": position,
             "event_id": event.event_id,
             "stream_id": stream_id,
             "stream_version": expected_version + offset + 1,
@@ -144,20 +190,44 @@ async def append(
             "causation_id": context.causation_id,
             "traceparent": context.traceparent,
             "recorded_at": at,
+            "previous_position": previous_position,
+            "previous_hash": previous_hash,
         }
-        for offset, event in enumerate(new_events)
-    ]
+        row["event_hash"] = hashchain.event_hash(row)
+        rows.append(row)
+        previous_position, previous_hash = position, row["event_hash"]
     try:
-        result = await connection.execute(_INSERT_RETURNING_POSITION, rows)
+        await connection.execute(_INSERT, rows)
     except exc.IntegrityError as error:
         if is_unique_violation(error):
             raise ConcurrencyConflict(stream_id, expected_version) from error
         raise
-    positions = list(result.scalars())
-    return [StoredEvent(position=position, **row) for position, row in zip(positions, rows, strict=True)]
+    return [StoredEvent(**row) for row in rows]
 
 
-def _stored(row: sa.Row[tuple[object, ...]]) -> StoredEvent:
+async def _chain_head(connection: AsyncConnection) -> tuple[int, str]:
+    """Return the position and hash of the newest event, which the next event links to.
+
+    Read under the append lock (or SQLite's single writer), so no other appender can insert
+    between this read and the caller's insert, and the chain stays linear.
+    """
+    head = (await connection.execute(_CHAIN_HEAD)).first()
+    if head is None:
+        return 0, hashchain.GENESIS_HASH
+    return int(head.position), str(head.event_hash)
+
+
+async def _next_positions(connection: AsyncConnection, head: int, count: int) -> list[int]:
+    # Positions are part of the hashed bytes, so they are taken before the insert. PostgreSQL
+    # draws them from the column's sequence, which later inserts keep using; rolled-back
+    # appends leave gaps, which the chain tolerates because each event names its predecessor.
+    if connection.dialect.name == "postgresql":
+        result = await connection.execute(_NEXT_POSITIONS, {"count": count})
+        return sorted(int(value) for value in result.scalars())
+    return [head + offset for offset in range(1, count + 1)]
+
+
+def stored_event(row: sa.Row[tuple[object, ...]]) -> StoredEvent:
     mapping = row._mapping
     return StoredEvent(**{column.name: mapping[column.name] for column in events_table.columns})
 
@@ -177,7 +247,7 @@ async def read_stream(
     if limit is not None:
         query = query.limit(limit)
     result = await connection.execute(query)
-    return [_stored(row) for row in result]
+    return [stored_event(row) for row in result]
 
 
 async def read_all(
@@ -190,7 +260,7 @@ async def read_all(
         .order_by(events_table.c.position)
         .limit(limit)
     )
-    return [_stored(row) for row in result]
+    return [stored_event(row) for row in result]
 
 
 async def iterate_all(connection: AsyncConnection, *, batch_size: int = 5000) -> AsyncIterator[StoredEvent]:

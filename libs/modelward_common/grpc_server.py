@@ -2,27 +2,32 @@
 
 - One interceptor turns every ModelwardError into its gRPC status with google.rpc details
   (ErrorInfo, BadRequest naming the field), and sets the request id for logs.
+- Abuse limits (limits.py): gRPC's own message size and concurrency limits, a rate limit per
+  principal, and the caller's deadline, after which the handler is cancelled so its
+  transaction rolls back.
 - Standard health checking and server reflection.
 - Graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls drain.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from modelward_common.errors import InvalidArgument, ModelwardError
+from modelward_common.errors import DeadlineExceeded, InvalidArgument, ModelwardError, ResourceExhausted
+from modelward_common.limits import RateLimiter, ServerLimits
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +67,11 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
     return ""
 
 
+def caller_principal(context: grpc.aio.ServicerContext) -> str:
+    """Return the principal making the call: the one place that decides who the caller is."""
+    return metadata_value(context, PRINCIPAL_HEADER)[:320] or ANONYMOUS
+
+
 def to_status(error: ModelwardError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)
     if error.field:
@@ -75,14 +85,28 @@ def to_status(error: ModelwardError) -> status_pb2.Status:
         packed = any_pb2.Any()
         packed.Pack(bad_request)
         details.append(packed)
+    if isinstance(error, ResourceExhausted) and error.retry_delay is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1, int(error.retry_delay * 1e9)))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(packed)
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+# Methods exempt from the rate limit: probes and tooling that operators rely on.
+_UNLIMITED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Map ModelwardError to its status; log anything else and return INTERNAL."""
+    """Apply the rate limit and the caller's deadline, and map ModelwardError to its status;
+    log anything else and return INTERNAL."""
+
+    def __init__(self, rate_limiter: RateLimiter | None = None) -> None:
+        self.rate_limiter = rate_limiter
 
     async def intercept_service(
         self,
@@ -93,40 +117,105 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        limiter = None if method.startswith(_UNLIMITED_PREFIXES) else self.rate_limiter
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method),
+                _wrap(handler.unary_unary, method, limiter),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap(handler.stream_unary, method),
+                _wrap(handler.stream_unary, method, limiter),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        # Streaming responses (health Watch, reflection) have no modelward errors to map.
+        if handler.unary_stream and not method.startswith(_UNLIMITED_PREFIXES):
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream, method, limiter),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # Health Watch and reflection have no modelward errors to map and no rate limit.
         return handler
 
 
-def _wrap(behavior: Behavior, method: str) -> Behavior:
+def _check_rate(limiter: RateLimiter | None, method: str, context: grpc.aio.ServicerContext) -> None:
+    if limiter is None or limiter.rate <= 0:
+        return
+    principal = caller_principal(context)
+    wait = limiter.acquire(principal)
+    if wait > 0:
+        raise ResourceExhausted(
+            f"{principal} exceeded {limiter.rate:g} calls per second (burst {limiter.burst}) calling {method}; "
+            f"retry after {wait:.3f} s",
+            reason="RATE_LIMITED",
+            retry_delay=wait,
+        )
+
+
+def _deadline_exceeded(method: str) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"{method} did not finish before the caller's deadline and was cancelled, rolling back its "
+        "transaction; retry with a longer deadline",
+        reason="DEADLINE_EXCEEDED",
+    )
+
+
+async def _abort(context: grpc.aio.ServicerContext, method: str, request_id: str, error: Exception) -> None:
+    if isinstance(error, ModelwardError):
+        logger.info("%s failed with %s: %s", method, error.code.name, error.message)
+        await context.abort_with_status(rpc_status.to_status(to_status(error)))
+    logger.error("%s failed with an unexpected error", method, exc_info=error)
+    status = status_pb2.Status(
+        code=code_pb2.INTERNAL,
+        message=f"internal error while handling {method}; report request id {request_id}",
+    )
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def _set_request_id(context: grpc.aio.ServicerContext) -> tuple[str, contextvars.Token[str]]:
+    request_id = metadata_value(context, REQUEST_ID_HEADER) or uuid.uuid4().hex
+    return request_id, request_id_var.set(request_id[:128])
+
+
+def _wrap(behavior: Behavior, method: str, limiter: RateLimiter | None) -> Behavior:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        request_id = metadata_value(context, REQUEST_ID_HEADER) or uuid.uuid4().hex
-        token = request_id_var.set(request_id[:128])
+        request_id, token = _set_request_id(context)
         try:
-            return await behavior(request, context)
-        except ModelwardError as error:
-            logger.info("%s failed with %s: %s", method, error.code.name, error.message)
-            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+            _check_rate(limiter, method, context)
+            remaining = context.time_remaining()
+            if remaining is None:
+                return await behavior(request, context)
+            if remaining <= 0:
+                raise _deadline_exceeded(method)
+            # Cancelling the handler at the deadline rolls back its open transaction, so a call
+            # the caller has given up on commits nothing.
+            try:
+                return await asyncio.wait_for(behavior(request, context), remaining)
+            except TimeoutError:
+                raise _deadline_exceeded(method) from None
         except grpc.aio.AbortError:
             raise
-        except Exception:
-            logger.exception("%s failed with an unexpected error", method)
-            status = status_pb2.Status(
-                code=code_pb2.INTERNAL,
-                message=f"internal error while handling {method}; report request id {request_id}",
-            )
-            await context.abort_with_status(rpc_status.to_status(status))
+        except Exception as error:  # noqa: BLE001 - every failure becomes a status here
+            await _abort(context, method, request_id, error)
+        finally:
+            request_id_var.reset(token)
+
+    return wrapped
+
+
+def _wrap_stream(behavior: StreamBehavior, method: str, limiter: RateLimiter | None) -> StreamBehavior:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        request_id, token = _set_request_id(context)
+        try:
+            _check_rate(limiter, method, context)
+            async for response in behavior(request, context):
+                yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure becomes a status here
+            await _abort(context, method, request_id, error)
         finally:
             request_id_var.reset(token)
 
@@ -136,24 +225,18 @@ def _wrap(behavior: Behavior, method: str) -> Behavior:
 class ServiceHost:
     """A grpc.aio server with health, reflection and the error interceptor."""
 
-    def __init__(
-        self,
-        listen: str,
-        service_names: Iterable[str],
-        *,
-        max_message_bytes: int = 16 * 1024 * 1024,
-        max_concurrent_rpcs: int | None = None,
-    ) -> None:
+    def __init__(self, listen: str, service_names: Iterable[str], *, limits: ServerLimits | None = None) -> None:
         self.listen = listen
         self.service_names = list(service_names)
+        self.limits = limits or ServerLimits()
         self.server = grpc.aio.server(
-            interceptors=[ErrorInterceptor()],
+            interceptors=[ErrorInterceptor(RateLimiter(self.limits.rate_per_second, self.limits.rate_burst))],
             options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", self.limits.max_message_bytes),
+                ("grpc.max_send_message_length", self.limits.max_message_bytes),
                 ("grpc.so_reuseport", 0),
             ],
-            maximum_concurrent_rpcs=max_concurrent_rpcs,
+            maximum_concurrent_rpcs=self.limits.max_concurrent_rpcs,
         )
         self.health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

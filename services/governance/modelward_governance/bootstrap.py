@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelward_common import audit_service
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
 from modelward_common.migrations import migrate
 from modelward_common.relay import OutboxRelay, RelayConfig
+from modelward_governance.adapters.audit_streams import model_streams
 from modelward_governance.adapters.registry_history import RegistryHistory
 from modelward_governance.adapters.schema import MIGRATIONS
 from modelward_governance.config import GovernanceConfig
@@ -93,7 +95,12 @@ class GovernanceApp:
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
         monitoring = MonitoringService(self.engine, self.governance)
-        self.host = ServiceHost(self.config.listen, [SERVICE_NAME])
+        self.host = ServiceHost(
+            self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits
+        )
+        audit_service.add_audit_service(
+            self.host.server, self.engine, "governance", model_streams, self.config.audit_signing_key_file
+        )
         servicer = GovernanceServicer(self.governance, queries, monitoring, self.consumer, self.config.token_key())
         rpc_grpc.add_GovernanceServiceServicer_to_server(servicer, self.host.server)
         port = await self.host.start()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class GovernanceConfig:
     shutdown_grace: float = 10.0
     page_token_key: str = ""
     log_level: str = "INFO"
+    # Message size, concurrency and per-principal rate limits of the gRPC server.
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    # PEM file with the Ed25519 private key that signs audit exports; empty: exports are unsigned.
+    audit_signing_key_file: str = ""
     run_relay: bool = True
     run_consumer: bool = True
 
@@ -85,6 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
     parser.add_argument("--page-token-key", default=env("MODELWARD_PAGE_TOKEN_KEY", ""),
                         help="secret that signs page tokens; the same on every replica (default: random per process)")
+    parser.add_argument("--audit-signing-key", default=env("MODELWARD_GOVERNANCE_AUDIT_SIGNING_KEY", ""),
+                        help="PEM file with the Ed25519 private key that signs audit exports "
+                             "(env MODELWARD_GOVERNANCE_AUDIT_SIGNING_KEY, default: exports are unsigned)")
+    add_limit_arguments(parser)
     parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
                         help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
 
@@ -105,4 +115,6 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         shutdown_grace=args.shutdown_grace,
         page_token_key=args.page_token_key,
         log_level=args.log_level,
+        limits=limits_from_arguments(args),
+        audit_signing_key_file=args.audit_signing_key,
     )

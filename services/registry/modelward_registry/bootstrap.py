@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelward_common import audit_service
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
@@ -16,6 +17,7 @@ from modelward_common.migrations import migrate
 from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
+from modelward_registry.adapters.audit_streams import model_streams
 from modelward_registry.adapters.schema import MIGRATIONS
 from modelward_registry.config import RegistryConfig
 from modelward_registry.entrypoints.grpc_service import RegistryServicer
@@ -77,7 +79,12 @@ class RegistryApp:
             self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake
         )
         queries = RegistryQueries(self.engine, self.config.token_key())
-        self.host = ServiceHost(self.config.listen, [SERVICE_NAME])
+        self.host = ServiceHost(
+            self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits
+        )
+        audit_service.add_audit_service(
+            self.host.server, self.engine, "registry", model_streams, self.config.audit_signing_key_file
+        )
         rpc_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(self.registry, queries), self.host.server)
         if self.config.governed_stages:
             self.decisions = EventConsumer(

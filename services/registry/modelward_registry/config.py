@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
 
 _STAGES = {"STAGING": res.STAGE_STAGING, "PRODUCTION": res.STAGE_PRODUCTION, "ARCHIVED": res.STAGE_ARCHIVED}
@@ -32,6 +33,10 @@ class RegistryConfig:
     # JetStream stream of the governance service, whose promotion decisions the registry applies.
     governance_stream_name: str = "MODELWARD_GOVERNANCE"
     log_level: str = "INFO"
+    # Message size, concurrency and per-principal rate limits of the gRPC server.
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    # PEM file with the Ed25519 private key that signs audit exports; empty: exports are unsigned.
+    audit_signing_key_file: str = ""
     # When false, no relay runs in this process (another replica or a test publishes).
     run_relay: bool = True
     db_pool_size: int = 10
@@ -73,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--governance-stream", default=env("MODELWARD_GOVERNANCE_STREAM", defaults.governance_stream_name),
                         help="JetStream stream with governance's decisions, read when stages are governed "
                              "(env MODELWARD_GOVERNANCE_STREAM, default %(default)s)")
+    parser.add_argument("--audit-signing-key", default=env("MODELWARD_REGISTRY_AUDIT_SIGNING_KEY", ""),
+                        help="PEM file with the Ed25519 private key that signs audit exports "
+                             "(env MODELWARD_REGISTRY_AUDIT_SIGNING_KEY, default: exports are unsigned)")
+    add_limit_arguments(parser)
     parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
                         help="DEBUG, INFO, WARNING or ERROR (env MODELWARD_LOG_LEVEL, default %(default)s)")
     parser.add_argument("--no-relay", action="store_true",
@@ -95,5 +104,7 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
         governed_stages=stages,
         governance_stream_name=args.governance_stream,
         log_level=args.log_level,
+        limits=limits_from_arguments(args),
+        audit_signing_key_file=args.audit_signing_key,
         run_relay=not args.no_relay,
     )

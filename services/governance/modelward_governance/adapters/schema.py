@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import json_column, text_column
-from modelward_common.eventstore import events_table, metadata
+from modelward_common.eventstore import create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.relay import relay_state_table
 from modelward_common.timeutil import UtcDateTime
@@ -96,10 +97,12 @@ STATE_TABLES = (portfolio_table, findings_table, promotions_table, policies_tabl
 
 
 def _create_initial_schema(connection: sa.Connection) -> None:
-    for table in (events_table, relay_state_table, *CONSUMER_TABLES, *STATE_TABLES):
+    create_events_table_without_chain(connection)
+    for table in (relay_state_table, *CONSUMER_TABLES, *STATE_TABLES):
         table.create(connection)
 
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "event log, outbox, inbox, portfolio, findings, promotions, policies", _create_initial_schema),
+    Migration(3, "audit hash chain over the event log", add_hash_chain),
 ]

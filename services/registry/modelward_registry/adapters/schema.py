@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, text_column
-from modelward_common.eventstore import events_table, metadata
+from modelward_common.eventstore import create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.relay import relay_state_table
 from modelward_common.timeutil import UtcDateTime
@@ -86,7 +87,8 @@ PROJECTION_TABLES = (aliases_table, versions_table, models_table)
 
 
 def _create_initial_schema(connection: sa.Connection) -> None:
-    for table in (events_table, relay_state_table, models_table, versions_table, aliases_table, request_ids_table):
+    create_events_table_without_chain(connection)
+    for table in (relay_state_table, models_table, versions_table, aliases_table, request_ids_table):
         table.create(connection)
 
 
@@ -98,4 +100,5 @@ def _create_consumer_tables(connection: sa.Connection) -> None:
 MIGRATIONS = (
     Migration(1, "event log, relay state, projections and request ids", _create_initial_schema),
     Migration(2, "inbox, progress and dead letters of event consumers", _create_consumer_tables),
+    Migration(3, "audit hash chain over the event log", add_hash_chain),
 )
