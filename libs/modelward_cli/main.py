@@ -15,7 +15,19 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-SUBCOMMAND_MODULES = ("modelward_cli.up", "modelward_cli.registry")
+from modelward_cli.common import EXIT_CODES_HELP
+
+SUBCOMMAND_MODULES = (
+    "modelward_cli.up",
+    "modelward_cli.registry",
+    "modelward_cli.models",
+    "modelward_cli.versions",
+    "modelward_cli.promotions",
+    "modelward_cli.reports",
+    "modelward_cli.policy",
+    "modelward_cli.drift",
+    "modelward_cli.audit",
+)
 
 # Exit codes shared by all subcommands; a subcommand documents its own codes above 2 in its help.
 EXIT_OK = 0
@@ -28,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelward",
         description="Manage machine-learning models with the modelward registry and governance services.",
-        epilog="Run 'modelward COMMAND --help' for the options of one command.",
+        epilog="Run 'modelward COMMAND --help' for the options of one command.\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")

@@ -145,6 +145,7 @@ class AsyncRegistryClient(AsyncClientBase):
         self,
         model: str,
         *,
+        template: res.ModelVersion | None = None,
         artifact: res.Artifact | None = None,
         lineage: res.Lineage | None = None,
         metrics: MetricsArg | None = None,
@@ -159,17 +160,29 @@ class AsyncRegistryClient(AsyncClientBase):
         timeout: float | None = None,
     ) -> res.ModelVersion:
         """Register a version. Metrics given as a mapping are recorded on `dataset_split`;
-        hyperparameter values are stored as text (`str(value)`)."""
-        version = res.ModelVersion(
-            description=description,
-            artifact=artifact,
-            lineage=lineage,
-            signature=signature,
-            metrics=metric_list(metrics, dataset_split),
-            hyperparameters={key: str(value) for key, value in (hyperparameters or {}).items()},
-            feature_names=list(feature_names),
-            tags=dict(tags or {}),
-        )
+        hyperparameter values are stored as text (`str(value)`).
+
+        `template`, such as a ModelVersion read from a file, gives the starting fields; the other
+        arguments that are given replace its fields (metrics, hyperparameters and tags are added).
+        """
+        version = res.ModelVersion()
+        if template is not None:
+            version.CopyFrom(template)
+        if description:
+            version.description = description
+        if artifact is not None:
+            version.artifact.CopyFrom(artifact)
+        if lineage is not None:
+            version.lineage.CopyFrom(lineage)
+        if signature is not None:
+            version.signature.CopyFrom(signature)
+        version.metrics.extend(metric_list(metrics, dataset_split))
+        version.hyperparameters.update({key: str(value) for key, value in (hyperparameters or {}).items()})
+        names = list(feature_names)
+        if names:
+            del version.feature_names[:]
+            version.feature_names.extend(names)
+        version.tags.update(tags or {})
         request = rpc.CreateModelVersionRequest(
             parent=model_name(model), model_version=version, request_id=request_id or _new_request_id(), reason=reason
         )

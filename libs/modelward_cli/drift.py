@@ -1,0 +1,184 @@
+"""`modelward drift report|alerts|upload-reference|report-production`: production monitoring."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from modelward_cli.common import (
+    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, positive_int, print_json,
+    print_table,
+)
+from modelward_cli.l10n import timestamp_text
+from modelward_protos.governance.v1 import monitoring_pb2 as mon
+from modelward_protos.governance.v1 import resources_pb2 as gres
+from modelward_sdk import version_name
+from modelward_sdk.governance import DEFAULT_CHUNK_ROWS
+from modelward_sdk.names import enum_choices, enum_label
+
+
+def register(subparsers: Subparsers) -> None:
+    actions = add_actions(subparsers, "drift", "upload monitoring data and read drift reports and alerts")
+
+    report = add_command(actions, "report", "print a version's drift figures, newest window first")
+    _add_version(report)
+    report.add_argument("--windows", type=positive_int, default=10, metavar="N",
+                        help="windows to print (default: %(default)s)")
+    report.set_defaults(handler=_report)
+
+    alerts = add_command(actions, "alerts", "list monitoring alerts, newest first")
+    alerts.add_argument("--model", default="", help="only this model's alerts (default: every model)")
+    alerts.add_argument("--model-version", default="", metavar="VERSION_NAME",
+                        help="only this version's alerts, models/<id>/versions/<n> (default: every version)")
+    alerts.add_argument("--kind", choices=enum_choices(mon.AlertKind), default=None, help="only this kind (default: all)")
+    alerts.add_argument("--state", choices=enum_choices(mon.AlertState), default="open",
+                        help="open or resolved (default: %(default)s)")
+    alerts.add_argument("--min-severity", choices=enum_choices(gres.Severity), default=None,
+                        help="only alerts at least this severe (default: every severity)")
+    alerts.set_defaults(handler=_alerts)
+
+    reference = add_command(actions, "upload-reference", "upload a CSV file as a version's reference data")
+    _add_version(reference)
+    reference.add_argument("file", type=Path, metavar="CSV", help="CSV file with a header row")
+    reference.add_argument("--prediction-column", default="", help="column holding the prediction (default: none)")
+    reference.add_argument("--label-column", default="", help="column holding the label (default: none)")
+    _add_chunk_rows(reference)
+    reference.set_defaults(handler=_upload_reference)
+
+    production = add_command(actions, "report-production", "send rows of a CSV file as a version's production data")
+    _add_version(production)
+    production.add_argument("file", type=Path, metavar="CSV", help="CSV file with a header row")
+    production.add_argument("--request-id-column", default="",
+                            help="column of per-row request ids for later labels; it is not sent as a feature "
+                                 "(default: none)")
+    _add_chunk_rows(production)
+    production.set_defaults(handler=_report_production)
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model id, models/<id>, or a full version name")
+    parser.add_argument("version", metavar="VERSION", type=positive_int, nargs="?",
+                        help="version number, unless MODEL is a full version name")
+
+
+def _add_chunk_rows(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-rows", type=positive_int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
+                        help="rows per streamed message (default: %(default)s)")
+    parser.add_argument("--upload-timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="seconds the whole upload may take (default: %(default)s)")
+
+
+def read_csv_columns(path: Path) -> dict[str, npt.NDArray[object]]:
+    """Read a CSV file into typed columns: int64 when every cell is an integer, float64 when every
+    cell is a number, else text. An empty cell is a null."""
+    with open(path, newline="", encoding="utf-8") as stream:
+        reader = csv.reader(stream)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ValueError(f"{path} is empty: it needs a header row and data rows") from None
+        cells: list[list[str]] = [[] for _ in header]
+        for line_number, row in enumerate(reader, start=2):
+            if len(row) != len(header):
+                raise ValueError(f"{path} line {line_number} has {len(row)} cells for {len(header)} columns")
+            for column, cell in zip(cells, row, strict=True):
+                column.append(cell)
+    return {name: _typed(values) for name, values in zip(header, cells, strict=True)}
+
+
+def _typed(values: list[str]) -> npt.NDArray[object]:
+    nulls = np.array([value == "" for value in values], dtype=bool)
+    present = [value for value in values if value != ""]
+    for kind, parse in ((np.int64, int), (np.float64, float)):
+        try:
+            parsed = [parse(value) if value != "" else 0 for value in values]
+        except ValueError:
+            continue
+        if present or kind is np.float64:
+            return np.ma.MaskedArray(np.array(parsed, dtype=kind), mask=nulls)
+    return np.array([value if value != "" else None for value in values], dtype=object)
+
+
+@command
+def _report(args: argparse.Namespace) -> None:
+    name = version_name(args.model, args.version)
+    with governance_client(args) as governance:
+        report = governance.get_drift_report(name, page_size=args.windows)
+    if args.output == "json":
+        print_json(report)
+        return
+    print(f"{report.name}: {report.reference_rows} reference rows, {len(report.windows)} windows shown")
+    rows = []
+    for window in report.windows:
+        for feature in [*window.features, *([window.prediction] if window.HasField("prediction") else [])]:
+            for statistic in feature.statistics:
+                rows.append([window.window_index, window.row_count, feature.feature,
+                             enum_label(mon.DriftMethod, statistic.method), f"{statistic.value:.4g}",
+                             enum_label(gres.Severity, statistic.severity) if statistic.severity else "-"])
+        if window.HasField("concept_drift"):
+            concept = window.concept_drift
+            rows.append([window.window_index, window.row_count, f"concept:{concept.metric}",
+                         f"{concept.reference_value:.4g} -> {concept.window_value:.4g}", f"{concept.degradation:.4g}",
+                         enum_label(gres.Severity, concept.severity) if concept.severity else "-"])
+        for shift in window.driver_shifts:
+            rows.append([window.window_index, window.row_count, f"driver:{shift.feature}", shift.method,
+                         f"{shift.change:.4g}", enum_label(gres.Severity, shift.severity) if shift.severity else "-"])
+    print_table(["WINDOW", "ROWS", "FEATURE", "METHOD", "VALUE", "SEVERITY"], rows)
+
+
+@command
+def _alerts(args: argparse.Namespace) -> None:
+    with governance_client(args) as governance:
+        found = list(governance.list_alerts(
+            model=args.model, model_version=args.model_version, kind=args.kind or 0, state=args.state,
+            min_severity=args.min_severity or 0,
+        ))
+    if args.output == "json":
+        print_json(found)
+        return
+    print_table(
+        ["ALERT", "KIND", "SEVERITY", "VERSION", "FEATURE", "VALUE", "THRESHOLD", "WINDOW", "OPENED"],
+        [[alert.name, enum_label(mon.AlertKind, alert.kind), enum_label(gres.Severity, alert.severity),
+          alert.model_version, alert.feature, f"{alert.value:.4g}", f"{alert.threshold:.4g}", alert.window_index,
+          timestamp_text(alert.open_time)] for alert in found],
+    )
+
+
+@command
+def _upload_reference(args: argparse.Namespace) -> None:
+    columns = read_csv_columns(args.file)
+    name = version_name(args.model, args.version)
+    with governance_client(args) as governance:
+        response = governance.upload_reference_data(
+            name, columns, prediction_column=args.prediction_column, label_column=args.label_column,
+            chunk_rows=args.chunk_rows, progress=ProgressBar("uploading reference data"), timeout=args.upload_timeout,
+        )
+    if args.output == "json":
+        print_json(response)
+    else:
+        print(f"stored {response.row_count} reference rows of {len(response.column_names)} columns for "
+              f"{response.model_version}, sha256 {response.sha256}")
+
+
+@command
+def _report_production(args: argparse.Namespace) -> None:
+    columns = read_csv_columns(args.file)
+    request_ids = None
+    if args.request_id_column:
+        if args.request_id_column not in columns:
+            raise ValueError(f"--request-id-column {args.request_id_column!r} is not a column of {args.file}")
+        request_ids = [str(value) for value in np.asarray(columns.pop(args.request_id_column))]
+    name = version_name(args.model, args.version)
+    with governance_client(args) as governance:
+        response = governance.report_production_data(
+            name, columns, request_ids=request_ids, chunk_rows=args.chunk_rows,
+            progress=ProgressBar("sending production data"), timeout=args.upload_timeout,
+        )
+    if args.output == "json":
+        print_json(response)
+    else:
+        print(f"sent {response.row_count} production rows in {response.batch_count} messages for {response.model_version}")
