@@ -94,7 +94,7 @@ class GovernanceApp:
                 history=RegistryHistory(self._channel), on_commit=wake,
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
-        monitoring = MonitoringService(self.engine, self.governance)
+        monitoring = MonitoringService(self.engine, self.governance, token_key=self.config.token_key())
         self.host = ServiceHost(
             self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits
         )

@@ -540,7 +540,8 @@ def drift_detected_events(
     """Build DriftDetected for a feature's or the prediction's distribution.
 
     `kind` is DATA_DRIFT or PREDICTION_DRIFT, and `feature` is the column, which is the
-    prediction column for PREDICTION_DRIFT. `method` is a drift method name such as `psi`.
+    prediction column for PREDICTION_DRIFT. `method` is a drift method name such as `psi`, or
+    empty for a change of the missing-value rate, which no drift method measures.
     """
     if kind not in _DISTRIBUTION_KINDS:
         raise ValueError(
@@ -548,7 +549,7 @@ def drift_detected_events(
             "use concept_drift_detected_events or driver_shift_detected_events"
         )
     statistic = monitoring_pb2.DriftStatistic(
-        method=drift_method_to_proto(method),
+        method=drift_method_to_proto(method) if method else monitoring_pb2.DRIFT_METHOD_UNSPECIFIED,
         value=value,
         p_value=p_value,
         warning_threshold=warning_threshold,
@@ -618,15 +619,17 @@ def driver_shift_detected_events(
     warning_threshold: float,
     critical_threshold: float,
     risk_tier: RiskTier = RiskTier.UNSPECIFIED,
+    change: float | None = None,
 ) -> list[EventRecord]:
     """Build DriverShiftDetected. Importances are shares in [0, 1], and `method` names how they
-    were computed, such as `permutation`."""
+    were computed, such as `mutual_information`. `change` is the effect size the thresholds
+    apply to, and defaults to the absolute change of the importance share."""
     driver_shift = monitoring_pb2.DriverShift(
         feature=feature,
         method=method,
         reference_importance=reference_importance,
         window_importance=window_importance,
-        change=abs(window_importance - reference_importance),
+        change=abs(window_importance - reference_importance) if change is None else change,
         warning_threshold=warning_threshold,
         critical_threshold=critical_threshold,
         severity=SEVERITY_TO_PROTO[severity],

@@ -23,55 +23,56 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from modelward_protos.governance.v1 import resources_pb2 as modelward_dot_governance_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(modelward/governance/v1/monitoring.proto\x12\x17modelward.governance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'modelward/governance/v1/resources.proto\"\x1e\n\x0c\x44oubleValues\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1e\n\x0cStringValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1d\n\x0bInt64Values\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\xf1\x01\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12>\n\rdouble_values\x18\x02 \x01(\x0b\x32%.modelward.governance.v1.DoubleValuesH\x00\x12>\n\rstring_values\x18\x03 \x01(\x0b\x32%.modelward.governance.v1.StringValuesH\x00\x12<\n\x0cint64_values\x18\x04 \x01(\x0b\x32$.modelward.governance.v1.Int64ValuesH\x00\x12\x11\n\tnull_mask\x18\x05 \x03(\x08\x42\x08\n\x06values\"T\n\rColumnarBatch\x12\x11\n\trow_count\x18\x01 \x01(\x03\x12\x30\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1f.modelward.governance.v1.Column\"\x8f\x01\n\x0e\x44riftThreshold\x12\x34\n\x06method\x18\x01 \x01(\x0e\x32$.modelward.governance.v1.DriftMethod\x12\x0f\n\x07\x66\x65\x61ture\x18\x02 \x01(\t\x12\x0f\n\x07warning\x18\x03 \x01(\x01\x12\x10\n\x08\x63ritical\x18\x04 \x01(\x01\x12\x13\n\x0bmax_p_value\x18\x05 \x01(\x01\"a\n\x12\x43onceptDriftConfig\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07warning\x18\x02 \x01(\x01\x12\x10\n\x08\x63ritical\x18\x03 \x01(\x01\x12\x18\n\x10min_labeled_rows\x18\x04 \x01(\x03\"6\n\x11\x44riverShiftConfig\x12\x0f\n\x07warning\x18\x01 \x01(\x01\x12\x10\n\x08\x63ritical\x18\x02 \x01(\x01\"\xad\x03\n\x10MonitoringConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x0bwindow_rows\x18\x02 \x01(\x03H\x00\x12\x34\n\x0fwindow_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x17\n\x0fmin_window_rows\x18\x04 \x01(\x03\x12;\n\nthresholds\x18\x05 \x03(\x0b\x32\'.modelward.governance.v1.DriftThreshold\x12\x19\n\x11prediction_column\x18\x06 \x01(\t\x12\x42\n\rconcept_drift\x18\x07 \x01(\x0b\x32+.modelward.governance.v1.ConceptDriftConfig\x12@\n\x0c\x64river_shift\x18\x08 \x01(\x0b\x32*.modelward.governance.v1.DriverShiftConfig\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\tB\x08\n\x06window\"E\n\tHistogram\x12\x11\n\tbin_edges\x18\x01 \x03(\x01\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x11\n\tfractions\x18\x03 \x03(\x01\"\xf8\x01\n\x0e\x44riftStatistic\x12\x34\n\x06method\x18\x01 \x01(\x0e\x32$.modelward.governance.v1.DriftMethod\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x07p_value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x11warning_threshold\x18\x04 \x01(\x01\x12\x1a\n\x12\x63ritical_threshold\x18\x05 \x01(\x01\x12\x13\n\x0bmax_p_value\x18\x06 \x01(\x01\x12\x33\n\x08severity\x18\x07 \x01(\x0e\x32!.modelward.governance.v1.SeverityB\n\n\x08_p_value\"\x84\x03\n\x0c\x46\x65\x61tureDrift\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x16\n\x0ereference_rows\x18\x02 \x01(\x03\x12\x13\n\x0bwindow_rows\x18\x03 \x01(\x03\x12\x1f\n\x17reference_null_fraction\x18\x04 \x01(\x01\x12\x1c\n\x14window_null_fraction\x18\x05 \x01(\x01\x12\x1e\n\x16reference_nan_fraction\x18\x06 \x01(\x01\x12\x1b\n\x13window_nan_fraction\x18\x07 \x01(\x01\x12;\n\nstatistics\x18\x08 \x03(\x0b\x32\'.modelward.governance.v1.DriftStatistic\x12?\n\x13reference_histogram\x18\t \x01(\x0b\x32\".modelward.governance.v1.Histogram\x12<\n\x10window_histogram\x18\n \x01(\x0b\x32\".modelward.governance.v1.Histogram\"\xfe\x01\n\x0c\x43onceptDrift\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x17\n\x0freference_value\x18\x02 \x01(\x01\x12\x14\n\x0cwindow_value\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65gradation\x18\x04 \x01(\x01\x12\x19\n\x11warning_threshold\x18\x05 \x01(\x01\x12\x1a\n\x12\x63ritical_threshold\x18\x06 \x01(\x01\x12\x14\n\x0clabeled_rows\x18\x07 \x01(\x03\x12\x18\n\x10min_labeled_rows\x18\x08 \x01(\x03\x12\x33\n\x08severity\x18\t \x01(\x0e\x32!.modelward.governance.v1.Severity\"\xe3\x01\n\x0b\x44riverShift\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x1c\n\x14reference_importance\x18\x03 \x01(\x01\x12\x19\n\x11window_importance\x18\x04 \x01(\x01\x12\x0e\n\x06\x63hange\x18\x05 \x01(\x01\x12\x19\n\x11warning_threshold\x18\x06 \x01(\x01\x12\x1a\n\x12\x63ritical_threshold\x18\x07 \x01(\x01\x12\x33\n\x08severity\x18\x08 \x01(\x0e\x32!.modelward.governance.v1.Severity\"\x95\x03\n\x0b\x44riftWindow\x12\x14\n\x0cwindow_index\x18\x01 \x01(\x03\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trow_count\x18\x04 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08\x12\x37\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32%.modelward.governance.v1.FeatureDrift\x12\x39\n\nprediction\x18\x07 \x01(\x0b\x32%.modelward.governance.v1.FeatureDrift\x12<\n\rconcept_drift\x18\x08 \x01(\x0b\x32%.modelward.governance.v1.ConceptDrift\x12;\n\rdriver_shifts\x18\t \x03(\x0b\x32$.modelward.governance.v1.DriverShift\"\xd1\x01\n\x0b\x44riftReport\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmodel_uid\x18\x02 \x01(\t\x12\x39\n\x06\x63onfig\x18\x03 \x01(\x0b\x32).modelward.governance.v1.MonitoringConfig\x12\x16\n\x0ereference_rows\x18\x04 \x01(\x03\x12\x35\n\x07windows\x18\x05 \x03(\x0b\x32$.modelward.governance.v1.DriftWindow\x12\x17\n\x0fnext_page_token\x18\x06 \x01(\t\"\xc6\x04\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".modelward.governance.v1.AlertKind\x12\x33\n\x08severity\x18\x03 \x01(\x0e\x32!.modelward.governance.v1.Severity\x12\x32\n\x05state\x18\x04 \x01(\x0e\x32#.modelward.governance.v1.AlertState\x12\r\n\x05model\x18\x05 \x01(\t\x12\x11\n\tmodel_uid\x18\x06 \x01(\t\x12\x15\n\rmodel_version\x18\x07 \x01(\t\x12\x0f\n\x07\x66\x65\x61ture\x18\x08 \x01(\t\x12\x34\n\x06method\x18\t \x01(\x0e\x32$.modelward.governance.v1.DriftMethod\x12\r\n\x05value\x18\n \x01(\x01\x12\x11\n\tthreshold\x18\x0b \x01(\x01\x12\x14\n\x0cwindow_index\x18\x0c \x01(\x03\x12\x35\n\x11window_start_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fwindow_end_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x0f \x01(\t\x12-\n\topen_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc3\x01\n\x0b\x44riftMethod\x12\x1c\n\x18\x44RIFT_METHOD_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44RIFT_METHOD_PSI\x10\x01\x12#\n\x1f\x44RIFT_METHOD_KOLMOGOROV_SMIRNOV\x10\x02\x12\x1c\n\x18\x44RIFT_METHOD_CHI_SQUARED\x10\x03\x12\x1f\n\x1b\x44RIFT_METHOD_JENSEN_SHANNON\x10\x04\x12\x1c\n\x18\x44RIFT_METHOD_WASSERSTEIN\x10\x05*\x9e\x01\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41LERT_KIND_DATA_DRIFT\x10\x01\x12\x1f\n\x1b\x41LERT_KIND_PREDICTION_DRIFT\x10\x02\x12\x1c\n\x18\x41LERT_KIND_CONCEPT_DRIFT\x10\x03\x12\x1b\n\x17\x41LERT_KIND_DRIVER_SHIFT\x10\x04*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(modelward/governance/v1/monitoring.proto\x12\x17modelward.governance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'modelward/governance/v1/resources.proto\"\x1e\n\x0c\x44oubleValues\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1e\n\x0cStringValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1d\n\x0bInt64Values\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\xf1\x01\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12>\n\rdouble_values\x18\x02 \x01(\x0b\x32%.modelward.governance.v1.DoubleValuesH\x00\x12>\n\rstring_values\x18\x03 \x01(\x0b\x32%.modelward.governance.v1.StringValuesH\x00\x12<\n\x0cint64_values\x18\x04 \x01(\x0b\x32$.modelward.governance.v1.Int64ValuesH\x00\x12\x11\n\tnull_mask\x18\x05 \x03(\x08\x42\x08\n\x06values\"T\n\rColumnarBatch\x12\x11\n\trow_count\x18\x01 \x01(\x03\x12\x30\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x1f.modelward.governance.v1.Column\"\x8f\x01\n\x0e\x44riftThreshold\x12\x34\n\x06method\x18\x01 \x01(\x0e\x32$.modelward.governance.v1.DriftMethod\x12\x0f\n\x07\x66\x65\x61ture\x18\x02 \x01(\t\x12\x0f\n\x07warning\x18\x03 \x01(\x01\x12\x10\n\x08\x63ritical\x18\x04 \x01(\x01\x12\x13\n\x0bmax_p_value\x18\x05 \x01(\x01\"a\n\x12\x43onceptDriftConfig\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07warning\x18\x02 \x01(\x01\x12\x10\n\x08\x63ritical\x18\x03 \x01(\x01\x12\x18\n\x10min_labeled_rows\x18\x04 \x01(\x03\"6\n\x11\x44riverShiftConfig\x12\x0f\n\x07warning\x18\x01 \x01(\x01\x12\x10\n\x08\x63ritical\x18\x02 \x01(\x01\"\xad\x03\n\x10MonitoringConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x0bwindow_rows\x18\x02 \x01(\x03H\x00\x12\x34\n\x0fwindow_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x17\n\x0fmin_window_rows\x18\x04 \x01(\x03\x12;\n\nthresholds\x18\x05 \x03(\x0b\x32\'.modelward.governance.v1.DriftThreshold\x12\x19\n\x11prediction_column\x18\x06 \x01(\t\x12\x42\n\rconcept_drift\x18\x07 \x01(\x0b\x32+.modelward.governance.v1.ConceptDriftConfig\x12@\n\x0c\x64river_shift\x18\x08 \x01(\x0b\x32*.modelward.governance.v1.DriverShiftConfig\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\tB\x08\n\x06window\"E\n\tHistogram\x12\x11\n\tbin_edges\x18\x01 \x03(\x01\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x11\n\tfractions\x18\x03 \x03(\x01\"\xf8\x01\n\x0e\x44riftStatistic\x12\x34\n\x06method\x18\x01 \x01(\x0e\x32$.modelward.governance.v1.DriftMethod\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x14\n\x07p_value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x11warning_threshold\x18\x04 \x01(\x01\x12\x1a\n\x12\x63ritical_threshold\x18\x05 \x01(\x01\x12\x13\n\x0bmax_p_value\x18\x06 \x01(\x01\x12\x33\n\x08severity\x18\x07 \x01(\x0e\x32!.modelward.governance.v1.SeverityB\n\n\x08_p_value\"\xa6\x03\n\x0c\x46\x65\x61tureDrift\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x16\n\x0ereference_rows\x18\x02 \x01(\x03\x12\x13\n\x0bwindow_rows\x18\x03 \x01(\x03\x12\x1f\n\x17reference_null_fraction\x18\x04 \x01(\x01\x12\x1c\n\x14window_null_fraction\x18\x05 \x01(\x01\x12\x1e\n\x16reference_nan_fraction\x18\x06 \x01(\x01\x12\x1b\n\x13window_nan_fraction\x18\x07 \x01(\x01\x12;\n\nstatistics\x18\x08 \x03(\x0b\x32\'.modelward.governance.v1.DriftStatistic\x12?\n\x13reference_histogram\x18\t \x01(\x0b\x32\".modelward.governance.v1.Histogram\x12<\n\x10window_histogram\x18\n \x01(\x0b\x32\".modelward.governance.v1.Histogram\x12 \n\x18insufficient_data_reason\x18\x0b \x01(\t\"\xfe\x01\n\x0c\x43onceptDrift\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x17\n\x0freference_value\x18\x02 \x01(\x01\x12\x14\n\x0cwindow_value\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65gradation\x18\x04 \x01(\x01\x12\x19\n\x11warning_threshold\x18\x05 \x01(\x01\x12\x1a\n\x12\x63ritical_threshold\x18\x06 \x01(\x01\x12\x14\n\x0clabeled_rows\x18\x07 \x01(\x03\x12\x18\n\x10min_labeled_rows\x18\x08 \x01(\x03\x12\x33\n\x08severity\x18\t \x01(\x0e\x32!.modelward.governance.v1.Severity\"\xe3\x01\n\x0b\x44riverShift\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x1c\n\x14reference_importance\x18\x03 \x01(\x01\x12\x19\n\x11window_importance\x18\x04 \x01(\x01\x12\x0e\n\x06\x63hange\x18\x05 \x01(\x01\x12\x19\n\x11warning_threshold\x18\x06 \x01(\x01\x12\x1a\n\x12\x63ritical_threshold\x18\x07 \x01(\x01\x12\x33\n\x08severity\x18\x08 \x01(\x0e\x32!.modelward.governance.v1.Severity\"\xbf\x03\n\x0b\x44riftWindow\x12\x14\n\x0cwindow_index\x18\x01 \x01(\x03\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trow_count\x18\x04 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08\x12\x37\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32%.modelward.governance.v1.FeatureDrift\x12\x39\n\nprediction\x18\x07 \x01(\x0b\x32%.modelward.governance.v1.FeatureDrift\x12<\n\rconcept_drift\x18\x08 \x01(\x0b\x32%.modelward.governance.v1.ConceptDrift\x12;\n\rdriver_shifts\x18\t \x03(\x0b\x32$.modelward.governance.v1.DriverShift\x12(\n\x07\x64\x65tails\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd1\x01\n\x0b\x44riftReport\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmodel_uid\x18\x02 \x01(\t\x12\x39\n\x06\x63onfig\x18\x03 \x01(\x0b\x32).modelward.governance.v1.MonitoringConfig\x12\x16\n\x0ereference_rows\x18\x04 \x01(\x03\x12\x35\n\x07windows\x18\x05 \x03(\x0b\x32$.modelward.governance.v1.DriftWindow\x12\x17\n\x0fnext_page_token\x18\x06 \x01(\t\"\xc6\x04\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".modelward.governance.v1.AlertKind\x12\x33\n\x08severity\x18\x03 \x01(\x0e\x32!.modelward.governance.v1.Severity\x12\x32\n\x05state\x18\x04 \x01(\x0e\x32#.modelward.governance.v1.AlertState\x12\r\n\x05model\x18\x05 \x01(\t\x12\x11\n\tmodel_uid\x18\x06 \x01(\t\x12\x15\n\rmodel_version\x18\x07 \x01(\t\x12\x0f\n\x07\x66\x65\x61ture\x18\x08 \x01(\t\x12\x34\n\x06method\x18\t \x01(\x0e\x32$.modelward.governance.v1.DriftMethod\x12\r\n\x05value\x18\n \x01(\x01\x12\x11\n\tthreshold\x18\x0b \x01(\x01\x12\x14\n\x0cwindow_index\x18\x0c \x01(\x03\x12\x35\n\x11window_start_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fwindow_end_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x0f \x01(\t\x12-\n\topen_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc3\x01\n\x0b\x44riftMethod\x12\x1c\n\x18\x44RIFT_METHOD_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44RIFT_METHOD_PSI\x10\x01\x12#\n\x1f\x44RIFT_METHOD_KOLMOGOROV_SMIRNOV\x10\x02\x12\x1c\n\x18\x44RIFT_METHOD_CHI_SQUARED\x10\x03\x12\x1f\n\x1b\x44RIFT_METHOD_JENSEN_SHANNON\x10\x04\x12\x1c\n\x18\x44RIFT_METHOD_WASSERSTEIN\x10\x05*\x9e\x01\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41LERT_KIND_DATA_DRIFT\x10\x01\x12\x1f\n\x1b\x41LERT_KIND_PREDICTION_DRIFT\x10\x02\x12\x1c\n\x18\x41LERT_KIND_CONCEPT_DRIFT\x10\x03\x12\x1b\n\x17\x41LERT_KIND_DRIVER_SHIFT\x10\x04*Y\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelward.governance.v1.monitoring_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DRIFTMETHOD']._serialized_start=3739
-  _globals['_DRIFTMETHOD']._serialized_end=3934
-  _globals['_ALERTKIND']._serialized_start=3937
-  _globals['_ALERTKIND']._serialized_end=4095
-  _globals['_ALERTSTATE']._serialized_start=4097
-  _globals['_ALERTSTATE']._serialized_end=4186
-  _globals['_DOUBLEVALUES']._serialized_start=175
-  _globals['_DOUBLEVALUES']._serialized_end=205
-  _globals['_STRINGVALUES']._serialized_start=207
-  _globals['_STRINGVALUES']._serialized_end=237
-  _globals['_INT64VALUES']._serialized_start=239
-  _globals['_INT64VALUES']._serialized_end=268
-  _globals['_COLUMN']._serialized_start=271
-  _globals['_COLUMN']._serialized_end=512
-  _globals['_COLUMNARBATCH']._serialized_start=514
-  _globals['_COLUMNARBATCH']._serialized_end=598
-  _globals['_DRIFTTHRESHOLD']._serialized_start=601
-  _globals['_DRIFTTHRESHOLD']._serialized_end=744
-  _globals['_CONCEPTDRIFTCONFIG']._serialized_start=746
-  _globals['_CONCEPTDRIFTCONFIG']._serialized_end=843
-  _globals['_DRIVERSHIFTCONFIG']._serialized_start=845
-  _globals['_DRIVERSHIFTCONFIG']._serialized_end=899
-  _globals['_MONITORINGCONFIG']._serialized_start=902
-  _globals['_MONITORINGCONFIG']._serialized_end=1331
-  _globals['_HISTOGRAM']._serialized_start=1333
-  _globals['_HISTOGRAM']._serialized_end=1402
-  _globals['_DRIFTSTATISTIC']._serialized_start=1405
-  _globals['_DRIFTSTATISTIC']._serialized_end=1653
-  _globals['_FEATUREDRIFT']._serialized_start=1656
-  _globals['_FEATUREDRIFT']._serialized_end=2044
-  _globals['_CONCEPTDRIFT']._serialized_start=2047
-  _globals['_CONCEPTDRIFT']._serialized_end=2301
-  _globals['_DRIVERSHIFT']._serialized_start=2304
-  _globals['_DRIVERSHIFT']._serialized_end=2531
-  _globals['_DRIFTWINDOW']._serialized_start=2534
-  _globals['_DRIFTWINDOW']._serialized_end=2939
-  _globals['_DRIFTREPORT']._serialized_start=2942
-  _globals['_DRIFTREPORT']._serialized_end=3151
-  _globals['_ALERT']._serialized_start=3154
-  _globals['_ALERT']._serialized_end=3736
+  _globals['_DRIFTMETHOD']._serialized_start=3845
+  _globals['_DRIFTMETHOD']._serialized_end=4040
+  _globals['_ALERTKIND']._serialized_start=4043
+  _globals['_ALERTKIND']._serialized_end=4201
+  _globals['_ALERTSTATE']._serialized_start=4203
+  _globals['_ALERTSTATE']._serialized_end=4292
+  _globals['_DOUBLEVALUES']._serialized_start=205
+  _globals['_DOUBLEVALUES']._serialized_end=235
+  _globals['_STRINGVALUES']._serialized_start=237
+  _globals['_STRINGVALUES']._serialized_end=267
+  _globals['_INT64VALUES']._serialized_start=269
+  _globals['_INT64VALUES']._serialized_end=298
+  _globals['_COLUMN']._serialized_start=301
+  _globals['_COLUMN']._serialized_end=542
+  _globals['_COLUMNARBATCH']._serialized_start=544
+  _globals['_COLUMNARBATCH']._serialized_end=628
+  _globals['_DRIFTTHRESHOLD']._serialized_start=631
+  _globals['_DRIFTTHRESHOLD']._serialized_end=774
+  _globals['_CONCEPTDRIFTCONFIG']._serialized_start=776
+  _globals['_CONCEPTDRIFTCONFIG']._serialized_end=873
+  _globals['_DRIVERSHIFTCONFIG']._serialized_start=875
+  _globals['_DRIVERSHIFTCONFIG']._serialized_end=929
+  _globals['_MONITORINGCONFIG']._serialized_start=932
+  _globals['_MONITORINGCONFIG']._serialized_end=1361
+  _globals['_HISTOGRAM']._serialized_start=1363
+  _globals['_HISTOGRAM']._serialized_end=1432
+  _globals['_DRIFTSTATISTIC']._serialized_start=1435
+  _globals['_DRIFTSTATISTIC']._serialized_end=1683
+  _globals['_FEATUREDRIFT']._serialized_start=1686
+  _globals['_FEATUREDRIFT']._serialized_end=2108
+  _globals['_CONCEPTDRIFT']._serialized_start=2111
+  _globals['_CONCEPTDRIFT']._serialized_end=2365
+  _globals['_DRIVERSHIFT']._serialized_start=2368
+  _globals['_DRIVERSHIFT']._serialized_end=2595
+  _globals['_DRIFTWINDOW']._serialized_start=2598
+  _globals['_DRIFTWINDOW']._serialized_end=3045
+  _globals['_DRIFTREPORT']._serialized_start=3048
+  _globals['_DRIFTREPORT']._serialized_end=3257
+  _globals['_ALERT']._serialized_start=3260
+  _globals['_ALERT']._serialized_end=3842
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from modelward_protos.governance.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
@@ -176,7 +177,7 @@ class DriftStatistic(_message.Message):
     def __init__(self, method: _Optional[_Union[DriftMethod, str]] = ..., value: _Optional[float] = ..., p_value: _Optional[float] = ..., warning_threshold: _Optional[float] = ..., critical_threshold: _Optional[float] = ..., max_p_value: _Optional[float] = ..., severity: _Optional[_Union[_resources_pb2.Severity, str]] = ...) -> None: ...
 
 class FeatureDrift(_message.Message):
-    __slots__ = ("feature", "reference_rows", "window_rows", "reference_null_fraction", "window_null_fraction", "reference_nan_fraction", "window_nan_fraction", "statistics", "reference_histogram", "window_histogram")
+    __slots__ = ("feature", "reference_rows", "window_rows", "reference_null_fraction", "window_null_fraction", "reference_nan_fraction", "window_nan_fraction", "statistics", "reference_histogram", "window_histogram", "insufficient_data_reason")
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_ROWS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +188,7 @@ class FeatureDrift(_message.Message):
     STATISTICS_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
     WINDOW_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    INSUFFICIENT_DATA_REASON_FIELD_NUMBER: _ClassVar[int]
     feature: str
     reference_rows: int
     window_rows: int
@@ -197,7 +199,8 @@ class FeatureDrift(_message.Message):
     statistics: _containers.RepeatedCompositeFieldContainer[DriftStatistic]
     reference_histogram: Histogram
     window_histogram: Histogram
-    def __init__(self, feature: _Optional[str] = ..., reference_rows: _Optional[int] = ..., window_rows: _Optional[int] = ..., reference_null_fraction: _Optional[float] = ..., window_null_fraction: _Optional[float] = ..., reference_nan_fraction: _Optional[float] = ..., window_nan_fraction: _Optional[float] = ..., statistics: _Optional[_Iterable[_Union[DriftStatistic, _Mapping]]] = ..., reference_histogram: _Optional[_Union[Histogram, _Mapping]] = ..., window_histogram: _Optional[_Union[Histogram, _Mapping]] = ...) -> None: ...
+    insufficient_data_reason: str
+    def __init__(self, feature: _Optional[str] = ..., reference_rows: _Optional[int] = ..., window_rows: _Optional[int] = ..., reference_null_fraction: _Optional[float] = ..., window_null_fraction: _Optional[float] = ..., reference_nan_fraction: _Optional[float] = ..., window_nan_fraction: _Optional[float] = ..., statistics: _Optional[_Iterable[_Union[DriftStatistic, _Mapping]]] = ..., reference_histogram: _Optional[_Union[Histogram, _Mapping]] = ..., window_histogram: _Optional[_Union[Histogram, _Mapping]] = ..., insufficient_data_reason: _Optional[str] = ...) -> None: ...
 
 class ConceptDrift(_message.Message):
     __slots__ = ("metric", "reference_value", "window_value", "degradation", "warning_threshold", "critical_threshold", "labeled_rows", "min_labeled_rows", "severity")
@@ -242,7 +245,7 @@ class DriverShift(_message.Message):
     def __init__(self, feature: _Optional[str] = ..., method: _Optional[str] = ..., reference_importance: _Optional[float] = ..., window_importance: _Optional[float] = ..., change: _Optional[float] = ..., warning_threshold: _Optional[float] = ..., critical_threshold: _Optional[float] = ..., severity: _Optional[_Union[_resources_pb2.Severity, str]] = ...) -> None: ...
 
 class DriftWindow(_message.Message):
-    __slots__ = ("window_index", "start_time", "end_time", "row_count", "complete", "features", "prediction", "concept_drift", "driver_shifts")
+    __slots__ = ("window_index", "start_time", "end_time", "row_count", "complete", "features", "prediction", "concept_drift", "driver_shifts", "details")
     WINDOW_INDEX_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -252,6 +255,7 @@ class DriftWindow(_message.Message):
     PREDICTION_FIELD_NUMBER: _ClassVar[int]
     CONCEPT_DRIFT_FIELD_NUMBER: _ClassVar[int]
     DRIVER_SHIFTS_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
     window_index: int
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
@@ -261,7 +265,8 @@ class DriftWindow(_message.Message):
     prediction: FeatureDrift
     concept_drift: ConceptDrift
     driver_shifts: _containers.RepeatedCompositeFieldContainer[DriverShift]
-    def __init__(self, window_index: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., row_count: _Optional[int] = ..., complete: _Optional[bool] = ..., features: _Optional[_Iterable[_Union[FeatureDrift, _Mapping]]] = ..., prediction: _Optional[_Union[FeatureDrift, _Mapping]] = ..., concept_drift: _Optional[_Union[ConceptDrift, _Mapping]] = ..., driver_shifts: _Optional[_Iterable[_Union[DriverShift, _Mapping]]] = ...) -> None: ...
+    details: _struct_pb2.Struct
+    def __init__(self, window_index: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., row_count: _Optional[int] = ..., complete: _Optional[bool] = ..., features: _Optional[_Iterable[_Union[FeatureDrift, _Mapping]]] = ..., prediction: _Optional[_Union[FeatureDrift, _Mapping]] = ..., concept_drift: _Optional[_Union[ConceptDrift, _Mapping]] = ..., driver_shifts: _Optional[_Iterable[_Union[DriverShift, _Mapping]]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DriftReport(_message.Message):
     __slots__ = ("name", "model_uid", "config", "reference_rows", "windows", "next_page_token")

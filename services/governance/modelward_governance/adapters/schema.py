@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
-from modelward_common.db import json_column, text_column
+from modelward_common.db import blob_column, json_column, text_column
 from modelward_common.eventstore import create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.relay import relay_state_table
@@ -93,6 +93,97 @@ redundancy_table = sa.Table(
     sa.Column("data", json_column(), nullable=False),
 )
 
+# --- monitoring (migration 2) ---------------------------------------------------------------
+
+reference_profiles_table = sa.Table(
+    "monitoring_reference_profiles",
+    metadata,
+    sa.Column("model_uid", text_column(36), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    # ReferenceProfile.to_bytes(): quantile bins, category counts, moments, a bounded sample.
+    sa.Column("profile", blob_column(), nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    # Column name to value type of the upload: "double", "string" or "int64".
+    sa.Column("column_types", json_column(), nullable=False),
+    sa.Column("prediction_column", text_column(256), nullable=False),
+    sa.Column("label_column", text_column(256), nullable=False),
+    sa.Column("sha256", text_column(64), nullable=False),
+    sa.Column("uploaded_by", text_column(320), nullable=False),
+    sa.Column("create_time", UtcDateTime(), nullable=False),
+)
+
+monitoring_configs_table = sa.Table(
+    "monitoring_configs",
+    metadata,
+    sa.Column("model_uid", text_column(36), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    # The MonitoringConfig proto in its JSON mapping, without name, update_time and etag.
+    sa.Column("data", json_column(), nullable=False),
+    sa.Column("etag", text_column(64), nullable=False),
+    sa.Column("updated_by", text_column(320), nullable=False),
+    sa.Column("update_time", UtcDateTime(), nullable=False),
+)
+
+# One row per monitored version; writers lock it, so concurrent reporters take turns.
+monitoring_state_table = sa.Table(
+    "monitoring_state",
+    metadata,
+    sa.Column("model_uid", text_column(36), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    # WindowAccumulator.to_bytes() of the open window and the label-join buffer.
+    sa.Column("accumulator", blob_column(), nullable=False),
+    # PageHinkley.to_bytes() of the error-rate detector.
+    sa.Column("page_hinkley", blob_column(), nullable=False),
+    sa.Column("window_index", sa.BigInteger, nullable=False),
+    sa.Column("window_start_time", UtcDateTime(), nullable=True),
+    sa.Column("window_rows", sa.BigInteger, nullable=False),
+    # Page-Hinkley detections since the open window opened.
+    sa.Column("window_detections", sa.BigInteger, nullable=False),
+    sa.Column("batch_count", sa.BigInteger, nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("update_time", UtcDateTime(), nullable=False),
+)
+
+drift_windows_table = sa.Table(
+    "monitoring_windows",
+    metadata,
+    sa.Column("model_uid", text_column(36), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    sa.Column("window_index", sa.BigInteger, primary_key=True),
+    sa.Column("start_time", UtcDateTime(), nullable=True),
+    sa.Column("end_time", UtcDateTime(), nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    # The DriftWindow proto, serialised: every number and the threshold it was compared with.
+    sa.Column("report", blob_column(), nullable=False),
+)
+
+alerts_table = sa.Table(
+    "monitoring_alerts",
+    metadata,
+    # The id of the DRIFT finding that the alert opened.
+    sa.Column("alert_id", text_column(64), primary_key=True),
+    sa.Column("model_uid", text_column(36), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("kind", text_column(32), nullable=False),
+    sa.Column("feature", text_column(256), nullable=False),
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("is_open", sa.Boolean, nullable=False),
+    sa.Column("open_time", UtcDateTime(), nullable=False),
+    sa.Column("resolve_time", UtcDateTime(), nullable=True),
+    # The Alert proto in its JSON mapping, with `model` left empty: it is read at request time.
+    sa.Column("data", json_column(), nullable=False),
+    sa.Index("monitoring_alerts_by_version", "model_uid", "version", "is_open"),
+)
+
+MONITORING_TABLES = (
+    reference_profiles_table,
+    monitoring_configs_table,
+    monitoring_state_table,
+    drift_windows_table,
+    alerts_table,
+)
+
 STATE_TABLES = (portfolio_table, findings_table, promotions_table, policies_table, principals_table, redundancy_table)
 
 
@@ -102,7 +193,13 @@ def _create_initial_schema(connection: sa.Connection) -> None:
         table.create(connection)
 
 
+def _create_monitoring_tables(connection: sa.Connection) -> None:
+    for table in MONITORING_TABLES:
+        table.create(connection)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "event log, outbox, inbox, portfolio, findings, promotions, policies", _create_initial_schema),
+    Migration(2, "monitoring: reference profiles, configs, window state, windows, alerts", _create_monitoring_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
 ]

@@ -17,9 +17,12 @@ and the label-join buffer, which outlives windows. Per window it keeps:
 from __future__ import annotations
 
 import logging
+import pickle
+import struct
 import time
+import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,7 +38,12 @@ from .columns import (
 )
 from .config import MonitoringConfig
 from .enums import TaskType
-from .errors import ColumnLengthError, MissingColumnError, UnexpectedColumnError
+from .errors import (
+    ColumnLengthError,
+    MissingColumnError,
+    ProfileFormatError,
+    UnexpectedColumnError,
+)
 from .profile import (
     CategoricalProfile,
     JointSample,
@@ -47,6 +55,10 @@ from .sampling import KeysAt, PendingLabelBuffer, RowReservoir
 from .summary import CategoricalSummary, NumericSummary, summarise_sorted
 
 logger = logging.getLogger(__name__)
+
+_STATE_MAGIC = b"MWWA"
+_STATE_FORMAT_VERSION = 1
+_STATE_PREFIX = struct.Struct("<4sH")
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,8 @@ class LabelJoin:
     missing_labels: int
     predictions: np.ndarray
     labels: np.ndarray
+    # Positions in the given request ids of the non-null labels that matched no waiting row.
+    unmatched_positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,22 @@ class _NumericAccumulator:
         self._missing = np.zeros(count, dtype=np.int64)
         self._n_null = np.zeros(count, dtype=np.int64)
         self._exact: list[np.ndarray | None] = [None] * count
+
+    def __getstate__(self) -> dict[str, object]:
+        # Only the filled part of the buffer is state; the profiles come back from the caller.
+        state = dict(self.__dict__)
+        state["_buffer"] = self._buffer[:, : self._buffered].copy()
+        state["_capacity"] = self._buffer.shape[1]
+        state["_profiles"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        filled = state.pop("_buffer")
+        capacity = state.pop("_capacity")
+        self.__dict__.update(state)
+        assert isinstance(filled, np.ndarray) and isinstance(capacity, int)
+        self._buffer = np.empty((filled.shape[0], capacity), dtype=np.float64)
+        self._buffer[:, : filled.shape[1]] = filled
 
     def add(self, inputs: Sequence[NumericInput], n_rows: int) -> None:
         for index, data in enumerate(inputs):
@@ -382,6 +412,9 @@ class WindowAccumulator:
         )
         ids = list(request_ids)
         positions, rows = self._pending.take([ids[position] for position in present.tolist()])
+        unmatched_positions = np.setdiff1d(
+            present, present[positions], assume_unique=True
+        ).astype(np.intp)
         joined_labels = values[present[positions]]
         window = self._window
         window.labels_missing += len(ids) - int(present.shape[0])
@@ -402,6 +435,7 @@ class WindowAccumulator:
             missing_labels=len(ids) - int(present.shape[0]),
             predictions=predictions,
             labels=_label_array(joined_labels, self.config.task.task),
+            unmatched_positions=unmatched_positions,
         )
 
     def _read_labels(self, column: str, labels: ColumnData) -> np.ndarray:
@@ -471,6 +505,58 @@ class WindowAccumulator:
         self._window = _OpenWindow(self.profile, self.config, window.index + 1, self._rng)
         self._window.evicted_at_open = self._pending.evicted
         return stats
+
+    @property
+    def window_index(self) -> int:
+        """Index of the open window: 0 for the first, counting every window closed before."""
+        return self._window.index
+
+    @property
+    def window_opened_at(self) -> float | None:
+        """Time of the open window's first batch, None while it has none."""
+        return self._window.opened_at
+
+    def to_bytes(self) -> bytes:
+        """Serialise the accumulator's state, without its profile and config, for `from_bytes`.
+
+        The state is pickled and compressed behind the magic b"MWWA" and a format version, so
+        it may only be read back from storage that the service itself wrote. Its size is
+        bounded by the window's memory bounds, not by the window's length.
+        """
+        state = dict(self.__dict__)
+        state.pop("profile")
+        state.pop("config")
+        payload = zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        return _STATE_PREFIX.pack(_STATE_MAGIC, _STATE_FORMAT_VERSION) + payload
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, profile: ReferenceProfile, config: MonitoringConfig
+    ) -> WindowAccumulator:
+        """Restore an accumulator written by `to_bytes` for the same profile.
+
+        `config` replaces the stored config, so a changed config applies from now on: its
+        window limits at once, its memory bounds from the next window.
+        """
+        if len(data) < _STATE_PREFIX.size:
+            raise ProfileFormatError("accumulator state is shorter than its header")
+        magic, version = _STATE_PREFIX.unpack_from(data)
+        if magic != _STATE_MAGIC or version != _STATE_FORMAT_VERSION:
+            raise ProfileFormatError(
+                f"accumulator state has magic {magic!r} version {version}, "
+                f"expected {_STATE_MAGIC!r} version {_STATE_FORMAT_VERSION}"
+            )
+        state = pickle.loads(zlib.decompress(data[_STATE_PREFIX.size :]))  # noqa: S301
+        accumulator = cls.__new__(cls)
+        accumulator.__dict__.update(state)
+        accumulator.profile = profile
+        accumulator.config = config
+        monitored = [profile.columns[name] for name in profile.monitored_columns]
+        accumulator._window.numeric._profiles = [
+            column for column in monitored if isinstance(column, NumericProfile)
+        ]
+        return accumulator
+
 
 
 def _keys_reader(column: str, data: CategoricalInput) -> KeysAt:

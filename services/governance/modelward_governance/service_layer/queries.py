@@ -178,7 +178,8 @@ class GovernanceQueries:
             target = resolve_version(model, version=version, alias=alias)
             open_findings = await store.open_findings(connection, model.uid)
             principals = await store.principal_directory(connection)
-        evaluation = evaluate_model(policy, model, now=utc_now())
+        # The open alerts feed the drift_requires_review rule as they do when findings are kept.
+        evaluation = evaluate_model(policy, model, now=utc_now(), open_alerts=open_alerts_of(open_findings))
         results = (*evaluation.model_results, *evaluation.version_results.get(target.version, ()))
         decision = check_deployment(
             model, target,
