@@ -173,8 +173,8 @@ def _convert_objects(
             values[index] = item
         else:
             raise TypeError(
-                f"column {name!r} row {index} holds {type(item).__name__} {item!r}; an object column "
-                "may hold only str and None: convert the column to one type first"
+                f"column {name!r} row {index} contains {type(item).__name__} {item!r}; an object column "
+                "may contain only str and None: convert the column to one type first"
             )
     return "string", values, mask
 
@@ -190,7 +190,7 @@ def _to_proto(column: ColumnData, start: int, stop: int) -> mon.Column:
         message.string_values.values.extend(values.tolist())
     if column.nulls is not None:
         nulls = column.nulls[start:stop]
-        # A message without a null leaves the mask empty, as the Column contract asks.
+        # A message without a null leaves the mask empty, as the Column message requires.
         if nulls.any():
             message.null_mask.extend(nulls.tolist())
     return message

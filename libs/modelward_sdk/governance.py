@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import grpc
 from google.protobuf import timestamp_pb2
 
 from modelward_protos.governance.v1 import governance_service_pb2 as rpc
@@ -17,12 +16,10 @@ from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_sdk.columnar import iter_batches, normalize, row_count, to_column_proto
 from modelward_sdk.names import enum_value, model_name, version_name
-from modelward_sdk.retry import RetryPolicy
-from modelward_sdk.settings import DEFAULT_TIMEOUT, ConnectionSettings, TlsSettings, resolve_settings
 from modelward_sdk.transport import AsyncClientBase
 
-# Rows per ColumnarBatch message. 5,000 rows of 20 double columns is about 0.8 MB, well under
-# the services' 16 MiB message limit.
+# Rows per ColumnarBatch message. 5,000 rows of 20 double columns is about 0.8 MB (8 bytes a
+# value plus framing, an estimate), well under the services' 16 MiB message limit.
 DEFAULT_CHUNK_ROWS = 5000
 # Uploads stream many messages, so they get a longer default deadline than single calls, in seconds.
 DEFAULT_UPLOAD_TIMEOUT = 600.0
@@ -46,23 +43,9 @@ class DryRunSummary:
 class AsyncGovernanceClient(AsyncClientBase):
     """Typed calls of GovernanceService. Names accept `churn` for `models/churn`."""
 
-    def __init__(
-        self,
-        target: str | None = None,
-        *,
-        token: str | None = None,
-        principal: str | None = None,
-        tls: TlsSettings | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        settings: ConnectionSettings | None = None,
-        channel: grpc.aio.Channel | None = None,
-    ) -> None:
-        settings = settings or resolve_settings(
-            "governance", target, token=token, principal=principal, tls=tls, timeout=timeout, retry=retry
-        )
-        super().__init__(settings, channel)
-        self.stub = rpc_grpc.GovernanceServiceStub(self.channel)
+    service = "governance"
+    stub_type = rpc_grpc.GovernanceServiceStub
+    stub: rpc_grpc.GovernanceServiceStub
 
     # Portfolio and compliance
 

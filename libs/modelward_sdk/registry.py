@@ -6,15 +6,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-import grpc
 from google.protobuf import field_mask_pb2
 
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_sdk.names import enum_value, model_name, version_name
-from modelward_sdk.settings import ConnectionSettings, DEFAULT_TIMEOUT, TlsSettings, resolve_settings
-from modelward_sdk.retry import RetryPolicy
 from modelward_sdk.transport import AsyncClientBase
 
 MetricsArg = Mapping[str, float] | Iterable[res.Metric]
@@ -27,23 +24,9 @@ class AsyncRegistryClient(AsyncClientBase):
     UNAVAILABLE; pass your own to make a rerun of the same job return the first result.
     """
 
-    def __init__(
-        self,
-        target: str | None = None,
-        *,
-        token: str | None = None,
-        principal: str | None = None,
-        tls: TlsSettings | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        settings: ConnectionSettings | None = None,
-        channel: grpc.aio.Channel | None = None,
-    ) -> None:
-        settings = settings or resolve_settings(
-            "registry", target, token=token, principal=principal, tls=tls, timeout=timeout, retry=retry
-        )
-        super().__init__(settings, channel)
-        self.stub = rpc_grpc.RegistryServiceStub(self.channel)
+    service = "registry"
+    stub_type = rpc_grpc.RegistryServiceStub
+    stub: rpc_grpc.RegistryServiceStub
 
     # Models
 

@@ -7,14 +7,16 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import grpc
 from google.protobuf import message
 
 from modelward_sdk.errors import DeadlineExceededError, from_grpc_error
-from modelward_sdk.retry import RETRYABLE_CODES
-from modelward_sdk.settings import ConnectionSettings
+from modelward_sdk.retry import RETRYABLE_CODES, RetryPolicy
+from modelward_sdk.settings import (
+    DEFAULT_TIMEOUT, ConnectionSettings, Service, TlsSettings, resolve_settings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +43,32 @@ def open_channel(settings: ConnectionSettings) -> grpc.aio.Channel:
 
 
 class AsyncClientBase:
-    """Owns one channel; closing the client closes it unless the caller passed the channel in."""
+    """Owns one channel; closing the client closes it unless the caller passed the channel in.
 
-    def __init__(self, settings: ConnectionSettings, channel: grpc.aio.Channel | None = None) -> None:
-        self.settings = settings
+    Settings not given as `settings` are resolved as `modelward_sdk.settings` describes.
+    """
+
+    service: ClassVar[Service]
+    stub_type: ClassVar[Callable[[grpc.aio.Channel], Any]]
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        token: str | None = None,
+        principal: str | None = None,
+        tls: TlsSettings | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        settings: ConnectionSettings | None = None,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        self.settings = settings or resolve_settings(
+            self.service, target, token=token, principal=principal, tls=tls, timeout=timeout, retry=retry
+        )
         self._owns_channel = channel is None
-        self.channel = channel if channel is not None else open_channel(settings)
+        self.channel = channel if channel is not None else open_channel(self.settings)
+        self.stub = self.stub_type(self.channel)
         self._rng = random.Random()
 
     async def close(self) -> None:

@@ -77,7 +77,7 @@ def test_known_digest_is_stable() -> None:
 def test_unsupported_input_named() -> None:
     with pytest.raises(TypeError, match="column 'when' has dtype datetime64"):
         normalize({"when": np.array(["2024-01-01"], dtype="datetime64[D]")})
-    with pytest.raises(TypeError, match="row 1 holds int"):
+    with pytest.raises(TypeError, match="row 1 contains int"):
         normalize({"mixed": np.array(["a", 3], dtype=object)})
     with pytest.raises(ValueError, match="different lengths"):
         normalize({"a": [1, 2], "b": [1]})

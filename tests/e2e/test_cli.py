@@ -1,0 +1,158 @@
+"""The modelward CLI against both services: exit codes, JSON output and pt-BR reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from modelward_cli.main import main
+from tests.support.sdk_stack import sdk_stack
+
+AUTHOR = "user:ana@example.com"
+
+
+@pytest.fixture(scope="module")
+async def stack(fresh_pg_url, nats_server):
+    async with sdk_stack(fresh_pg_url, nats_server.url, [(AUTHOR, "contributor")]) as running:
+        yield running
+
+
+async def run_cli(stack, capsys, *argv: str) -> tuple[int, str, str]:
+    """Run `modelward ARGV` against the stack off the event loop; return exit code, stdout, stderr."""
+    connection = ["--registry", stack.registry, "--governance", stack.governance, "--principal", AUTHOR]
+    token = stack.token(AUTHOR)
+    if token:
+        connection += ["--token", token]
+    try:
+        code = await asyncio.to_thread(main, [*argv, *connection])
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+async def test_model_commands_and_json(stack, capsys) -> None:
+    code, out, _ = await run_cli(stack, capsys, "models", "create", "cli-fraud", "--owner", "team:fraud",
+                                 "--team", "fraud", "--risk-tier", "high", "--task-type", "binary_classification",
+                                 "--description", "fraud score", "--tag", "domain=payments", "--output", "json")
+    assert code == 0
+    created = json.loads(out)
+    assert created["name"] == "models/cli-fraud"
+    assert created["risk_tier"] == "RISK_TIER_HIGH"
+
+    code, out, _ = await run_cli(stack, capsys, "models", "list", "--output", "json")
+    assert code == 0
+    assert [model["model_id"] for model in json.loads(out)] == ["cli-fraud"]
+
+    code, out, _ = await run_cli(stack, capsys, "models", "get", "cli-fraud")
+    assert code == 0
+    assert "team:fraud" in out
+    assert "high" in out
+
+
+async def test_version_from_yaml_file(stack, capsys, tmp_path: Path) -> None:
+    await run_cli(stack, capsys, "models", "create", "cli-churn", "--owner", "team:growth")
+    spec = tmp_path / "version.yaml"
+    spec.write_text(
+        "description: gradient boosting\n"
+        "artifact: {uri: 's3://models/churn.onnx', sha256: '" + "ef" * 32 + "', format: onnx}\n"
+        "metrics: [{name: auc, value: 0.84, dataset_split: test}]\n"
+        "feature_names: [tenure, plan]\n",
+        encoding="utf-8",
+    )
+    code, out, _ = await run_cli(stack, capsys, "versions", "create", "cli-churn", "--file", str(spec),
+                                 "--param", "depth=6", "--output", "json")
+    assert code == 0
+    version = json.loads(out)
+    assert version["name"] == "models/cli-churn/versions/1"
+    assert version["hyperparameters"] == {"depth": "6"}
+    assert version["metrics"][0]["name"] == "auc"
+
+    code, out, _ = await run_cli(stack, capsys, "aliases", "set", "models/cli-churn/versions/1", "champion")
+    assert code == 0
+    code, out, _ = await run_cli(stack, capsys, "aliases", "resolve", "cli-churn", "champion", "--output", "json")
+    assert json.loads(out)["version"] == "1"
+
+
+async def test_errors_map_to_exit_codes(stack, capsys, tmp_path: Path, monkeypatch) -> None:
+    code, _, err = await run_cli(stack, capsys, "models", "get", "cli-missing")
+    assert code == 3
+    assert "NOT_FOUND" in err
+    assert "cli-missing" in err
+
+    code, _, err = await run_cli(stack, capsys, "models", "create", "bad name!")
+    assert code == 4
+    assert "model_id" in err
+
+    await run_cli(stack, capsys, "models", "create", "cli-twice")
+    code, _, err = await run_cli(stack, capsys, "models", "create", "cli-twice")
+    assert code == 6
+    assert "ALREADY_EXISTS" in err
+
+    code, _, err = await run_cli(stack, capsys, "models", "create")
+    assert code == 2
+
+    bad_policy = tmp_path / "policy.yaml"
+    bad_policy.write_text("format_version: 1\nname: broken\nrules:\n  - id: x\n    kind: nonsense\n", encoding="utf-8")
+    code, out, _ = await run_cli(stack, capsys, "policy", "validate", str(bad_policy))
+    assert code == 4
+    assert "line" in out
+
+    monkeypatch.setenv("MODELWARD_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("MODELWARD_REGISTRY", raising=False)
+    code = await asyncio.to_thread(main, ["models", "list"])
+    err = capsys.readouterr().err
+    assert code == 7
+    assert "MODELWARD_REGISTRY" in err
+
+
+async def test_check_deployment_blocked_exit_code(stack, capsys) -> None:
+    await run_cli(stack, capsys, "models", "create", "cli-serving", "--owner", "team:serving")
+    await run_cli(stack, capsys, "versions", "create", "cli-serving", "--artifact-uri", "s3://m/1.onnx",
+                  "--artifact-sha256", "aa" * 32)
+    deadline = time.monotonic() + 20
+    while True:
+        code, out, err = await run_cli(stack, capsys, "check-deployment", "cli-serving", "--version", "1",
+                                       "--output", "json")
+        if code != 3 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert code == 6
+    decision = json.loads(out)
+    assert decision.get("allowed", False) is False
+    assert any(reason["code"] == "DENIAL_CODE_NOT_IN_PRODUCTION" for reason in decision["reasons"])
+
+
+async def test_portfolio_and_compliance_in_pt_br(stack, capsys) -> None:
+    await run_cli(stack, capsys, "models", "create", "cli-credito", "--owner", "team:credito",
+                  "--risk-tier", "medium", "--description", "score de crédito")
+    deadline = time.monotonic() + 20
+    while True:
+        code, out, _ = await run_cli(stack, capsys, "portfolio", "--lang", "pt-BR")
+        if "cli-credito" in out or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert code == 0
+    assert "Portfólio de modelos" in out
+    assert "Nível de risco" in out
+    assert "Conforme" in out
+    assert "médio" in out
+    assert re.search(r"Gerado em: \d{2}/\d{2}/\d{4} \d{2}:\d{2} UTC", out)
+    assert re.search(r"Modelos conformes: \d+ \(\d+,\d %\)", out)
+    assert "Owner" not in out
+
+    code, out, _ = await run_cli(stack, capsys, "compliance", "cli-credito", "--lang", "pt-BR")
+    assert code == 0
+    assert "Conformidade de cli-credito" in out
+    assert "Regra" in out
+    assert "modelo" in out
+    assert re.search(r"\b(aprovada|reprovada|não se aplica)\b", out)
+
+    code, out, _ = await run_cli(stack, capsys, "portfolio", "--output", "json")
+    assert code == 0
+    assert "models/cli-credito" in {entry["model"] for entry in json.loads(out)}
