@@ -155,6 +155,46 @@ def test_grid_mode_bound_against_scipy() -> None:
     assert ks.p_value == pytest.approx(asymptotic, rel=0.05)
 
 
+def test_exact_up_to_default_limits() -> None:
+    # The default limits: the whole reference is kept up to ProfileConfig.sample_size rows
+    # and the window keeps every value up to WindowConfig.exact_limit rows.
+    reference = _normal(ProfileConfig().sample_size, 11)
+    current = _normal(WindowConfig().exact_limit, 12, mean=0.02, scale=1.05)
+    _, report = _report({"x": reference}, {"x": current})
+    ks = report.feature("x").metric(DriftMethod.KOLMOGOROV_SMIRNOV)
+    wasserstein = report.feature("x").metric(DriftMethod.WASSERSTEIN)
+    assert ks is not None
+    assert wasserstein is not None
+    expected = stats.ks_2samp(reference, current)
+    assert ks.exact is True
+    assert ks.value == pytest.approx(expected.statistic, abs=1e-9)
+    assert ks.p_value == pytest.approx(expected.pvalue, abs=1e-9)
+    assert wasserstein.exact is True
+    assert wasserstein.details["distance"] == pytest.approx(
+        stats.wasserstein_distance(reference, current), abs=1e-9
+    )
+
+
+def test_bounded_past_default_window_limit() -> None:
+    reference = _normal(ProfileConfig().sample_size, 13)
+    current = _normal(WindowConfig().exact_limit + 1, 14, mean=0.02, scale=1.05)
+    _, report = _report({"x": reference}, {"x": current})
+    ks = report.feature("x").metric(DriftMethod.KOLMOGOROV_SMIRNOV)
+    wasserstein = report.feature("x").metric(DriftMethod.WASSERSTEIN)
+    assert ks is not None
+    assert wasserstein is not None
+    assert ks.exact is False
+    exact_ks = stats.ks_2samp(reference, current).statistic
+    assert ks.value <= exact_ks + 1e-12
+    assert exact_ks <= ks.value + ks.error_bound + 1e-12
+    # About 2 / grid_cells for continuous data, with the default 4,000 cells.
+    assert ks.error_bound <= 2.5 / 4000
+    exact_w = stats.wasserstein_distance(reference, current) / reference.std()
+    assert wasserstein.value <= exact_w + 1e-9
+    assert exact_w <= wasserstein.value + wasserstein.error_bound + 1e-9
+    assert wasserstein.error_bound < 0.01
+
+
 def test_bonferroni_across_columns() -> None:
     reference = {f"x{i}": _normal(500, i) for i in range(4)}
     current = {f"x{i}": _normal(500, 10 + i) for i in range(4)}

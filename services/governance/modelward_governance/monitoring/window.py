@@ -5,9 +5,9 @@ and the label-join buffer, which outlives windows. Per window it keeps:
 
 - numeric columns: cell counts and standardised sums on the reference grid, moments, minimum
   and maximum, and null and NaN counts. Raw values go to a buffer of `exact_limit` rows first.
-  While the window fits in it, the values are kept for the exact tests. Once it overflows, each
-  full buffer is sorted and folded into the grid. Sorting a chunk and searching each edge in it
-  is several times faster than searching the edges once per value.
+  While the window fits in it, the values are kept for the exact tests and sorted at close.
+  Once a batch would overflow it, the buffer and every later batch are folded into the grid
+  as they come, through the grid's `CellLocator`, without sorting.
 - categorical columns: counts per category key, with the reference categories and at most
   `max_new_categories` new ones, the rest pooled.
 - a uniform sample of rows (features and prediction) for driver analysis, and a uniform sample
@@ -52,7 +52,7 @@ from .profile import (
     common_length,
 )
 from .sampling import KeysAt, PendingLabelBuffer, RowReservoir
-from .summary import CategoricalSummary, NumericSummary, summarise_sorted
+from .summary import CategoricalSummary, CellTotals, NumericSummary, summarise_sorted
 
 logger = logging.getLogger(__name__)
 
@@ -158,21 +158,33 @@ class _NumericAccumulator:
     def add(self, inputs: Sequence[NumericInput], n_rows: int) -> None:
         for index, data in enumerate(inputs):
             self._n_null[index] += data.n_null
-        start = 0
-        while start < n_rows:
-            if self._buffered == self._buffer.shape[1]:
-                self._flush(keep_exact=False)
-            take = min(n_rows - start, self._buffer.shape[1] - self._buffered)
-            for index, data in enumerate(inputs):
-                self._buffer[index, self._buffered : self._buffered + take] = data.values[
-                    start : start + take
-                ]
-            self._buffered += take
-            start += take
-
-    def _flush(self, *, keep_exact: bool) -> None:
-        if not keep_exact:
+        if not self._overflowed and self._buffered + n_rows > self._buffer.shape[1]:
             self._overflowed = True
+            self._fold_buffer()
+        if self._overflowed:
+            for index, data in enumerate(inputs):
+                self._fold(index, data.values)
+            return
+        for index, data in enumerate(inputs):
+            self._buffer[index, self._buffered : self._buffered + n_rows] = data.values
+        self._buffered += n_rows
+
+    def _fold_buffer(self) -> None:
+        for index in range(len(self._profiles)):
+            self._fold(index, self._buffer[index, : self._buffered])
+        self._buffered = 0
+
+    def _fold(self, index: int, values: np.ndarray) -> None:
+        missing = np.isnan(values)
+        n_missing = int(np.count_nonzero(missing))
+        self._missing[index] += n_missing
+        valid = values[~missing] if n_missing else values
+        if valid.shape[0] == 0:
+            return
+        totals = self._profiles[index].grid.locator.totals(valid)
+        self._add_totals(index, totals, float(valid.min()), float(valid.max()))
+
+    def _summarise_exact(self) -> None:
         ordered = np.sort(self._buffer[:, : self._buffered], axis=1)
         for index, profile in enumerate(self._profiles):
             row = ordered[index]
@@ -180,23 +192,28 @@ class _NumericAccumulator:
             n_valid = int(np.searchsorted(row, np.nan, side="left"))
             self._missing[index] += self._buffered - n_valid
             valid = row[:n_valid]
-            if keep_exact:
-                self._exact[index] = valid.copy()
+            self._exact[index] = valid.copy()
             if n_valid == 0:
                 continue
             totals = summarise_sorted(valid, profile.grid)
-            n_cells = totals.counts.shape[0]
-            self._counts[index, :n_cells] += totals.counts
-            self._atoms[index, :n_cells] += totals.atoms
-            self._sums[index, :n_cells] += totals.sums
-            self._sum_sq[index] += totals.sum_sq
-            self._minimum[index] = min(self._minimum[index], valid[0])
-            self._maximum[index] = max(self._maximum[index], valid[-1])
+            self._add_totals(index, totals, float(valid[0]), float(valid[-1]))
         self._buffered = 0
+
+    def _add_totals(self, index: int, totals: CellTotals, minimum: float, maximum: float) -> None:
+        n_cells = totals.counts.shape[0]
+        self._counts[index, :n_cells] += totals.counts
+        self._atoms[index, :n_cells] += totals.atoms
+        self._sums[index, :n_cells] += totals.sums
+        self._sum_sq[index] += totals.sum_sq
+        self._minimum[index] = min(self._minimum[index], minimum)
+        self._maximum[index] = max(self._maximum[index], maximum)
 
     def close(self, n_rows: int) -> dict[str, NumericSummary]:
         # Values are exact only when the whole window fitted in the buffer.
-        self._flush(keep_exact=not self._overflowed)
+        if self._overflowed:
+            self._fold_buffer()
+        else:
+            self._summarise_exact()
         summaries: dict[str, NumericSummary] = {}
         for index, profile in enumerate(self._profiles):
             n_cells = profile.grid.n_cells
