@@ -6,6 +6,12 @@ them over gRPC from this process, prints a Markdown table, and drops the databas
     python benchmarks/registry_benchmark.py                  # every workload
     python benchmarks/registry_benchmark.py --only create    # one of: create resolve latency rebuild
     python benchmarks/registry_benchmark.py --rebuild-events 1000000 --seconds 15
+    python benchmarks/registry_benchmark.py --only create --auth-compare   # same workload, auth off then on
+
+With authentication on (the default), the registry accepts JWTs from a key made for the run and
+the workload calls carry a JWT of a principal with a global contributor binding, so each call
+goes through token verification and the binding check. `--auth-compare` runs the create and
+resolve workloads once with `--auth-disabled` and once with authentication, and prints both.
 
 Versions carry 20 hyperparameters, 10 metrics, 5 tags and 2 datasets, as tests/support/builders.py
 builds them.
@@ -35,6 +41,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from modelward_common.auth.client import bearer_token  # noqa: E402
 from modelward_common.db import create_engine  # noqa: E402
 from modelward_common.eventstore import EventContext, NewEvent, append  # noqa: E402
 from modelward_common.nats_server import NatsServer, free_port  # noqa: E402
@@ -44,6 +51,8 @@ from modelward_registry.bootstrap import prepare_database  # noqa: E402
 from modelward_registry.domain import decisions  # noqa: E402
 from modelward_registry.domain.model import apply, empty_aggregate  # noqa: E402
 from modelward_registry.rebuild import rebuild_projections  # noqa: E402
+from modelward_protos.access.v1 import access_service_pb2_grpc as access_grpc  # noqa: E402
+from tests.support.auth import ISSUER, AUDIENCE, as_principal, grant, issuer  # noqa: E402
 from tests.support.builders import new_model, new_version  # noqa: E402
 
 PG = os.environ.get("MODELWARD_TEST_PG", "127.0.0.1:5432")
@@ -67,13 +76,24 @@ async def database() -> AsyncIterator[str]:
 
 
 @contextlib.contextmanager
-def registry_process(database_url: str, nats_url: str, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
+def auth_flags(enabled: bool) -> list[str]:
+    if not enabled:
+        return ["--auth-disabled"]
+    return [
+        "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE, "--jwks-file", str(issuer().jwks_file),
+        "--admin-token-file", str(issuer().admin_token_file),
+    ]
+
+
+def registry_process(
+    database_url: str, nats_url: str, prefix: str, *, auth: bool = True
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     log = open(Path(tempfile.gettempdir()) / f"registry-bench-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "modelward_registry", "serve", "--listen", f"127.0.0.1:{port}",
          "--database-url", database_url, "--nats-url", nats_url, "--subject-prefix", prefix,
-         "--stream-name", f"{prefix}_REGISTRY", "--log-level", "WARNING", "--page-token-key", "bench"],
+         "--stream-name", f"{prefix}_REGISTRY", "--log-level", "WARNING", "--page-token-key", "bench", *auth_flags(auth)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -129,17 +149,28 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
-async def bench_create_and_resolve(args: argparse.Namespace, results: list[tuple[str, str, str]]) -> None:
+BENCH_PRINCIPAL = "user:bench@example.com"
+
+
+async def bench_create_and_resolve(
+    args: argparse.Namespace, results: list[tuple[str, str, str]], *, auth: bool = True
+) -> None:
+    mode = "auth on" if auth else "auth off"
     with tempfile.TemporaryDirectory() as scratch:
         server = NatsServer(Path(scratch))
         server.start()
         prefix = f"b{uuid.uuid4().hex[:8]}"
         try:
             async with database() as url:
-                with registry_process(url, server.url, prefix) as (process, target):
+                with registry_process(url, server.url, prefix, auth=auth) as (process, target):
                     await wait_ready(target)
-                    async with grpc.aio.insecure_channel(target) as channel:
+                    # Setup calls go as the bootstrap admin; timed calls carry the bench user's JWT.
+                    admin = bearer_token(issuer().admin_token)
+                    async with grpc.aio.insecure_channel(target, interceptors=admin) as channel:
                         stub = rpc_grpc.RegistryServiceStub(channel)
+                        metadata = as_principal(BENCH_PRINCIPAL) if auth else ()
+                        if auth:
+                            await grant(access_grpc.AccessServiceStub(channel), BENCH_PRINCIPAL, "contributor")
                         models = [f"bench-{i}" for i in range(args.models)]
                         for name in models:
                             await stub.CreateModel(new_model(name))
@@ -147,10 +178,10 @@ async def bench_create_and_resolve(args: argparse.Namespace, results: list[tuple
 
                         if args.only in ("", "create"):
                             async def create(index: int) -> None:
-                                await stub.CreateModelVersion(requests[index % len(requests)], timeout=10)
+                                await stub.CreateModelVersion(requests[index % len(requests)], timeout=10, metadata=metadata)
 
                             calls, latencies = await closed_loop(args.clients, args.seconds, create)
-                            results.append(("CreateModelVersion", f"{calls / args.seconds:,.0f}/s",
+                            results.append((f"CreateModelVersion, {mode}", f"{calls / args.seconds:,.0f}/s",
                                             f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms"))
 
                         if args.only in ("", "resolve"):
@@ -161,17 +192,18 @@ async def bench_create_and_resolve(args: argparse.Namespace, results: list[tuple
 
                             async def resolve(index: int) -> None:
                                 await stub.ResolveAlias(
-                                    rpc.ResolveAliasRequest(model=f"models/{models[index % len(models)]}", alias="champion"), timeout=10
+                                    rpc.ResolveAliasRequest(model=f"models/{models[index % len(models)]}", alias="champion"),
+                                    timeout=10, metadata=metadata,
                                 )
 
                             calls, latencies = await closed_loop(args.clients, args.seconds, resolve)
-                            results.append(("ResolveAlias", f"{calls / args.seconds:,.0f}/s",
+                            results.append((f"ResolveAlias, {mode}", f"{calls / args.seconds:,.0f}/s",
                                             f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms"))
 
                         if args.only in ("", "latency"):
                             await bench_latency(args, stub, models, server.url, prefix, results)
                     current, peak = rss_mb(process.pid)
-                    results.append(("registry RSS after these workloads", f"{current:.0f} MB", f"peak {peak:.0f} MB"))
+                    results.append((f"registry RSS after these workloads, {mode}", f"{current:.0f} MB", f"peak {peak:.0f} MB"))
         finally:
             server.stop()
 
@@ -294,13 +326,18 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="registrations per second for latency (default %(default)s)")
     parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="events for the rebuild (default %(default)s)")
     parser.add_argument("--rss-check", action="store_true", help="after the rebuild, serve the rebuilt data and read RSS")
+    parser.add_argument("--auth-compare", action="store_true",
+                        help="run the create and resolve workloads with authentication off, then on, and print both")
     args = parser.parse_args()
     results: list[tuple[str, str, str]] = []
+    if args.only != "rebuild" and args.auth_compare:
+        await bench_create_and_resolve(args, results, auth=False)
     if args.only != "rebuild":
-        await bench_create_and_resolve(args, results)
+        await bench_create_and_resolve(args, results, auth=True)
     if args.only in ("", "rebuild"):
         await bench_rebuild(args, results)
-    print(f"\nMachine: {machine()}; PostgreSQL at {PG}; {args.clients} clients; {args.seconds:.0f} s per workload\n")
+    print(f"\nMachine: {machine()}; load average {' '.join(f'{value:.2f}' for value in os.getloadavg())} at the end; "
+          f"PostgreSQL at {PG}; {args.clients} clients; {args.seconds:.0f} s per workload\n")
     print("| workload | result | detail |\n|---|---|---|")
     for row in results:
         print(f"| {row[0]} | {row[1]} | {row[2]} |")

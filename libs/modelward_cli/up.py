@@ -7,6 +7,8 @@ healthy, and stops them in reverse order on SIGINT, SIGTERM or SIGHUP. Files in 
     up.lock            locked with flock(2) while `up` runs, contains the pids of `up` and its children
     ports.json         ports chosen on the first start, reused by later starts while they are free
     endpoints.json     addresses of the running services, removed when `up` stops
+    admin-token        bootstrap admin API token (mode 0600), created on the first start and kept;
+                       both services accept it, and the CLI and SDK send it when no other token is set
     registry.sqlite    registry database
     governance.sqlite  governance database
     nats/jetstream/    JetStream store
@@ -43,6 +45,7 @@ from typing import IO, Protocol
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from modelward_common.auth.api_tokens import generate_api_token
 from modelward_common.nats_server import NatsServer, NatsServerNotFound
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ EXIT_LOCKED = 4
 LOCK_FILE = "up.lock"
 PORTS_FILE = "ports.json"
 ENDPOINTS_FILE = "endpoints.json"
+ADMIN_TOKEN_FILE = "admin-token"
 
 DEFAULT_STARTUP_TIMEOUT = 30.0
 # Longer than the registry's default --shutdown-grace of 10 s, so a registry that drains
@@ -309,6 +313,10 @@ class StackConfig:
     def endpoints_path(self) -> Path:
         return self.data_dir / ENDPOINTS_FILE
 
+    @property
+    def admin_token_path(self) -> Path:
+        return self.data_dir / ADMIN_TOKEN_FILE
+
     def log_path(self, name: str) -> Path:
         return self.data_dir / "logs" / f"{name}.log"
 
@@ -336,6 +344,7 @@ class Stack:
         self.config = config
         self._lock = lock
         self._children: list[Child] = []
+        self._admin_token_created = False
         self._stop_signal: int | None = None
 
     def run(self) -> int:
@@ -399,6 +408,8 @@ class Stack:
                 "was not found), starting without it"
             )
         ports = choose_ports(config.data_dir, config.host, names, config.requested_ports)
+        self._admin_token_created = ensure_admin_token(config.admin_token_path)
+        token_flags = ["--admin-token-file", str(config.admin_token_path)]
         client_host = client_address(config.host)
 
         nats_url = f"nats://{format_host(client_host)}:{ports['nats']}"
@@ -407,7 +418,9 @@ class Stack:
         registry_target = f"{format_host(client_host)}:{ports['registry']}"
         self._start_service(
             REGISTRY,
-            service_command(REGISTRY, self._listen(ports["registry"]), config.sqlite_url("registry"), nats_url),
+            service_command(
+                REGISTRY, self._listen(ports["registry"]), config.sqlite_url("registry"), nats_url, extra_flags=token_flags
+            ),
             registry_target,
         )
 
@@ -419,7 +432,10 @@ class Stack:
                 self._listen(ports["governance"]),
                 config.sqlite_url("governance"),
                 nats_url,
-                extra_flags=["--registry-target", registry_target],
+                extra_flags=[
+                    "--registry-target", registry_target, *token_flags,
+                    "--registry-token-file", str(config.admin_token_path),
+                ],
             )
             self._start_service(GOVERNANCE, command, governance_target)
 
@@ -529,6 +545,12 @@ class Stack:
             else:
                 lines.append(f"  {name:<11} {address!s:<28} log: {self.config.log_path(name)}")
         lines.append(f"Endpoints are in {self.config.endpoints_path}.")
+        token_path = self.config.admin_token_path
+        state = "created now" if self._admin_token_created else "kept from an earlier start"
+        lines.append(f"Admin token ({state}, readable only by you): {token_path}")
+        lines.append("  The modelward CLI and SDK send it automatically. For other gRPC clients:")
+        lines.append(f"  export MODELWARD_TOKEN=$(cat {shlex.quote(str(token_path))})")
+        lines.append("  and send the metadata 'authorization: Bearer $MODELWARD_TOKEN'.")
         lines.append(f"Stop with Ctrl-C, or with 'kill {os.getpid()}'.")
         print("\n".join(lines), flush=True)
 
@@ -606,6 +628,25 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait()
         logger.info("%s stopped (%s)", self.name, describe_exit(self.process.returncode))
+
+
+def ensure_admin_token(path: Path) -> bool:
+    """Create the bootstrap admin token file (mode 0600) unless it exists; return whether it was created.
+
+    An existing file is kept, so clients keep working across restarts; its mode is tightened to
+    0600 if someone loosened it.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            logger.warning("admin token file %s was readable by others; setting its mode to 0600", path)
+            path.chmod(0o600)
+        return False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(generate_api_token().secret + "\n")
+    logger.info("created the admin token file %s", path)
+    return True
 
 
 def service_available(spec: ServiceSpec) -> bool:

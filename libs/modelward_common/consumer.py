@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import nats
@@ -31,6 +31,7 @@ from nats.js import api as js_api
 from nats.js.errors import FetchTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from modelward_common.auth.nats_options import NatsSecurity
 from modelward_common.cloudevents import MalformedEvent, ReceivedEvent, parse_event
 from modelward_common.db import blob_column, json_column, text_column
 from modelward_common.errors import FailedPrecondition, NotFound
@@ -107,6 +108,7 @@ class ConsumerConfig:
     ack_wait: float = 30.0
     # Apply each event's stream in order; off for consumers of independent decisions.
     ordered: bool = True
+    nats_security: NatsSecurity = field(default_factory=NatsSecurity)
 
 
 class _EarlyEvent(Exception):
@@ -165,7 +167,7 @@ class EventConsumer:
         if self._client is None or self._client.is_closed:
             self._client = await nats.connect(
                 self.config.nats_url, name=f"modelward-{self.config.name}", max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5, connect_timeout=2,
+                reconnect_time_wait=0.5, connect_timeout=2, **self.config.nats_security.connect_options(),
             )
         js = self._client.jetstream()
         await self._wait_for_stream(js)

@@ -5,6 +5,8 @@
 - Abuse limits (limits.py): gRPC's own message size and concurrency limits, a rate limit per
   principal, and the caller's deadline, after which the handler is cancelled so its
   transaction rolls back.
+- Each call passes the CallGuard (auth/guard.py) first, when the service has one: the caller
+  is authenticated and the RPC's permission checked. Health checking and reflection are open.
 - Standard health checking and server reflection.
 - Graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls drain.
 """
@@ -26,15 +28,14 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from modelward_common.auth.guard import CallGuard
+from modelward_common.auth.identity import ANONYMOUS_ADMIN, identity_var
 from modelward_common.errors import DeadlineExceeded, InvalidArgument, ModelwardError, ResourceExhausted
 from modelward_common.limits import RateLimiter, ServerLimits
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
-# Placeholder identity header until authentication exists: the caller's principal, such as
-# user:ana@example.com. Nothing checks it, so it must not be trusted for access control.
-PRINCIPAL_HEADER = "x-modelward-principal"
 ANONYMOUS = "user:anonymous"
 ERROR_DOMAIN = "modelward.io"
 
@@ -68,8 +69,13 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
 
 
 def caller_principal(context: grpc.aio.ServicerContext) -> str:
-    """Return the principal making the call: the one place that decides who the caller is."""
-    return metadata_value(context, PRINCIPAL_HEADER)[:320] or ANONYMOUS
+    """Return the principal making the call: the one place that decides who the caller is.
+
+    The CallGuard sets it from the verified token or client certificate before the handler
+    runs; with authentication off every caller is `user:anonymous`.
+    """
+    identity = identity_var.get()
+    return identity.principal if identity is not None else ANONYMOUS
 
 
 def to_status(error: ModelwardError) -> status_pb2.Status:
@@ -105,8 +111,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Apply the rate limit and the caller's deadline, and map ModelwardError to its status;
     log anything else and return INTERNAL."""
 
-    def __init__(self, rate_limiter: RateLimiter | None = None) -> None:
+    def __init__(self, rate_limiter: RateLimiter | None = None, guard: CallGuard | None = None) -> None:
         self.rate_limiter = rate_limiter
+        self.guard = guard
 
     async def intercept_service(
         self,
@@ -120,19 +127,19 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         limiter = None if method.startswith(_UNLIMITED_PREFIXES) else self.rate_limiter
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method, limiter),
+                _wrap(handler.unary_unary, method, limiter, self.guard),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap(handler.stream_unary, method, limiter),
+                _wrap(handler.stream_unary, method, limiter, self.guard, streaming=True),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream and not method.startswith(_UNLIMITED_PREFIXES):
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method, limiter),
+                _wrap_stream(handler.unary_stream, method, limiter, self.guard),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -179,10 +186,23 @@ def _set_request_id(context: grpc.aio.ServicerContext) -> tuple[str, contextvars
     return request_id, request_id_var.set(request_id[:128])
 
 
-def _wrap(behavior: Behavior, method: str, limiter: RateLimiter | None) -> Behavior:
+async def _admit(guard: CallGuard | None, method: str, request: Any | None, context: grpc.aio.ServicerContext) -> None:
+    """Authenticate and authorise the call, and record who is calling for caller_principal()."""
+    if guard is None:
+        identity_var.set(ANONYMOUS_ADMIN)
+        return
+    identity_var.set(await guard.admit(method, request, context))
+
+
+def _wrap(
+    behavior: Behavior, method: str, limiter: RateLimiter | None, guard: CallGuard | None, *, streaming: bool = False
+) -> Behavior:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         request_id, token = _set_request_id(context)
+        identity_token = identity_var.set(None)
         try:
+            # A client-streaming request is not read yet, so its RPC is checked without one.
+            await _admit(guard, method, None if streaming else request, context)
             _check_rate(limiter, method, context)
             remaining = context.time_remaining()
             if remaining is None:
@@ -200,15 +220,20 @@ def _wrap(behavior: Behavior, method: str, limiter: RateLimiter | None) -> Behav
         except Exception as error:  # noqa: BLE001 - every failure becomes a status here
             await _abort(context, method, request_id, error)
         finally:
+            identity_var.reset(identity_token)
             request_id_var.reset(token)
 
     return wrapped
 
 
-def _wrap_stream(behavior: StreamBehavior, method: str, limiter: RateLimiter | None) -> StreamBehavior:
+def _wrap_stream(
+    behavior: StreamBehavior, method: str, limiter: RateLimiter | None, guard: CallGuard | None
+) -> StreamBehavior:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         request_id, token = _set_request_id(context)
+        identity_token = identity_var.set(None)
         try:
+            await _admit(guard, method, request, context)
             _check_rate(limiter, method, context)
             async for response in behavior(request, context):
                 yield response
@@ -217,6 +242,7 @@ def _wrap_stream(behavior: StreamBehavior, method: str, limiter: RateLimiter | N
         except Exception as error:  # noqa: BLE001 - every failure becomes a status here
             await _abort(context, method, request_id, error)
         finally:
+            identity_var.reset(identity_token)
             request_id_var.reset(token)
 
     return wrapped
@@ -225,12 +251,22 @@ def _wrap_stream(behavior: StreamBehavior, method: str, limiter: RateLimiter | N
 class ServiceHost:
     """A grpc.aio server with health, reflection and the error interceptor."""
 
-    def __init__(self, listen: str, service_names: Iterable[str], *, limits: ServerLimits | None = None) -> None:
+    def __init__(
+        self,
+        listen: str,
+        service_names: Iterable[str],
+        *,
+        limits: ServerLimits | None = None,
+        guard: CallGuard | None = None,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
         self.listen = listen
         self.service_names = list(service_names)
         self.limits = limits or ServerLimits()
+        self.credentials = credentials
+        limiter = RateLimiter(self.limits.rate_per_second, self.limits.rate_burst)
         self.server = grpc.aio.server(
-            interceptors=[ErrorInterceptor(RateLimiter(self.limits.rate_per_second, self.limits.rate_burst))],
+            interceptors=[ErrorInterceptor(limiter, guard)],
             options=[
                 ("grpc.max_receive_message_length", self.limits.max_message_bytes),
                 ("grpc.max_send_message_length", self.limits.max_message_bytes),
@@ -247,13 +283,16 @@ class ServiceHost:
         self.port = 0
 
     async def start(self) -> int:
-        self.port = self.server.add_insecure_port(self.listen)
+        if self.credentials is None:
+            self.port = self.server.add_insecure_port(self.listen)
+        else:
+            self.port = self.server.add_secure_port(self.listen, self.credentials)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.listen}: the address is in use or invalid")
         await self.server.start()
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        logger.info("gRPC server listening on %s (port %d)", self.listen, self.port)
+        logger.info("gRPC server listening on %s (port %d, %s)", self.listen, self.port, "TLS" if self.credentials else "plaintext")
         return self.port
 
     async def stop(self, grace: float) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,12 @@ class NatsServer:
     The port is chosen once and kept across restart(), so clients reconnect to the same URL.
     """
 
-    def __init__(self, store_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, store_dir: Path, *, host: str = "127.0.0.1", port: int | None = None, extra_args: Sequence[str] = ()
+    ) -> None:
         self.store_dir = Path(store_dir)
+        # More nats-server flags, such as --user/--pass or --tlscert/--tlskey.
+        self.extra_args = list(extra_args)
         self.host = host
         self.port = port or free_port(host)
         self.process: subprocess.Popen[bytes] | None = None
@@ -71,6 +76,7 @@ class NatsServer:
             "-js",
             "-sd", str(self.store_dir / "jetstream"),
             "-l", str(self.log_path),
+            *self.extra_args,
         ]
         # A session of its own keeps a terminal's Ctrl-C from stopping it before its clients.
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from modelward_common.auth.nats_options import NatsSecurity
 from modelward_common.cloudevents import headers_for, subject_for
 from modelward_common.db import read_connection, text_column
 from modelward_common.eventstore import StoredEvent, metadata, read_all
@@ -62,6 +63,7 @@ class RelayConfig:
     # Seconds JetStream remembers message ids for deduplication.
     duplicate_window: float = 600.0
     max_backoff: float = 5.0
+    nats_security: NatsSecurity = field(default_factory=NatsSecurity)
 
 
 def default_holder_id() -> str:
@@ -153,6 +155,7 @@ class OutboxRelay:
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
                 allow_reconnect=True,
+                **self.config.nats_security.connect_options(),
             )
             self._stream_ready = False
         if not self._stream_ready:

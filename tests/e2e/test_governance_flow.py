@@ -13,6 +13,7 @@ from modelward_protos.governance.v1 import governance_service_pb2 as gov
 from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
+from tests.support.auth import as_principal, grant_and_wait
 from tests.support.builders import new_model, new_version
 from tests.support.governance import governance_config, running_governance
 from tests.support.registry import registry_config, running_registry
@@ -28,7 +29,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0
 
 
 def principal(name: str) -> tuple[tuple[str, str], ...]:
-    return (("x-modelward-principal", name),)
+    return as_principal(name)
+
+
+# Authors and requesters also hold the reviewer role, so separation of duties, not a missing
+# role, is what stops them approving their own work.
+FLOW_ROLES = [
+    ("user:ana@example.com", "contributor"), ("user:ana@example.com", "reviewer"),
+    ("user:bob@example.com", "contributor"), ("user:bob@example.com", "reviewer"),
+    ("user:carla@example.com", "reviewer"), ("user:dan@example.com", "reviewer"),
+]
 
 
 @pytest.fixture
@@ -38,6 +48,7 @@ async def stack(fresh_pg_url, nats_server, nats_prefix):
     async with running_registry(registry_cfg) as registry:
         config = governance_config(fresh_pg_url(), nats_server.url, nats_prefix, registry.target)
         async with running_governance(config) as governance:
+            await grant_and_wait(registry, governance, FLOW_ROLES)
             yield registry, governance
 
 
@@ -103,6 +114,13 @@ async def test_high_risk_promotion_needs_two_reviewers(stack) -> None:
         return found.stage == res.STAGE_PRODUCTION
 
     assert await eventually(in_production)
+
+    async def deployment_allowed() -> bool:
+        # Governance learns of the stage change from the registry's stream, a moment later.
+        checked = await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/fraud-score", version=1))
+        return checked.allowed
+
+    assert await eventually(deployment_allowed)
     decision = await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/fraud-score", version=1))
     assert decision.allowed, [reason.message for reason in decision.reasons]
 

@@ -15,6 +15,7 @@ from modelward_protos.governance.v1 import governance_service_pb2 as gov
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from tests.e2e.test_governance_flow import eventually, principal
+from tests.support.auth import grant_and_wait
 from tests.support.builders import new_model, new_version
 from tests.support.governance import governance_config, running_governance
 from tests.support.registry import registry_config, running_registry
@@ -68,7 +69,12 @@ async def _registry_events(nats_client, stream: str) -> int:
     return (await nats_client.jetstream().stream_info(stream)).state.messages
 
 
+# Role bindings _populate records first; each is one event on the registry's stream.
+POPULATE_ROLES = [("user:ana@example.com", "contributor"), ("user:bob@example.com", "contributor")]
+
+
 async def _populate(registry) -> None:
+    await grant_and_wait(registry, None, POPULATE_ROLES)
     stub = registry.stub
     await stub.CreateModel(new_model("alpha"), metadata=principal("user:ana@example.com"))
     await stub.CreateModel(new_model("beta", owner=""), metadata=principal("user:ana@example.com"))
@@ -174,7 +180,7 @@ async def test_lost_message_heals_from_history(registry, fresh_pg_url, fresh_sql
     async with running_governance(reference):
         assert await eventually(lambda: _caught_up(reference_url, total))
 
-    await nats_client.jetstream().delete_msg(stream, 5)
+    await nats_client.jetstream().delete_msg(stream, len(POPULATE_ROLES) + 5)
     healed_url = fresh_sqlite_url()
     healed = governance_config(healed_url, nats_server.url, nats_prefix, registry.target,
                                durable_name=f"{nats_prefix}-healed", stream_name=f"{nats_prefix}_HEALED", run_relay=False)

@@ -189,20 +189,25 @@ def health_status(target: str, service: str) -> int:
     return response.status
 
 
-def create_model(target: str, model_id: str) -> str:
-    """Create a model in the registry at target and return its uid."""
+def admin_metadata(data_dir: Path) -> tuple[tuple[str, str], ...]:
+    token = (data_dir / up.ADMIN_TOKEN_FILE).read_text().strip()
+    return (("authorization", f"Bearer {token}"),)
+
+
+def create_model(target: str, model_id: str, data_dir: Path) -> str:
+    """Create a model in the registry at target, as the stack's admin, and return its uid."""
     model = res.Model(owner="team:e2e", team="e2e", risk_tier=res.RISK_TIER_LOW, task_type="regression")
     with grpc_channel(target) as channel:
         created = rpc_grpc.RegistryServiceStub(channel).CreateModel(
-            rpc.CreateModelRequest(model_id=model_id, model=model), timeout=10
+            rpc.CreateModelRequest(model_id=model_id, model=model), timeout=10, metadata=admin_metadata(data_dir)
         )
     return created.uid
 
 
-def model_uid(target: str, model_id: str) -> str:
+def model_uid(target: str, model_id: str, data_dir: Path) -> str:
     with grpc_channel(target) as channel:
         model = rpc_grpc.RegistryServiceStub(channel).GetModel(
-            rpc.GetModelRequest(name=f"models/{model_id}"), timeout=10
+            rpc.GetModelRequest(name=f"models/{model_id}"), timeout=10, metadata=admin_metadata(data_dir)
         )
     return model.uid
 
@@ -260,7 +265,15 @@ def test_up_serves_stops_and_restarts(tmp_path: Path, start_up: StartUp, up_env:
     assert (data_dir / "logs" / "registry.log").exists()
     assert (data_dir / "logs" / "nats.log").exists()
 
-    uid = create_model(endpoints["registry"], "up-e2e-kept")
+    token_file = data_dir / up.ADMIN_TOKEN_FILE
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text()
+    assert "export MODELWARD_TOKEN=$(cat" in first.output
+    assert token.strip() not in first.output
+    with grpc_channel(endpoints["registry"]) as channel, pytest.raises(grpc.RpcError) as anonymous:
+        rpc_grpc.RegistryServiceStub(channel).GetModel(rpc.GetModelRequest(name="models/x"), timeout=10)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    uid = create_model(endpoints["registry"], "up-e2e-kept", data_dir)
     asyncio.run(add_stream(endpoints["nats"], "UP_E2E_KEPT"))
     children = first.children()
     assert set(children) == {"nats", "registry", "governance"}
@@ -277,7 +290,9 @@ def test_up_serves_stops_and_restarts(tmp_path: Path, start_up: StartUp, up_env:
     assert restarted["nats"] == endpoints["nats"]
     assert restarted["registry"] == endpoints["registry"]
     assert restarted["data_dir"] == str(data_dir)
-    assert model_uid(restarted["registry"], "up-e2e-kept") == uid
+    assert model_uid(restarted["registry"], "up-e2e-kept", data_dir) == uid
+    assert token_file.read_text() == token
+    assert "kept from an earlier start" in second.output
     assert "UP_E2E_KEPT" in asyncio.run(stream_names(restarted["nats"]))
     assert second.stop(signal.SIGTERM) == 0, second.output
     assert processes_using(data_dir) == []

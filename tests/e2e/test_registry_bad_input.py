@@ -23,6 +23,7 @@ from nats.js.errors import NotFoundError
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_protos.registry.v1 import resources_pb2 as res
+from tests.support.auth import bearer, issuer
 from tests.support.builders import digest, new_model, new_version
 from tests.support.registry import registry_config, running_registry
 
@@ -43,7 +44,6 @@ VERSION_FORM_FIX = "use the form 'models/{model}/versions/{version}'"
 VERSION_NUMBER_FIX = "positive whole number without leading zeros"
 ALIAS_FIX = "lowercase letters, digits, '_' and '-', starting with a lowercase letter"
 PRINCIPAL_FIX = "'user:<email>', 'team:<slug>', 'group:<slug>' or 'service:<slug>'"
-PRINCIPAL_HEADER = "x-modelward-principal"
 
 
 def shown(value: object) -> str:
@@ -1124,12 +1124,23 @@ async def test_reason_at_limit_recorded(harness, method) -> None:
     await take_snapshot(harness)
 
 
-async def test_principal_header_too_long(harness) -> None:
+async def test_token_subject_too_long(harness) -> None:
     await create_model(harness)
     principal = "user:" + "a" * 316
 
     await assert_rejected(
-        harness, "CreateModelVersion", new_version("churn", seed="two"), INVALID,
-        PRINCIPAL_HEADER, shown(principal), "at most 320 characters",
-        metadata=[(PRINCIPAL_HEADER, principal)],
+        harness, "CreateModelVersion", new_version("churn", seed="two"), grpc.StatusCode.UNAUTHENTICATED,
+        "claim sub", shown(principal), "at most 320 characters",
+        metadata=bearer(issuer().mint(principal)),
     )
+
+
+@pytest.mark.parametrize("subject", ["", "user:ana example", "robot:r2", "user:tab\there"])
+async def test_token_subject_malformed(harness, subject) -> None:
+    await create_model(harness)
+
+    details = await assert_rejected(
+        harness, "CreateModelVersion", new_version("churn", seed="two"), grpc.StatusCode.UNAUTHENTICATED,
+        "claim", metadata=bearer(issuer().mint(subject)),
+    )
+    assert "sub" in details

@@ -13,6 +13,8 @@ import grpc
 from modelward_governance.bootstrap import GovernanceApp
 from modelward_governance.config import GovernanceConfig
 from modelward_protos.governance.v1 import governance_service_pb2_grpc as rpc_grpc
+from tests.support.auth import issuer
+from tests.support.registry import admin_channel
 
 
 @dataclass
@@ -36,6 +38,8 @@ def governance_config(database_url: str, nats_url: str, prefix: str, registry_ta
         durable_name=f"{prefix}-governance",
         shutdown_grace=2.0,
         page_token_key="test-key",
+        auth=issuer().auth_config(),
+        registry_token_file=str(issuer().admin_token_file),
     )
     return dataclasses.replace(config, **overrides)
 
@@ -44,7 +48,7 @@ def governance_config(database_url: str, nats_url: str, prefix: str, registry_ta
 async def running_governance(config: GovernanceConfig) -> AsyncIterator[RunningGovernance]:
     app = GovernanceApp(config)
     port = await app.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = admin_channel(f"127.0.0.1:{port}")
     try:
         yield RunningGovernance(app, rpc_grpc.GovernanceServiceStub(channel), channel, port, config)
     finally:

@@ -40,6 +40,7 @@ def _services() -> list[tuple[descriptor.ServiceDescriptor, str]]:
     implementations = {
         "modelward.registry.v1.RegistryService": "modelward_registry.entrypoints.grpc_service:RegistryServicer",
         "modelward.governance.v1.GovernanceService": "modelward_governance.entrypoints.grpc_service:GovernanceServicer",
+        "modelward.access.v1.AccessService": "modelward_registry.entrypoints.access_service:AccessServicer",
         "modelward.audit.v1.AuditService": "modelward_common.audit_service:AuditServicer",
     }
     found = []

@@ -8,9 +8,13 @@ import logging
 from dataclasses import dataclass, field
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common import audit_service
+from modelward_common.auth.client import service_channel
+from modelward_common.auth.setup import build_guard, credentials_for
+from modelward_common.auth.store import ACCESS_EVENT_TYPES, AccessDirectory, apply_access_event
+from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
@@ -23,6 +27,7 @@ from modelward_governance.config import GovernanceConfig
 from modelward_governance.domain.orphans import OrphanConfig
 from modelward_governance.domain.redundancy import RedundancyConfig
 from modelward_governance.entrypoints.grpc_service import GovernanceServicer
+from modelward_governance.entrypoints.permissions import RULES, model_resolver
 from modelward_governance.service_layer.governance import Governance, GovernanceSettings
 from modelward_governance.service_layer.monitoring import MonitoringService
 from modelward_governance.service_layer.queries import GovernanceQueries
@@ -45,6 +50,7 @@ def consumer_config(config: GovernanceConfig) -> ConsumerConfig:
         durable_name=config.durable_name,
         filter_subject=f"{config.subject_prefix}.registry.v1.>",
         name="governance",
+        nats_security=config.auth.nats,
     )
 
 
@@ -55,6 +61,7 @@ def relay_config(config: GovernanceConfig) -> RelayConfig:
         subject_prefix=config.subject_prefix,
         service="governance",
         source=config.event_source,
+        nats_security=config.auth.nats,
     )
 
 
@@ -77,6 +84,8 @@ class GovernanceApp:
     relay: OutboxRelay | None = field(init=False, default=None)
     consumer: EventConsumer | None = field(init=False, default=None)
     _channel: grpc.aio.Channel | None = field(init=False, default=None)
+    access: AccessDirectory = field(init=False)
+    _access_changed: bool = field(init=False, default=False)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> int:
@@ -88,15 +97,21 @@ class GovernanceApp:
         self.governance = Governance(self.engine, settings_from(self.config), on_commit=wake)
         await self.governance.start()
         if self.config.run_consumer:
-            self._channel = grpc.aio.insecure_channel(self.config.registry_target)
+            self._channel = service_channel(
+                self.config.registry_target, token_file=self.config.registry_token_file,
+                tls_ca_file=self.config.registry_tls_ca_file, tls_cert_file=self.config.registry_tls_cert_file,
+                tls_key_file=self.config.registry_tls_key_file,
+            )
             self.consumer = EventConsumer(
-                self.engine, consumer_config(self.config), self.governance.handle_registry_event,
-                history=RegistryHistory(self._channel), on_commit=wake,
+                self.engine, consumer_config(self.config), self._handle_registry_event,
+                history=RegistryHistory(self._channel), on_commit=self._after_commit,
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
-        monitoring = MonitoringService(self.engine, self.governance, token_key=self.config.token_key())
+        monitoring = MonitoringService(self.engine, self.governance)
+        guard, self.access = await build_guard(self.config.auth, self.engine, "governance", RULES, model_resolver(self.engine))
         self.host = ServiceHost(
-            self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits
+            self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits,
+            guard=guard, credentials=credentials_for(self.config.auth),
         )
         audit_service.add_audit_service(
             self.host.server, self.engine, "governance", model_streams, self.config.audit_signing_key_file
@@ -112,6 +127,22 @@ class GovernanceApp:
             self._tasks.append(asyncio.create_task(self._sweep(), name="governance-sweep"))
         logger.info("governance ready on port %d", port)
         return port
+
+    async def _handle_registry_event(self, connection: AsyncConnection, event: ReceivedEvent) -> None:
+        payload_type = ACCESS_EVENT_TYPES.get(event.type)
+        if payload_type is None:
+            await self.governance.handle_registry_event(connection, event)
+            return
+        # Role bindings and tokens recorded by the registry grant on this service too.
+        await apply_access_event(connection, payload_type.FromString(event.payload), event.time, event.actor)
+        self._access_changed = True
+
+    def _after_commit(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+        if self._access_changed:
+            self._access_changed = False
+            self.access.invalidate()
 
     async def _sweep(self) -> None:
         """Re-evaluate every model now and then, so rules that depend on the clock fire."""

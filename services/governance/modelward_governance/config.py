@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 
 
@@ -44,6 +45,14 @@ class GovernanceConfig:
     audit_signing_key_file: str = ""
     run_relay: bool = True
     run_consumer: bool = True
+    # Credentials, TLS and NATS security; authentication is on unless auth.enabled is False.
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    # How governance authenticates to the registry: a file with a bearer token (an API token of
+    # a principal with the viewer role, or a bootstrap admin token) and/or a TLS client certificate.
+    registry_token_file: str = ""
+    registry_tls_ca_file: str = ""
+    registry_tls_cert_file: str = ""
+    registry_tls_key_file: str = ""
 
     def token_key(self) -> bytes:
         return self.page_token_key.encode() if self.page_token_key else _PROCESS_TOKEN_KEY
@@ -95,6 +104,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PEM file with the Ed25519 private key that signs audit exports "
                              "(env MODELWARD_GOVERNANCE_AUDIT_SIGNING_KEY, default: exports are unsigned)")
     add_limit_arguments(parser)
+    parser.add_argument("--registry-token-file", default=env("MODELWARD_REGISTRY_TOKEN_FILE", ""),
+                        help="file with the bearer token governance sends to the registry "
+                             "(env MODELWARD_REGISTRY_TOKEN_FILE)")
+    parser.add_argument("--registry-tls-ca", default=env("MODELWARD_REGISTRY_TLS_CA", ""),
+                        help="PEM CA of the registry's certificate; connects with TLS (env MODELWARD_REGISTRY_TLS_CA)")
+    parser.add_argument("--registry-tls-cert", default=env("MODELWARD_REGISTRY_TLS_CERT", ""),
+                        help="PEM client certificate presented to the registry (env MODELWARD_REGISTRY_TLS_CERT)")
+    parser.add_argument("--registry-tls-key", default=env("MODELWARD_REGISTRY_TLS_KEY", ""),
+                        help="PEM key of --registry-tls-cert (env MODELWARD_REGISTRY_TLS_KEY)")
+    add_auth_arguments(parser)
     parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
                         help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
 
@@ -116,5 +135,10 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         page_token_key=args.page_token_key,
         log_level=args.log_level,
         limits=limits_from_arguments(args),
+        auth=auth_from_arguments(args),
+        registry_token_file=args.registry_token_file,
+        registry_tls_ca_file=args.registry_tls_ca,
+        registry_tls_cert_file=args.registry_tls_cert,
+        registry_tls_key_file=args.registry_tls_key,
         audit_signing_key_file=args.audit_signing_key,
     )

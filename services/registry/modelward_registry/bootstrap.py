@@ -10,17 +10,23 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common import audit_service
+from modelward_common.auth.setup import build_guard, credentials_for
+from modelward_common.auth.store import AccessDirectory
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
 from modelward_common.migrations import migrate
 from modelward_common.relay import OutboxRelay, RelayConfig
+from modelward_protos.access.v1 import access_service_pb2_grpc as access_grpc
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_registry.adapters.audit_streams import model_streams
 from modelward_registry.adapters.schema import MIGRATIONS
 from modelward_registry.config import RegistryConfig
+from modelward_registry.entrypoints.access_service import AccessServicer
 from modelward_registry.entrypoints.grpc_service import RegistryServicer
+from modelward_registry.entrypoints.permissions import ACCESS_SERVICE, RULES, model_resolver
+from modelward_registry.service_layer.access import AccessAdmin
 from modelward_registry.service_layer.promotions import PromotionDecisionHandler
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Registry, RegistrySettings
@@ -41,6 +47,7 @@ def relay_config(config: RegistryConfig) -> RelayConfig:
         subject_prefix=config.subject_prefix,
         service="registry",
         source=config.event_source,
+        nats_security=config.auth.nats,
     )
 
 
@@ -54,6 +61,7 @@ def decision_consumer_config(config: RegistryConfig) -> ConsumerConfig:
         # Decisions name their version and are checked against the pending state, so they
         # need no per-stream order.
         ordered=False,
+        nats_security=config.auth.nats,
     )
 
 
@@ -65,6 +73,7 @@ class RegistryApp:
     engine: AsyncEngine = field(init=False)
     registry: Registry = field(init=False)
     host: ServiceHost = field(init=False)
+    access: AccessDirectory = field(init=False)
     relay: OutboxRelay | None = field(init=False, default=None)
     decisions: EventConsumer | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
@@ -79,9 +88,13 @@ class RegistryApp:
             self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake
         )
         queries = RegistryQueries(self.engine, self.config.token_key())
+        guard, self.access = await build_guard(self.config.auth, self.engine, "registry", RULES, model_resolver(self.engine))
+        admin = AccessAdmin(self.engine, self.config.token_key(), on_commit=self._after_access_change)
         self.host = ServiceHost(
-            self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits
+            self.config.listen, [SERVICE_NAME, ACCESS_SERVICE, audit_service.SERVICE_NAME], limits=self.config.limits,
+            guard=guard, credentials=credentials_for(self.config.auth),
         )
+        access_grpc.add_AccessServiceServicer_to_server(AccessServicer(admin), self.host.server)
         audit_service.add_audit_service(
             self.host.server, self.engine, "registry", model_streams, self.config.audit_signing_key_file
         )
@@ -97,6 +110,11 @@ class RegistryApp:
             self._tasks.append(asyncio.create_task(self.decisions.run(), name="registry-decisions"))
         logger.info("registry ready on port %d (database %s)", port, self.engine.url.render_as_string())
         return port
+
+    def _after_access_change(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+        self.access.invalidate()
 
     async def stop(self) -> None:
         await self.host.stop(self.config.shutdown_grace)

@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
 
@@ -40,6 +41,8 @@ class RegistryConfig:
     # When false, no relay runs in this process (another replica or a test publishes).
     run_relay: bool = True
     db_pool_size: int = 10
+    # Credentials, TLS and NATS security; authentication is on unless auth.enabled is False.
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     def governed_stage_values(self) -> frozenset[int]:
         return frozenset(_STAGES[name] for name in self.governed_stages)
@@ -86,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="DEBUG, INFO, WARNING or ERROR (env MODELWARD_LOG_LEVEL, default %(default)s)")
     parser.add_argument("--no-relay", action="store_true",
                         help="do not publish events from this process (default: publish)")
+    add_auth_arguments(parser)
 
 
 def from_arguments(args: argparse.Namespace) -> RegistryConfig:
@@ -107,4 +111,5 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
         limits=limits_from_arguments(args),
         audit_signing_key_file=args.audit_signing_key,
         run_relay=not args.no_relay,
+        auth=auth_from_arguments(args),
     )

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from modelward_common.auth.store import ACCESS_EVENT_TYPES
 from modelward_common.eventstore import events_table
 from modelward_registry.adapters import repository as repo
 from modelward_registry.adapters.schema import PROJECTION_TABLES, aliases_table, models_table, versions_table
@@ -97,6 +98,8 @@ async def _events_by_stream(connection: AsyncConnection) -> Any:
         result = await connection.execute(
             sa.select(*columns)
             .where(sa.tuple_(events_table.c.stream_id, events_table.c.stream_version) > sa.tuple_(last_stream, last_version))
+            # Role binding and token streams change the access tables, not the model projections.
+            .where(events_table.c.type.notin_(list(ACCESS_EVENT_TYPES)))
             .order_by(events_table.c.stream_id, events_table.c.stream_version)
             .limit(_READ_BATCH)
         )

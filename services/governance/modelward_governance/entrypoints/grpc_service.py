@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from modelward_common.consumer import EventConsumer, dead_letters_table
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
-from modelward_common.grpc_server import ANONYMOUS, PRINCIPAL_HEADER, metadata_value
+from modelward_common.grpc_server import caller_principal
 from modelward_common.paging import fetch_page, parse_order_by
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import store
@@ -30,10 +30,8 @@ Context = grpc.aio.ServicerContext
 
 
 def caller(context: Context) -> str:
-    principal = metadata_value(context, PRINCIPAL_HEADER)
-    if principal:
-        validate_principal(principal, PRINCIPAL_HEADER)
-    return principal or ANONYMOUS
+    """Return the authenticated caller: the actor of every change and the approver of promotions."""
+    return caller_principal(context)
 
 
 class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):

@@ -10,20 +10,13 @@ import re
 from collections.abc import Iterable, Mapping
 
 from modelward_common.errors import InvalidArgument
+from modelward_common.principals import MAX_PRINCIPAL, PRINCIPAL_PATTERN as _PRINCIPAL, PRINCIPAL_RULE
 
 MODEL_ID_RULE = "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 ALIAS_RULE = "1-64 characters of lowercase letters, digits, '_' and '-', starting with a lowercase letter"
 _ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,63}")
-
-PRINCIPAL_RULE = (
-    "'user:<email>', 'team:<slug>', 'group:<slug>' or 'service:<slug>', without spaces or control "
-    "characters, at most 320 characters"
-)
-# The owner column is 320 characters wide, and PostgreSQL rejects longer values and any NUL.
-MAX_PRINCIPAL = 320
-_PRINCIPAL = re.compile(r"(user|team|group|service):[^\s:\x00-\x1f\x7f][^\s\x00-\x1f\x7f]*")
 
 TEAM_RULE = "1-64 characters of lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"
 _TEAM = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import grpc
 
 from modelward_common.eventstore import EventContext
-from modelward_common.grpc_server import ANONYMOUS, PRINCIPAL_HEADER, metadata_value, request_id_var
+from modelward_common.grpc_server import caller_principal, metadata_value, request_id_var
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_protos.registry.v1 import resources_pb2 as res
-from modelward_registry.domain.validation import check_owner
 from modelward_registry.domain.names import parse_model_name, parse_version_name
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Idempotency, Registry, request_fingerprint
@@ -19,9 +18,8 @@ Context = grpc.aio.ServicerContext
 
 def event_context(context: Context, reason: str) -> EventContext:
     request_id = request_id_var.get()
-    principal = check_owner(metadata_value(context, PRINCIPAL_HEADER), PRINCIPAL_HEADER)
     return EventContext(
-        actor=principal or ANONYMOUS,
+        actor=caller_principal(context),
         reason=reason,
         correlation_id=request_id if request_id != "-" else "",
         causation_id=request_id if request_id != "-" else "",

@@ -1,0 +1,78 @@
+"""The permission each governance RPC needs, and where its request names the model.
+
+The CallGuard reads this table before every call; an RPC missing here is rejected for everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelward_common.auth.roles import AUDIT_RULES, ModelRef, ModelResolverFn, Permission, Rule, model_id_in
+from modelward_governance.adapters.schema import portfolio_table, promotions_table
+from modelward_protos.governance.v1 import governance_service_pb2 as rpc
+
+P = Permission
+GOVERNANCE_SERVICE = rpc.DESCRIPTOR.services_by_name["GovernanceService"].full_name
+
+
+def _name(request: Any) -> str:
+    return str(request.name)
+
+
+def _model(request: Any) -> str:
+    return str(request.model)
+
+
+GOVERNANCE_RULES: dict[str, Rule] = {
+    # Methods without a resource read or change every model, so they need a global binding.
+    "ListPortfolio": Rule(P.MODELS_READ),
+    "GetModelCompliance": Rule(P.MODELS_READ, _name),
+    "GetPolicy": Rule(P.MODELS_READ),
+    "ReplacePolicy": Rule(P.POLICIES_WRITE),
+    "ValidatePolicy": Rule(P.MODELS_READ),
+    "DryRunPolicy": Rule(P.MODELS_READ),
+    "ListFindings": Rule(P.MODELS_READ, _model),
+    "ApproveVersion": Rule(P.PROMOTIONS_DECIDE, _name),
+    "RejectVersion": Rule(P.PROMOTIONS_DECIDE, _name),
+    "GetPromotion": Rule(P.MODELS_READ, _name),
+    "ListPromotions": Rule(P.MODELS_READ, _model),
+    "CheckDeployment": Rule(P.MODELS_READ, _model),
+    "SetPrincipalActive": Rule(P.PRINCIPALS_WRITE),
+    "ListDeadLetters": Rule(P.OPERATIONS_MANAGE),
+    "RetryDeadLetter": Rule(P.OPERATIONS_MANAGE),
+    # Client-streaming: the model is named inside the stream, after the check.
+    "UploadReferenceData": Rule(P.MONITORING_CONFIGURE),
+    "ReportProductionData": Rule(P.MONITORING_REPORT),
+    "ReportLabels": Rule(P.MONITORING_REPORT, lambda request: request.model_version),
+    "GetDriftReport": Rule(P.MODELS_READ, _name),
+    "ListAlerts": Rule(P.MODELS_READ, lambda request: request.model or request.model_version),
+    "SetMonitoringConfig": Rule(P.MONITORING_CONFIGURE, lambda request: request.config.name),
+}
+
+RULES: dict[str, Rule] = {
+    **{f"/{GOVERNANCE_SERVICE}/{method}": rule for method, rule in GOVERNANCE_RULES.items()},
+    **AUDIT_RULES,
+}
+
+
+def model_resolver(engine: AsyncEngine) -> ModelResolverFn:
+    """Return the resolver for scoped bindings: models by name, promotions by id, from governance's tables."""
+    columns = (portfolio_table.c.uid, portfolio_table.c.team, portfolio_table.c.owner)
+
+    async def resolve(name: str) -> ModelRef | None:
+        model_id = model_id_in(name)
+        if model_id:
+            query = sa.select(*columns).where(portfolio_table.c.model_id == model_id)
+        elif name.startswith("promotions/"):
+            promotion = sa.select(promotions_table.c.model_uid).where(promotions_table.c.promotion_id == name.removeprefix("promotions/"))
+            query = sa.select(*columns).where(portfolio_table.c.uid == promotion.scalar_subquery())
+        else:
+            return None
+        async with engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return ModelRef(row.uid, row.team, row.owner) if row is not None else None
+
+    return resolve
