@@ -78,7 +78,7 @@ T = TypeVar("T")
 
 @dataclass
 class Decision:
-    """What governance decided about one promotion request."""
+    """Governance's decision about one promotion request."""
 
     version: str
     state: str
@@ -100,7 +100,7 @@ class WalkthroughResult:
     portfolio: list[gres.PortfolioEntry]
     # Alerts raised for the drifting version, open or already resolved by a later window, as
     # (kind, feature), and CheckDeployment's denial codes after the drift. Both stay empty when
-    # the monitoring RPCs are unavailable, and `monitoring_error` says why.
+    # the monitoring RPCs are unavailable, and `monitoring_error` contains the reason.
     alerts: set[tuple[str, str]] = field(default_factory=set)
     deployment_denials_after_drift: list[str] = field(default_factory=list)
     monitoring_error: str = ""
@@ -129,7 +129,7 @@ def run_walkthrough(
     """Run every step and return what governance found and decided.
 
     With authentication on, `tokens` maps each principal the walkthrough acts as (AUTHOR,
-    REVIEWERS, RISK_OFFICE) to its bearer token; a principal without one uses `token`, which
+    REVIEWERS, RISK_OFFICE) to its bearer token. A principal without one uses `token`, which
     defaults to the SDK's usual sources. Every call also names its principal in the
     x-modelward-principal header, which the services read while authentication is off.
     """
@@ -465,7 +465,7 @@ class _Walkthrough:
         """Send rows in chunks, each followed by its labels, as a service would as outcomes arrive.
 
         Governance evaluates a window when its last row arrives, so labels must reach the rows
-        while the window is still open; the last chunk's labels come too late and are not counted.
+        while the window is still open. The last chunk's labels come too late and are not counted.
         """
         governance = self.clients.governance()
         features = rows[trained.features].copy()
@@ -521,7 +521,7 @@ def _train_regressor(frame: pd.DataFrame, target: str, estimator: Any) -> Traine
 
 
 def _hyperparameters(estimator: Any) -> dict[str, object]:
-    """The estimator's scalar parameters; nested estimators of a pipeline are left out."""
+    """Return the estimator's scalar parameters, leaving out nested estimators of a pipeline."""
     return {
         name: value for name, value in estimator.get_params(deep=True).items()
         if isinstance(value, (int, float, str, bool)) or value is None

@@ -1,4 +1,4 @@
-"""What the service subcommands share: connection options, output, exit codes and errors."""
+"""Shared parts of the service subcommands: connection options, output, exit codes and errors."""
 
 from __future__ import annotations
 

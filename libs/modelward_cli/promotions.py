@@ -96,7 +96,7 @@ def _wait_for_checks(governance: GovernanceClient, name: str, seconds: float) ->
 
 
 def _latest_rejection(governance: GovernanceClient, name: str) -> gres.Promotion | None:
-    """A promotion rejected by its checks is no longer open, so look for it in the model's list."""
+    """Find the version's rejected promotion in the model's list, because a rejected one is no longer open."""
     model = name.split("/versions/")[0]
     for promotion in governance.list_promotions(model=model):
         if promotion.model_version == name:
