@@ -30,7 +30,7 @@ _BACKFILL_UPDATE = sa.text(
 
 
 class MismatchKind(StrEnum):
-    """What made an event fail verification."""
+    """The reason an event failed verification."""
 
     # The stored hash differs from the hash of the stored fields: a field was changed.
     HASH = "HASH"
@@ -81,8 +81,8 @@ class ChainReport:
 def check_event(event: Mapping[str, object], previous: tuple[int, str] | None, *, adjacent: bool = True) -> ChainMismatch | None:
     """Check one event's hash, and its link to `previous` (position, hash) when that is given.
 
-    `adjacent` says that `previous` is the event right before this one in the chain; an export
-    filtered to one model passes False, and then only an event that names `previous` as its
+    With `adjacent`, `previous` must be the event right before this one in the chain. An export
+    filtered to one model passes False, so only an event that names `previous` as its
     predecessor has its previous hash compared.
     """
     position = int(str(event["position"]))

@@ -86,7 +86,7 @@ def load_private_key(path: str) -> Ed25519PrivateKey:
     """Read an Ed25519 private key from a PEM (PKCS#8) file, unencrypted."""
     key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} holds a {type(key).__name__}, not an Ed25519 private key")
+        raise ValueError(f"{path} contains a {type(key).__name__}, not an Ed25519 private key; create one with modelward audit keygen")
     return key
 
 
@@ -94,7 +94,7 @@ def load_public_key(path: str) -> Ed25519PublicKey:
     """Read an Ed25519 public key from a PEM (SubjectPublicKeyInfo) file."""
     key = serialization.load_pem_public_key(Path(path).read_bytes())
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{path} holds a {type(key).__name__}, not an Ed25519 public key")
+        raise ValueError(f"{path} contains a {type(key).__name__}, not an Ed25519 public key")
     return key
 
 

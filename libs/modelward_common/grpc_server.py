@@ -18,10 +18,11 @@ import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import any_pb2, duration_pb2, message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -107,6 +108,45 @@ StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 _UNLIMITED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 
 
+@dataclass(frozen=True)
+class _UndecodableRequest:
+    """Stands in for a request body that is not a valid protobuf message.
+
+    gRPC returns UNKNOWN when a deserializer raises, so the deserializer returns this value and
+    the handler wrapper raises INVALID_ARGUMENT instead.
+    """
+
+    error: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except message.DecodeError as error:
+            return _UndecodableRequest(str(error))
+
+    return deserialize
+
+
+def _checked(request: Any, method: str) -> Any:
+    if isinstance(request, _UndecodableRequest):
+        raise InvalidArgument(
+            "request", method, "send a valid serialized protobuf request message of this method",
+            problem=f"has a body that cannot be decoded ({request.error})",
+        )
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[Any], method: str) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _checked(request, method)
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Apply the rate limit and the caller's deadline, and map ModelwardError to its status;
     log anything else and return INTERNAL."""
@@ -128,19 +168,19 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap(handler.unary_unary, method, limiter, self.guard),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
                 _wrap(handler.stream_unary, method, limiter, self.guard, streaming=True),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream and not method.startswith(_UNLIMITED_PREFIXES):
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(handler.unary_stream, method, limiter, self.guard),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         # Health Watch and reflection have no modelward errors to map and no rate limit.
@@ -201,6 +241,8 @@ def _wrap(
         request_id, token = _set_request_id(context)
         identity_token = identity_var.set(None)
         try:
+            # The guard reads the request's fields, so an undecodable body is rejected first.
+            request = _checked_stream(request, method) if streaming else _checked(request, method)
             # A client-streaming request is not read yet, so its RPC is checked without one.
             await _admit(guard, method, None if streaming else request, context)
             _check_rate(limiter, method, context)
@@ -233,6 +275,7 @@ def _wrap_stream(
         request_id, token = _set_request_id(context)
         identity_token = identity_var.set(None)
         try:
+            request = _checked(request, method)
             await _admit(guard, method, request, context)
             _check_rate(limiter, method, context)
             async for response in behavior(request, context):

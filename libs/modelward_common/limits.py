@@ -1,7 +1,7 @@
 """Abuse limits of a gRPC server: message size, concurrent calls and per-principal rates.
 
-The message size and concurrency limits are enforced by gRPC itself (ServiceHost passes them
-on); the rate limit is a token bucket per principal, checked by the server interceptor.
+gRPC itself enforces the message size and concurrency limits, which ServiceHost passes on. The
+rate limit is a token bucket per principal, checked by the server interceptor.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def limits_from_arguments(args: argparse.Namespace) -> ServerLimits:
 class RateLimiter:
     """A token bucket per principal: `rate` tokens per second, at most `burst` stored.
 
-    Buckets of principals not seen for a while are dropped once more than `max_principals`
-    exist, oldest first; a dropped principal starts again with a full bucket.
+    Once more than `max_principals` buckets exist, the least recently used are dropped, and a
+    dropped principal starts again with a full bucket.
     """
 
     def __init__(

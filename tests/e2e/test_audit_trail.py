@@ -14,8 +14,9 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from modelward_cli.main import main as cli_main
 from modelward_common.audit_export import verify_export
 from modelward_common.db import create_engine
 from modelward_common.migrations import migrate
@@ -154,7 +155,7 @@ async def _export(stub: audit_grpc.AuditServiceStub, request: audit.ExportAuditL
     return lines
 
 
-def _key_pair(tmp_path: Path) -> tuple[Path, object]:
+def _key_pair(tmp_path: Path) -> tuple[Path, Ed25519PublicKey]:
     key = Ed25519PrivateKey.generate()
     path = tmp_path / "audit-signing.pem"
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -201,6 +202,14 @@ async def test_signed_export_verifies_offline(service, fresh_sqlite_url, nats_se
 
     other_key = Ed25519PrivateKey.generate().public_key()
     assert "signature does not match" in verify_export(lines, other_key).problem
+
+    public_file = tmp_path / "audit-signing.pub"
+    public_file.write_bytes(public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    export_file, tampered_file = tmp_path / "export.jsonl", tmp_path / "tampered.jsonl"
+    export_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tampered_file.write_text("".join(line + "\n" for line in altered_event), encoding="utf-8")
+    assert cli_main(["audit", "verify-export", str(export_file), "--public-key", str(public_file)]) == 0
+    assert cli_main(["audit", "verify-export", str(tampered_file), "--public-key", str(public_file)]) == 3
 
 
 async def test_export_filters_by_model_team_and_time(fresh_sqlite_url, nats_server, nats_prefix) -> None:
