@@ -180,7 +180,8 @@ class PendingLabelBuffer:
         self.evicted += skipped
         rows = np.arange(skipped, n_rows)
         slots = (self._head + np.arange(rows.shape[0])) % self.capacity
-        self._forget(slots)
+        slot_list = slots.tolist()
+        self._forget(slot_list)
         for name, store in self._numeric.items():
             store[slots] = numeric[name][rows]
         for name, store in self._categorical.items():
@@ -188,11 +189,20 @@ class PendingLabelBuffer:
             store[slots] = data.values[rows]
             if data.null_mask is not None:
                 store[slots[data.null_mask[rows]]] = None
-        for row, slot in zip(rows.tolist(), slots.tolist(), strict=True):
-            request_id = request_ids[row]
-            self._ids[slot] = request_id
-            self._slot_of[request_id] = slot
+        # A repeated id ends up mapped to its last slot, as with one assignment per row.
+        new_ids = list(request_ids[skipped:])
+        for ring_slice, id_slice in self._ring_slices(len(new_ids)):
+            self._ids[ring_slice] = new_ids[id_slice]
+        self._slot_of.update(zip(new_ids, slot_list, strict=True))
         self._head = int((self._head + rows.shape[0]) % self.capacity)
+
+    def _ring_slices(self, count: int) -> list[tuple[slice, slice]]:
+        """Split `count` slots from the head into at most two runs: (ring slots, new rows)."""
+        first = min(count, self.capacity - self._head)
+        runs = [(slice(self._head, self._head + first), slice(0, first))]
+        if count > first:
+            runs.append((slice(0, count - first), slice(first, count)))
+        return runs
 
     def _allocate(self) -> None:
         self._numeric = {name: np.full(self.capacity, np.nan) for name in self._numeric_names}
@@ -201,13 +211,14 @@ class PendingLabelBuffer:
         }
         self._ids = [None] * self.capacity
 
-    def _forget(self, slots: np.ndarray) -> None:
-        for slot in slots.tolist():
-            old_id = self._ids[slot]
-            if old_id is not None and self._slot_of.get(old_id) == slot:
-                del self._slot_of[old_id]
+    def _forget(self, slots: list[int]) -> None:
+        slot_of = self._slot_of
+        ids = self._ids
+        for slot in slots:
+            old_id = ids[slot]
+            if old_id is not None and slot_of.get(old_id) == slot:
+                del slot_of[old_id]
                 self.evicted += 1
-            self._ids[slot] = None
 
     def take(self, request_ids: Sequence[object]) -> tuple[np.ndarray, PendingRows]:
         """Remove the rows of the ids that are waiting; return their positions in `request_ids`."""
