@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import grpc
@@ -344,3 +345,36 @@ async def test_relay_authenticates_to_nats(tmp_path, fresh_sqlite_url) -> None:
             await nats.connect(server.url, max_reconnect_attempts=0, allow_reconnect=False, connect_timeout=2)
     finally:
         server.stop()
+
+
+async def test_api_token_expires(stack) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    registry, _ = stack
+    expires = Timestamp()
+    expires.FromSeconds(int(time.time()) + 2)
+    created = await registry.access.CreateApiToken(access_pb.CreateApiTokenRequest(
+        api_token=access_pb.ApiToken(principal="service:short-lived", display_name="expires soon", expire_time=expires)
+    ))
+    await grant(registry.access, "service:short-lived", "viewer")
+    await registry.stub.ListModels(rpc.ListModelsRequest(), metadata=bearer(created.secret))
+
+    await asyncio.sleep(max(0.0, expires.seconds - time.time()) + 0.5)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await registry.stub.ListModels(rpc.ListModelsRequest(), metadata=bearer(created.secret))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _reason(caught.value) == "TOKEN_EXPIRED"
+
+
+async def test_api_token_expiry_in_past_rejected(stack) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    registry, _ = stack
+    past = Timestamp()
+    past.FromSeconds(int(time.time()) - 60)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await registry.access.CreateApiToken(access_pb.CreateApiTokenRequest(
+            api_token=access_pb.ApiToken(principal="service:late", expire_time=past)
+        ))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "api_token.expire_time" in caught.value.details()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.nats_options import NatsSecurity
+from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,11 @@ def auth_from_arguments(args: argparse.Namespace) -> AuthConfig:
     mappings: list[tuple[str, str]] = []
     for item in args.certificate_principal:
         name, separator, principal = item.partition("=")
-        if not separator or not name or not principal:
-            raise SystemExit(f"--certificate-principal {item!r}: use NAME=PRINCIPAL, such as governance=service:governance")
+        if not separator or not name or not is_valid_principal(principal):
+            raise SystemExit(
+                f"--certificate-principal {item!r}: use NAME=PRINCIPAL with PRINCIPAL of the form {PRINCIPAL_RULE}, "
+                "such as governance=service:governance"
+            )
         mappings.append((name, principal))
     config = AuthConfig(
         enabled=not args.auth_disabled,

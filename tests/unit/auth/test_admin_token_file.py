@@ -35,3 +35,4 @@ def test_admin_token_mode_tightened(tmp_path: Path) -> None:
     up.ensure_admin_token(path)
 
     assert path.stat().st_mode & 0o777 == 0o600
+
