@@ -191,7 +191,7 @@ class MonitoringService:
             await mstore.save_state(connection, _next_state(
                 state, accumulator, detections=detections, batches=1, rows=columns.row_count
             ))
-            await self._touch_model(connection, target, at, items, force=bool(closed), actor=actor)
+            await self._touch_model(connection, target, items, force=bool(closed), actor=actor)
 
         await self.governance.execute("ReportProductionData", work)
 
@@ -330,7 +330,7 @@ class MonitoringService:
         )
 
     async def _touch_model(
-        self, connection: AsyncConnection, target: _Target, at: dt.datetime, items: list[EventItem], *, force: bool, actor: str
+        self, connection: AsyncConnection, target: _Target, items: list[EventItem], *, force: bool, actor: str
     ) -> None:
         """Record monitoring activity and re-evaluate the model's policies after alerts changed."""
         last = target.model.last_activity_time
@@ -373,7 +373,7 @@ class MonitoringService:
             await mstore.save_state(connection, _next_state(
                 state, accumulator, detections=detections, page_hinkley=detector.to_bytes()
             ))
-            await self._touch_model(connection, target, utc_now(), [], force=False, actor=actor)
+            await self._touch_model(connection, target, [], force=False, actor=actor)
             return joined
 
         joined = await self.governance.execute("ReportLabels", work)
