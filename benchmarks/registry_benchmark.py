@@ -10,8 +10,10 @@ them over gRPC from this process, prints a Markdown table, and drops the databas
 
 With authentication on (the default), the registry accepts JWTs from a key made for the run and
 the workload calls carry a JWT of a principal with a global contributor binding, so each call
-goes through token verification and the binding check. `--auth-compare` runs the create and
-resolve workloads once with `--auth-disabled` and once with authentication, and prints both.
+goes through token verification and the binding check. `--auth-compare` starts two registries
+side by side, one with `--auth-disabled` and one with authentication, and times the create and
+resolve workloads on them in alternating windows (off, on, on, off, ...; `--auth-rounds` pairs
+of windows of `--seconds` each), so a change in the load of a shared machine affects both alike.
 
 Versions carry 20 hyperparameters, 10 metrics, 5 tags and 2 datasets, as tests/support/builders.py
 builds them.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import os
 import platform
@@ -42,6 +45,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from modelward_common.auth.client import bearer_token  # noqa: E402
+from modelward_common.auth.guard import Authenticator, CallGuard  # noqa: E402
+from modelward_common.auth.jwt import JwtSettings  # noqa: E402
+from modelward_common.auth.roles import Binding, Permission, Role, Rule  # noqa: E402
 from modelward_common.db import create_engine  # noqa: E402
 from modelward_common.eventstore import EventContext, NewEvent, append  # noqa: E402
 from modelward_common.nats_server import NatsServer, free_port  # noqa: E402
@@ -75,7 +81,6 @@ async def database() -> AsyncIterator[str]:
         await admin.close()
 
 
-@contextlib.contextmanager
 def auth_flags(enabled: bool) -> list[str]:
     if not enabled:
         return ["--auth-disabled"]
@@ -85,6 +90,7 @@ def auth_flags(enabled: bool) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
 def registry_process(
     database_url: str, nats_url: str, prefix: str, *, auth: bool = True
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -93,7 +99,9 @@ def registry_process(
     process = subprocess.Popen(
         [sys.executable, "-m", "modelward_registry", "serve", "--listen", f"127.0.0.1:{port}",
          "--database-url", database_url, "--nats-url", nats_url, "--subject-prefix", prefix,
-         "--stream-name", f"{prefix}_REGISTRY", "--log-level", "WARNING", "--page-token-key", "bench", *auth_flags(auth)],
+         "--stream-name", f"{prefix}_REGISTRY", "--log-level", "WARNING", "--page-token-key", "bench",
+         # The benchmark measures throughput, so the per-principal rate limit is off.
+         "--rate-limit", "0", *auth_flags(auth)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -307,6 +315,112 @@ async def bench_rebuild(args: argparse.Namespace, results: list[tuple[str, str, 
                     server.stop()
 
 
+async def prepared_registry(
+    stack: contextlib.AsyncExitStack, nats_url: str, models: list[str], *, auth: bool
+) -> tuple[rpc_grpc.RegistryServiceStub, tuple[tuple[str, str], ...]]:
+    """Start a registry on a new database with `models`, each with version 1 as `champion`."""
+    url = await stack.enter_async_context(database())
+    prefix = f"a{uuid.uuid4().hex[:8]}"
+    _, target = stack.enter_context(registry_process(url, nats_url, prefix, auth=auth))
+    await wait_ready(target)
+    channel = await stack.enter_async_context(grpc.aio.insecure_channel(target, interceptors=bearer_token(issuer().admin_token)))
+    stub = rpc_grpc.RegistryServiceStub(channel)
+    if auth:
+        await grant(access_grpc.AccessServiceStub(channel), BENCH_PRINCIPAL, "contributor")
+    for name in models:
+        await stub.CreateModel(new_model(name))
+        await stub.CreateModelVersion(new_version(name, seed=name))
+        await stub.SetAlias(rpc.SetAliasRequest(name=f"models/{name}/versions/1", alias="champion"))
+    return stub, as_principal(BENCH_PRINCIPAL) if auth else ()
+
+
+async def bench_auth_compare(args: argparse.Namespace, results: list[tuple[str, str, str]]) -> None:
+    models = [f"bench-{i}" for i in range(args.models)]
+    requests = [new_version(name, seed=f"{name}-{i}") for i, name in enumerate(models)]
+    with tempfile.TemporaryDirectory() as scratch:
+        server = NatsServer(Path(scratch))
+        server.start()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                targets = {
+                    "auth off": await prepared_registry(stack, server.url, models, auth=False),
+                    "auth on": await prepared_registry(stack, server.url, models, auth=True),
+                }
+                for workload in ("CreateModelVersion", "ResolveAlias"):
+                    if args.only not in ("", "create" if workload == "CreateModelVersion" else "resolve"):
+                        continue
+                    rates: dict[str, list[float]] = {"auth off": [], "auth on": []}
+                    order = ["auth off", "auth on", "auth on", "auth off"] * ((args.auth_rounds + 1) // 2)
+                    for mode in order[: 2 * args.auth_rounds]:
+                        stub, metadata = targets[mode]
+
+                        async def call(index: int) -> None:
+                            if workload == "CreateModelVersion":
+                                await stub.CreateModelVersion(requests[index % len(requests)], timeout=10, metadata=metadata)
+                            else:
+                                model = f"models/{models[index % len(models)]}"
+                                await stub.ResolveAlias(rpc.ResolveAliasRequest(model=model, alias="champion"), timeout=10, metadata=metadata)
+
+                        calls, _ = await closed_loop(args.clients, args.seconds, call)
+                        rates[mode].append(calls / args.seconds)
+                    off, on = statistics.mean(rates["auth off"]), statistics.mean(rates["auth on"])
+                    results.append((f"{workload}, auth off", f"{off:,.0f}/s", "windows: " + ", ".join(f"{r:,.0f}" for r in rates["auth off"])))
+                    results.append((f"{workload}, auth on", f"{on:,.0f}/s", "windows: " + ", ".join(f"{r:,.0f}" for r in rates["auth on"])))
+                    results.append((f"{workload}, cost of auth", f"{100 * (1 - on / off):.1f}%", "of the mean throughput with auth off"))
+        finally:
+            server.stop()
+    await bench_guard_cost(results)
+
+
+class _Directory:
+    """Bindings in memory, standing in for AccessDirectory's cache, which serves calls the same way."""
+
+    def __init__(self) -> None:
+        self.binding = Binding("bench", BENCH_PRINCIPAL, Role.CONTRIBUTOR)
+
+    async def bindings_for(self, principals: object) -> list[Binding]:
+        return [self.binding]
+
+    async def token(self, token_id: str) -> None:
+        return None
+
+
+_Metadatum = collections.namedtuple("_Metadatum", "key value")
+
+
+class _Context:
+    """The two ServicerContext methods the guard reads."""
+
+    def __init__(self, token: str) -> None:
+        self.metadata = (_Metadatum("authorization", f"Bearer {token}"),)
+
+    def invocation_metadata(self) -> tuple[_Metadatum, ...]:
+        return self.metadata
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+
+async def bench_guard_cost(results: list[tuple[str, str, str]], calls: int = 50_000) -> None:
+    """Time CallGuard.admit in this process: the CPU that authentication adds to each call."""
+    directory = _Directory()
+    settings = JwtSettings(issuer=ISSUER, audience=AUDIENCE, jwks_file=str(issuer().jwks_file))
+    authenticator = Authenticator(directory, jwt=settings)  # type: ignore[arg-type]
+    rule = Rule(Permission.MODELS_READ, lambda request: request.model)
+    guard = CallGuard({"/bench/ResolveAlias": rule}, authenticator, directory, resolve_model=None)  # type: ignore[arg-type]
+    context = _Context(issuer().mint(BENCH_PRINCIPAL))
+    request = rpc.ResolveAliasRequest(model="models/bench-0", alias="champion")
+    for cached in (True, False):
+        started = time.perf_counter()
+        for _ in range(calls if cached else calls // 20):
+            if not cached:
+                authenticator.jwt._cache.clear()  # type: ignore[union-attr]
+            await guard.admit("/bench/ResolveAlias", request, context)  # type: ignore[arg-type]
+        per_call = (time.perf_counter() - started) / (calls if cached else calls // 20)
+        label = "JWT cached" if cached else "RS256 verified on every call"
+        results.append((f"CallGuard.admit CPU per call, {label}", f"{per_call * 1e6:.1f} µs", "global binding, in-process"))
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -327,14 +441,16 @@ async def main() -> None:
     parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="events for the rebuild (default %(default)s)")
     parser.add_argument("--rss-check", action="store_true", help="after the rebuild, serve the rebuilt data and read RSS")
     parser.add_argument("--auth-compare", action="store_true",
-                        help="run the create and resolve workloads with authentication off, then on, and print both")
+                        help="only time the create and resolve workloads with authentication off and on, in alternating windows")
+    parser.add_argument("--auth-rounds", type=int, default=3,
+                        help="windows per mode for --auth-compare (default %(default)s)")
     args = parser.parse_args()
     results: list[tuple[str, str, str]] = []
-    if args.only != "rebuild" and args.auth_compare:
-        await bench_create_and_resolve(args, results, auth=False)
-    if args.only != "rebuild":
+    if args.auth_compare:
+        await bench_auth_compare(args, results)
+    elif args.only != "rebuild":
         await bench_create_and_resolve(args, results, auth=True)
-    if args.only in ("", "rebuild"):
+    if args.only in ("", "rebuild") and not args.auth_compare:
         await bench_rebuild(args, results)
     print(f"\nMachine: {machine()}; load average {' '.join(f'{value:.2f}' for value in os.getloadavg())} at the end; "
           f"PostgreSQL at {PG}; {args.clients} clients; {args.seconds:.0f} s per workload\n")
