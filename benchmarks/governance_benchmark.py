@@ -1,0 +1,279 @@
+"""Governance benchmark: consumer throughput, event-to-decision latency and memory.
+
+Starts its own nats-server and a governance process on a new PostgreSQL database, and plays the
+registry's part by publishing registry events straight to JetStream, in the wire format the
+registry's relay uses. Each model brings two events: ModelCreated and ModelVersionCreated (a
+version with 20 hyperparameters, 10 metrics, 5 tags, 2 datasets and 30 features).
+
+1. Throughput and memory: publish every event of `--models` models first, then start governance
+   and time how long it takes to apply them all (`consumer_inbox` rows). RSS is read once the
+   backlog is done, with every model in governance's portfolio and redundancy index.
+2. Latency: with governance caught up, publish ModelCreated events for models without an owner
+   at `--rate` per second. Each makes governance commit an orphan finding and publish
+   FindingOpened; the delay runs from our publish to the finding's `ce-time` (the time
+   governance recorded it, inside its transaction) and to its arrival on NATS.
+
+    python benchmarks/governance_benchmark.py                      # 100,000 models, 500/s
+    python benchmarks/governance_benchmark.py --models 20000 --rate 200 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.registry_benchmark import database, machine, percentile, rss_mb  # noqa: E402
+from modelward_common.cloudevents import headers_for, subject_for  # noqa: E402
+from modelward_common.db import create_engine  # noqa: E402
+from modelward_common.eventstore import StoredEvent  # noqa: E402
+from modelward_common.nats_server import NatsServer, free_port  # noqa: E402
+from modelward_common.relay import RelayConfig, ensure_stream  # noqa: E402
+from modelward_common.timeutil import utc_now  # noqa: E402
+from modelward_protos.events.v1 import governance_events_pb2 as governance_events  # noqa: E402
+from modelward_protos.events.v1 import registry_events_pb2 as events  # noqa: E402
+from modelward_protos.registry.v1 import resources_pb2 as res  # noqa: E402
+from tests.support.builders import new_model, new_version  # noqa: E402
+
+SOURCE = "urn:modelward:registry"
+VOCABULARY = [f"feature_{i}" for i in range(5000)]
+ACTOR = "user:bench@example.com"
+
+
+class RegistryEvents:
+    """Registry events for synthetic models, numbered as the registry would number them."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.position = 0
+
+    def _message(self, uid: str, version: int, payload: object, subject: str) -> tuple[str, bytes, dict[str, str]]:
+        self.position += 1
+        event_type = type(payload).__name__
+        stored = StoredEvent(
+            position=self.position, event_id=str(uuid.uuid4()), stream_id=uid, stream_version=version,
+            type=event_type, payload=payload.SerializeToString(), subject=subject,  # type: ignore[attr-defined]
+            actor=ACTOR, reason="benchmark", correlation_id="", causation_id="", traceparent="",
+            recorded_at=utc_now(),
+        )
+        headers = headers_for(stored, source=SOURCE, service="registry")
+        return subject_for(self.prefix, "registry", event_type), stored.payload, headers
+
+    def model(self, index: int, *, owner: bool = True) -> list[tuple[str, bytes, dict[str, str]]]:
+        """ModelCreated and, for owned models, ModelVersionCreated."""
+        uid = str(uuid.uuid4())
+        name = f"bench-{index}"
+        model = new_model(name).model
+        created = events.ModelCreated(
+            model_uid=uid, model_id=name, description=model.description,
+            owner=model.owner if owner else "", team=model.team, risk_tier=model.risk_tier,
+            task_type=model.task_type, tags=dict(model.tags),
+        )
+        messages = [self._message(uid, 1, created, f"models/{name}")]
+        if owner:
+            version = res.ModelVersion()
+            # Features drawn from a shared vocabulary and 50 training datasets: a portfolio where
+            # models are related but rarely redundant, as in benchmarks/redundancy_benchmark.py.
+            features = tuple(random.Random(index).sample(VOCABULARY, 30))
+            version.CopyFrom(new_version(name, seed=f"{name}-v1", features=features).model_version)
+            version.lineage.training_dataset.sha256 = hashlib.sha256(f"train-{index % 50}".encode()).hexdigest()
+            version.name = f"models/{name}/versions/1"
+            version.version = 1
+            version.created_by = ACTOR
+            version.create_time.FromDatetime(utc_now())
+            messages.append(self._message(
+                uid, 2, events.ModelVersionCreated(model_uid=uid, model_version=version), version.name,
+            ))
+        return messages
+
+
+@contextlib.contextmanager
+def governance_process(database_url: str, nats_url: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+    port = free_port()
+    log = open(Path(tempfile.gettempdir()) / f"governance-bench-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelward_governance", "serve", "--listen", f"127.0.0.1:{port}",
+         "--database-url", database_url, "--nats-url", nats_url, "--subject-prefix", prefix,
+         "--stream-name", f"{prefix}_GOVERNANCE", "--registry-stream", f"{prefix}_REGISTRY",
+         # No registry runs here; the events carry no gaps, so governance never asks it.
+         "--registry-target", f"127.0.0.1:{free_port()}",
+         # Nothing here calls governance's RPCs, so the benchmark runs it without credentials.
+         "--auth-disabled", "--sweep-interval", "0", "--log-level", "WARNING", "--page-token-key", "bench"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+async def publish_all(js: nats.js.JetStreamContext, messages: list[tuple[str, bytes, dict[str, str]]],
+                      in_flight: int = 256) -> None:
+    """Publish with up to `in_flight` acks outstanding.
+
+    Concurrent publishes may land in any order, so callers pass one stream version at a time.
+    """
+    for start in range(0, len(messages), in_flight):
+        chunk = messages[start:start + in_flight]
+        await asyncio.gather(*(js.publish(subject, data, headers=headers) for subject, data, headers in chunk))
+
+
+async def applied_count(engine: sa.ext.asyncio.AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(sa.text("SELECT count(*) FROM consumer_inbox")) or 0)
+
+
+async def wait_applied(engine: sa.ext.asyncio.AsyncEngine, target: int, process: subprocess.Popen[bytes],
+                       timeout: float) -> float:
+    """Wait until governance has applied `target` events; return the time it took."""
+    started = time.monotonic()
+    while True:
+        count = await applied_count(engine)
+        if count >= target:
+            return time.monotonic() - started
+        if process.poll() is not None:
+            raise RuntimeError(f"governance exited with code {process.returncode}; see its log in {tempfile.gettempdir()}")
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"governance applied {count} of {target} events in {timeout:.0f} s")
+        await asyncio.sleep(0.25)
+
+
+async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    results: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        server = NatsServer(Path(scratch))
+        server.start()
+        prefix = f"g{uuid.uuid4().hex[:8]}"
+        client = await nats.connect(server.url)
+        try:
+            js = client.jetstream()
+            await ensure_stream(client, RelayConfig(
+                nats_url=server.url, stream_name=f"{prefix}_REGISTRY", subject_prefix=prefix,
+                service="registry", source=SOURCE,
+            ))
+            source = RegistryEvents(prefix)
+            models = [source.model(index) for index in range(args.models)]
+            backlog = [message for messages in models for message in messages]
+            published = time.monotonic()
+            # Every ModelCreated first, then every ModelVersionCreated, so no model's second event
+            # can overtake its first.
+            for stream_version in (0, 1):
+                await publish_all(js, [messages[stream_version] for messages in models if len(messages) > stream_version])
+            results.append((f"publishing {len(backlog):,} registry events", f"{time.monotonic() - published:.0f} s",
+                            "setup, not a target"))
+
+            async with database() as url:
+                engine = create_engine(url)
+                with governance_process(url, server.url, prefix) as process:
+                    # Migrations run at start; the inbox table appears once they are done.
+                    while True:
+                        try:
+                            await applied_count(engine)
+                            break
+                        except sa.exc.DBAPIError:
+                            if process.poll() is not None:
+                                raise RuntimeError(f"governance exited with code {process.returncode}") from None
+                            await asyncio.sleep(0.2)
+                    seconds = await wait_applied(engine, len(backlog), process, args.timeout)
+                    results.append((
+                        f"consumer throughput, backlog of {len(backlog):,} events",
+                        f"{len(backlog) / seconds:,.0f} events/s", f"{seconds:.0f} s in all (target at least 2,000/s)",
+                    ))
+                    current, peak = rss_mb(process.pid)
+                    results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
+                                    f"peak {peak:.0f} MB (target at most 400 MB)"))
+                    results.append(await latency(args, js, client, engine, process, source, prefix, len(backlog)))
+                await engine.dispose()
+        finally:
+            await client.close()
+            server.stop()
+    return results
+
+
+async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client: nats.NATS,
+                  engine: sa.ext.asyncio.AsyncEngine, process: subprocess.Popen[bytes], source: RegistryEvents,
+                  prefix: str, applied: int) -> tuple[str, str, str]:
+    sent_at: dict[str, float] = {}
+    to_record: list[float] = []
+    to_arrival: list[float] = []
+    subscription = await js.subscribe(
+        f"{prefix}.governance.v1.FindingOpened", ordered_consumer=True,
+        deliver_policy=nats.js.api.DeliverPolicy.NEW,
+    )
+
+    async def collect() -> None:
+        async for message in subscription.messages:
+            finding = governance_events.FindingOpened.FromString(message.data)
+            name = finding.model.removeprefix("models/")
+            if name not in sent_at:
+                continue
+            recorded = dt.datetime.fromisoformat(message.headers["ce-time"].replace("Z", "+00:00")).timestamp()
+            to_record.append(recorded - sent_at[name])
+            to_arrival.append(time.time() - sent_at[name])
+
+    collector = asyncio.create_task(collect())
+    total = int(args.rate * args.seconds)
+    interval = 1 / args.rate
+    started = time.monotonic()
+    pending = []
+    for offset in range(total):
+        await asyncio.sleep(max(0.0, started + offset * interval - time.monotonic()))
+        index = args.models + offset
+        [(subject, data, headers)] = source.model(index, owner=False)
+        sent_at[f"bench-{index}"] = time.time()
+        pending.append(asyncio.create_task(js.publish(subject, data, headers=headers)))
+    await asyncio.gather(*pending)
+    achieved = total / (time.monotonic() - started)
+    await wait_applied(engine, applied + total, process, 60)
+    deadline = time.monotonic() + 10
+    while len(to_arrival) < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    collector.cancel()
+    await subscription.unsubscribe()
+    if not to_record:
+        return (f"event to decision at {args.rate:.0f}/s", "no findings arrived", "see the governance log")
+    return (
+        f"event to decision committed at {args.rate:.0f}/s (sent {achieved:.0f}/s)",
+        f"p99 {percentile(to_record, .99) * 1000:.1f} ms",
+        f"p50 {percentile(to_record, .5) * 1000:.1f} ms over {len(to_record)} findings (target p99 at most 50 ms); "
+        f"to arrival on NATS p50 {percentile(to_arrival, .5) * 1000:.1f} ms, p99 {percentile(to_arrival, .99) * 1000:.1f} ms",
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=100_000, help="models in the backlog, two events each (default %(default)s)")
+    parser.add_argument("--rate", type=float, default=500, help="events per second in the latency run (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=20, help="duration of the latency run in seconds (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds the backlog may take (default %(default)s)")
+    args = parser.parse_args()
+    results = await bench(args)
+    print(f"\nMachine: {machine()}\n")
+    print("| measure | value | notes |\n|---|---|---|")
+    for row in results:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
