@@ -4,8 +4,8 @@ Run it against a running stack (`bash scripts/up` in another terminal):
 
     .venv/bin/python examples/walkthrough.py
 
-The registry must govern the production stage (MODELWARD_GOVERNED_STAGES=PRODUCTION when the
-registry starts), or promotions are not gated and the walkthrough stops with that advice.
+The registry must govern the production stage, as it does unless started with
+`--governed-stages none`; otherwise promotions are not gated and the walkthrough stops.
 
 It stores examples/walkthrough_policy.yaml as the governance policy, then:
 
@@ -398,7 +398,7 @@ class _Walkthrough:
         if requested.pending_stage != res.STAGE_PRODUCTION:
             raise SystemExit(
                 f"{version.name} moved to {enum_label(res.Stage, requested.stage)} without a promotion: the registry "
-                "does not govern the production stage. Restart it with MODELWARD_GOVERNED_STAGES=PRODUCTION."
+                "does not govern the production stage. Restart it without `--governed-stages none` (or with MODELWARD_GOVERNED_STAGES=PRODUCTION)."
             )
         self.out(f"requested production for {version.name}")
 

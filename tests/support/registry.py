@@ -43,6 +43,8 @@ def registry_config(database_url: str, nats_url: str, prefix: str, **overrides: 
         shutdown_grace=2.0,
         page_token_key="test-key",
         auth=issuer().auth_config(),
+        # Most registry tests run without governance; those with it pass governed_stages.
+        governed_stages=(),
     )
     return dataclasses.replace(config, **overrides)
 

@@ -29,8 +29,9 @@ class RegistryConfig:
     shutdown_grace: float = 10.0
     # Key that signs page tokens; replicas behind one load balancer must share it.
     page_token_key: str = ""
-    # Stages a transition into waits for governance's approval. Empty: none is governed.
-    governed_stages: tuple[str, ...] = ()
+    # Stages a transition into waits for governance's approval. Empty: none is governed, for a
+    # registry that runs without the governance service.
+    governed_stages: tuple[str, ...] = ("PRODUCTION",)
     # JetStream stream of the governance service, whose promotion decisions the registry applies.
     governance_stream_name: str = "MODELWARD_GOVERNANCE"
     log_level: str = "INFO"
@@ -75,9 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-token-key", default=env("MODELWARD_PAGE_TOKEN_KEY", ""),
                         help="secret that signs page tokens; set the same value on every replica "
                              "(env MODELWARD_PAGE_TOKEN_KEY, default: a random key per process)")
-    parser.add_argument("--governed-stages", default=env("MODELWARD_GOVERNED_STAGES", ""),
-                        help="comma-separated stages that need governance approval, such as PRODUCTION "
-                             "(env MODELWARD_GOVERNED_STAGES, default: none)")
+    parser.add_argument("--governed-stages", default=env("MODELWARD_GOVERNED_STAGES", ",".join(defaults.governed_stages)),
+                        help="comma-separated stages that need governance approval; 'none' governs no stage, "
+                             "for a registry without the governance service "
+                             "(env MODELWARD_GOVERNED_STAGES, default %(default)s)")
     parser.add_argument("--governance-stream", default=env("MODELWARD_GOVERNANCE_STREAM", defaults.governance_stream_name),
                         help="JetStream stream with governance's decisions, read when stages are governed "
                              "(env MODELWARD_GOVERNANCE_STREAM, default %(default)s)")
@@ -93,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_arguments(args: argparse.Namespace) -> RegistryConfig:
-    stages = tuple(part.strip().upper() for part in args.governed_stages.split(",") if part.strip())
+    requested = "" if args.governed_stages.strip().lower() == "none" else args.governed_stages
+    stages = tuple(part.strip().upper() for part in requested.split(",") if part.strip())
     unknown = [stage for stage in stages if stage not in _STAGES]
     if unknown:
         raise SystemExit(f"--governed-stages: unknown stage {unknown[0]!r}; use STAGING, PRODUCTION or ARCHIVED")
