@@ -378,3 +378,44 @@ async def test_api_token_expiry_in_past_rejected(stack) -> None:
         ))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "api_token.expire_time" in caught.value.details()
+
+
+async def test_relay_authenticates_to_nats_with_nkey(tmp_path, fresh_sqlite_url) -> None:
+    import os
+
+    import nats
+    import nkeys
+
+    from modelward_common.auth.nats_options import NatsSecurity
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public_key = nkeys.from_seed(seed).public_key.decode()
+    seed_file = tmp_path / "user.nk"
+    seed_file.write_bytes(seed)
+    config_file = tmp_path / "nats.conf"
+    config_file.write_text(f'authorization {{ users = [ {{ nkey: "{public_key}" }} ] }}\n')
+    server = NatsServer(tmp_path / "nats", extra_args=["-c", str(config_file)])
+    server.start()
+    try:
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        auth = issuer().auth_config(nats=NatsSecurity(nkey_seed_file=str(seed_file)))
+        config = registry_config(fresh_sqlite_url(), server.url, prefix, auth=auth)
+        async with running_registry(config) as registry:
+            await registry.stub.CreateModel(new_model("over-nkey-nats"))
+            client = await nats.connect(server.url, nkeys_seed=str(seed_file))
+            try:
+                js = client.jetstream()
+
+                async def published() -> bool:
+                    try:
+                        return (await js.stream_info(config.stream_name)).state.messages == 1
+                    except Exception:  # noqa: BLE001 - the stream appears with the first publish
+                        return False
+
+                assert await eventually(published)
+            finally:
+                await client.close()
+        with pytest.raises(Exception):  # noqa: B017 - the server rejects clients without the key
+            await nats.connect(server.url, max_reconnect_attempts=0, allow_reconnect=False, connect_timeout=2)
+    finally:
+        server.stop()

@@ -17,7 +17,8 @@ from modelward_protos.governance.v1 import monitoring_pb2 as mon
 from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
-from tests.e2e.test_governance_flow import eventually, principal
+from tests.e2e.test_governance_flow import FLOW_ROLES, eventually, principal
+from tests.support.auth import grant_and_wait
 from tests.support.builders import new_model, new_version
 from tests.support.governance import governance_config, running_governance
 from tests.support.registry import registry_config, running_registry
@@ -34,6 +35,7 @@ async def stack(database_url, fresh_sqlite_url, nats_server, nats_prefix):
     async with running_registry(registry_cfg) as registry:
         config = governance_config(database_url, nats_server.url, nats_prefix, registry.target)
         async with running_governance(config) as governance:
+            await grant_and_wait(registry, governance, FLOW_ROLES)
             yield registry, governance
 
 
@@ -280,6 +282,7 @@ async def test_restart_and_replicas_lose_no_batch(database_url, fresh_sqlite_url
     async with running_registry(registry_cfg) as registry:
         config = governance_config(database_url, nats_server.url, nats_prefix, registry.target)
         async with running_governance(config) as governance:
+            await grant_and_wait(registry, governance, FLOW_ROLES)
             name = await known_version(registry, governance, "durable", seed="d1")
             await upload(governance, name, [fraud_batch(scored_rows(rng, 1000))], prediction="score")
             await set_config(governance, name, window_rows=1000)

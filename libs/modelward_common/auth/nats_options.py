@@ -16,6 +16,8 @@ class NatsSecurity:
     # File with an NKey seed (`SU...`), for NKey authentication.
     nkey_seed_file: str = ""
     # A `.creds` file with a user JWT and its NKey seed, for decentralised authentication.
+    # NOTE: user/password and NKey seeds are tested against a real nats-server; creds files and
+    # NATS TLS are handed to nats-py as its docs describe, but no test covers them yet.
     creds_file: str = ""
     # PEM CA that signed the server's certificate; set to connect with TLS.
     tls_ca_file: str = ""
