@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "modelward_cli.policy",
     "modelward_cli.drift",
     "modelward_cli.audit",
+    "modelward_cli.operators",
 )
 
 # Exit codes shared by all subcommands; a subcommand documents its own codes above 2 in its help.

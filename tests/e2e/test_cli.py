@@ -22,10 +22,15 @@ async def stack(fresh_pg_url, nats_server):
         yield running
 
 
-async def run_cli(stack, capsys, *argv: str) -> tuple[int, str, str]:
-    """Run `modelward ARGV` against the stack off the event loop; return exit code, stdout, stderr."""
-    connection = ["--registry", stack.registry, "--governance", stack.governance, "--principal", AUTHOR]
-    token = stack.token(AUTHOR)
+async def run_cli(stack, capsys, *argv: str, principal: str | None = AUTHOR) -> tuple[int, str, str]:
+    """Run `modelward ARGV` against the stack off the event loop; return exit code, stdout, stderr.
+
+    The call authenticates as `principal`, or as the bootstrap admin when it is None.
+    """
+    connection = ["--registry", stack.registry, "--governance", stack.governance]
+    if principal is not None:
+        connection += ["--principal", principal]
+    token = stack.token(principal)
     if token:
         connection += ["--token", token]
     try:
@@ -156,3 +161,56 @@ async def test_portfolio_and_compliance_in_pt_br(stack, capsys) -> None:
     code, out, _ = await run_cli(stack, capsys, "portfolio", "--output", "json")
     assert code == 0
     assert "models/cli-credito" in {entry["model"] for entry in json.loads(out)}
+
+
+async def test_dead_letter_list_and_retry(stack, capsys, nats_server) -> None:
+    """An event governance cannot read is parked; the CLI lists it and reports a failed retry."""
+    import uuid
+
+    import nats
+
+    event_id = str(uuid.uuid4())
+    headers = {
+        "Nats-Msg-Id": event_id, "ce-id": event_id, "ce-specversion": "1.0", "ce-source": "urn:test",
+        "ce-type": "modelward.registry.v1.ModelTagsSet", "ce-subject": "models/unreadable",
+        "ce-time": "2026-12-04T10:00:00Z", "ce-datacontenttype": "application/protobuf",
+        "ce-streamid": str(uuid.uuid4()), "ce-streamversion": "1", "ce-position": "1", "ce-actor": AUTHOR,
+    }
+    client = await nats.connect(nats_server.url)
+    try:
+        await client.jetstream().publish(
+            f"{stack.prefix}.registry.v1.ModelTagsSet", b"\xff\xff not protobuf", headers=headers,
+        )
+    finally:
+        await client.close()
+
+    parked: list[dict] = []
+    deadline = time.monotonic() + 60
+    while not parked and time.monotonic() < deadline:
+        code, out, _ = await run_cli(stack, capsys, "dead-letters", "list", "--state", "parked", "--output", "json",
+                                     principal=None)
+        assert code == 0
+        parked = [letter for letter in json.loads(out) if letter["event_id"] == event_id]
+        await asyncio.sleep(0.5)
+    assert parked, "governance did not park the unreadable event within 60 s"
+    assert parked[0]["attempts"] >= 1
+
+    code, out, _ = await run_cli(stack, capsys, "dead-letters", "list", principal=None)
+    assert code == 0
+    assert parked[0]["name"] in out
+
+    code, _, err = await run_cli(stack, capsys, "dead-letters", "retry", parked[0]["name"], principal=None)
+    assert code == 6
+    assert "failed again" in err
+    assert event_id in err
+
+
+async def test_principal_deactivation_from_cli(stack, capsys) -> None:
+    code, out, _ = await run_cli(stack, capsys, "principals", "deactivate", "user:left@example.com",
+                                 "--reason", "left the company", "--output", "json", principal=None)
+    assert code == 0
+    assert json.loads(out)["principal"] == "user:left@example.com"
+    code, _, err = await run_cli(stack, capsys, "principals", "deactivate", "not a principal", "--reason", "x",
+                                 principal=None)
+    assert code == 4
+    assert "principal" in err

@@ -15,6 +15,8 @@ from tests.support.registry import registry_config, running_registry
 class SdkStack:
     registry: str
     governance: str
+    # First token of the services' NATS subjects and stream names.
+    prefix: str = ""
     # Bearer token per principal; empty when the services do not authenticate.
     tokens: dict[str, str] = field(default_factory=dict)
     admin_token: str | None = None
@@ -37,7 +39,7 @@ async def sdk_stack(
     async with running_registry(registry_cfg) as registry:
         config = governance_config(database_url(), nats_url, prefix, registry.target)
         async with running_governance(config) as governance:
-            stack = SdkStack(registry.target, f"127.0.0.1:{governance.port}")
+            stack = SdkStack(registry.target, f"127.0.0.1:{governance.port}", prefix)
             try:
                 from tests.support.auth import grant_and_wait, issuer
             except ImportError:
