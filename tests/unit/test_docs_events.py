@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelward_protos.events.v1 import governance_events_pb2, registry_events_pb2
+from modelward_protos.events.v1 import access_events_pb2, governance_events_pb2, registry_events_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS_DOC = REPO / "docs" / "events.md"
@@ -21,7 +21,9 @@ def _documented_rows() -> set[str]:
     return set(re.findall(r"^\| `([A-Za-z]+)` \|", text, flags=re.MULTILINE))
 
 
-@pytest.mark.parametrize("module", [registry_events_pb2, governance_events_pb2], ids=["registry", "governance"])
+@pytest.mark.parametrize(
+    "module", [registry_events_pb2, governance_events_pb2, access_events_pb2], ids=["registry", "governance", "access"]
+)
 def test_events_doc_lists_every_event(module: object) -> None:
     events = set(module.DESCRIPTOR.message_types_by_name) - EMBEDDED  # type: ignore[attr-defined]
     missing = sorted(events - _documented_rows())
