@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = (
     "modelward_cli.drift",
     "modelward_cli.audit",
     "modelward_cli.operators",
+    "modelward_cli.access",
 )
 
 # Exit codes shared by all subcommands; a subcommand documents its own codes above 2 in its help.

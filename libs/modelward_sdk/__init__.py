@@ -7,9 +7,12 @@
         for model in registry.list_models(filter='owner = "team:growth"'):
             print(model.name)
 
+`AccessClient` grants roles and creates API tokens; only admins may call it.
+
 Settings are resolved as `modelward_sdk.settings` describes; errors are `modelward_sdk.errors`.
 """
 
+from modelward_sdk.access import AsyncAccessClient
 from modelward_sdk.digests import dataset_digest, file_digest
 from modelward_sdk.errors import (
     AbortedError,
@@ -31,11 +34,13 @@ from modelward_sdk.names import model_name, version_name
 from modelward_sdk.registry import AsyncRegistryClient
 from modelward_sdk.retry import RetryPolicy
 from modelward_sdk.settings import ConnectionSettings, TlsSettings
-from modelward_sdk.sync import GovernanceClient, RegistryClient
+from modelward_sdk.sync import AccessClient, GovernanceClient, RegistryClient
 
 __all__ = [
     "AbortedError",
+    "AccessClient",
     "AlreadyExistsError",
+    "AsyncAccessClient",
     "AsyncGovernanceClient",
     "AsyncRegistryClient",
     "ConfigurationError",

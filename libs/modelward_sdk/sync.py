@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from modelward_sdk.access import AsyncAccessClient
 from modelward_sdk.governance import AsyncGovernanceClient
 from modelward_sdk.registry import AsyncRegistryClient
 from modelward_sdk.transport import AsyncClientBase
@@ -153,3 +154,16 @@ class GovernanceClient(_SyncClient):
     drift_windows = _blocking_iter(AsyncGovernanceClient.drift_windows)
     list_alerts = _blocking_iter(AsyncGovernanceClient.list_alerts)
     set_monitoring_config = _blocking(AsyncGovernanceClient.set_monitoring_config)
+
+
+class AccessClient(_SyncClient):
+    """Blocking AccessService client; see AsyncAccessClient for the arguments."""
+
+    _async_type = AsyncAccessClient
+
+    create_role_binding = _blocking(AsyncAccessClient.create_role_binding)
+    delete_role_binding = _blocking(AsyncAccessClient.delete_role_binding)
+    list_role_bindings = _blocking_iter(AsyncAccessClient.list_role_bindings)
+    create_api_token = _blocking(AsyncAccessClient.create_api_token)
+    revoke_api_token = _blocking(AsyncAccessClient.revoke_api_token)
+    list_api_tokens = _blocking_iter(AsyncAccessClient.list_api_tokens)
