@@ -4,6 +4,10 @@ Run it against a running stack (`bash scripts/up` in another terminal):
 
     .venv/bin/python examples/walkthrough.py
 
+It acts as several people (AUTHOR, REVIEWERS and RISK_OFFICE below). With the admin token that
+`modelward up` writes, it binds their roles and creates one API token each through the
+AccessService, waits until governance accepts those tokens, and revokes them when it ends.
+
 The registry must govern the production stage, as it does unless started with
 `--governed-stages none`; otherwise promotions are not gated and the walkthrough stops.
 
@@ -27,6 +31,7 @@ It stores examples/walkthrough_policy.yaml as the governance policy, then:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import pickle
 import subprocess
 import sys
@@ -48,15 +53,18 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from modelward_protos.access.v1 import access_service_pb2 as access_pb
 from modelward_protos.governance.v1 import monitoring_pb2 as mon
 from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_sdk import (
+    AccessClient,
     FailedPreconditionError,
     GovernanceClient,
     PermissionDeniedError,
     RegistryClient,
     RpcError,
+    UnauthenticatedError,
     dataset_digest,
     file_digest,
 )
@@ -66,6 +74,20 @@ POLICY_FILE = Path(__file__).with_name("walkthrough_policy.yaml")
 AUTHOR = "user:ana@example.com"
 REVIEWERS = ("user:carla@example.com", "user:dan@example.com")
 RISK_OFFICE = "user:risk-office@example.com"
+# Global roles bound to each principal when the walkthrough provisions them itself.
+CAST_ROLES: tuple[tuple[str, str], ...] = (
+    (AUTHOR, "contributor"),
+    # The author is also a reviewer, so separation of duties, not a missing role, is what stops
+    # the author approving their own version.
+    (AUTHOR, "reviewer"),
+    *((reviewer, "reviewer") for reviewer in REVIEWERS),
+    (RISK_OFFICE, "reviewer"),
+    # Only admins may replace the governance policy, which the risk office stores first.
+    (RISK_OFFICE, "admin"),
+)
+# Lifetime of the provisioned tokens: they are revoked at the end, and expire even when a killed
+# run never gets there.
+CAST_TOKEN_LIFETIME = dt.timedelta(hours=2)
 # Seconds to wait for governance to consume an event or finish a monitoring window.
 SETTLE_TIMEOUT = 60.0
 # Rows per production window; the monitoring config below cuts windows of this size.
@@ -128,17 +150,107 @@ def run_walkthrough(
 ) -> WalkthroughResult:
     """Run every step and return what governance found and decided.
 
-    With authentication on, `tokens` maps each principal the walkthrough acts as (AUTHOR,
-    REVIEWERS, RISK_OFFICE) to its bearer token. A principal without one uses `token`, which
-    defaults to the SDK's usual sources. Every call also names its principal in the
-    x-modelward-principal header, which the services read while authentication is off.
+    `tokens` maps each principal the walkthrough acts as (AUTHOR, REVIEWERS, RISK_OFFICE) to its
+    bearer token, and a principal without one uses `token`. When `tokens` is None, `token` must
+    be an admin's: the walkthrough then binds CAST_ROLES and creates a token per principal, and
+    revokes those tokens before it returns or raises. `token` defaults to the SDK's usual
+    sources, such as the admin-token file of `modelward up`.
     """
     suffix = run_id or uuid.uuid4().hex[:6]
-    clients = _Clients(registry_target, governance_target, token, dict(tokens or {}))
+    cast = _Cast(registry_target, governance_target, token, out) if tokens is None else None
+    clients: _Clients | None = None
     try:
+        if cast is not None:
+            tokens = cast.provision(suffix)
+        clients = _Clients(registry_target, governance_target, token, dict(tokens or {}))
         return _Walkthrough(clients, suffix, out).run()
     finally:
-        clients.close()
+        if clients is not None:
+            clients.close()
+        if cast is not None:
+            cast.revoke_tokens()
+
+
+class _Cast:
+    """Provisions the walkthrough's principals through the AccessService, as an admin."""
+
+    def __init__(
+        self, registry_target: str | None, governance_target: str | None, admin_token: str | None,
+        out: Callable[[str], None],
+    ) -> None:
+        self.registry_target = registry_target
+        self.governance_target = governance_target
+        self.admin_token = admin_token
+        self.out = out
+        self.token_names: list[str] = []
+
+    def provision(self, suffix: str) -> dict[str, str]:
+        """Bind the missing CAST_ROLES, create a token per principal and return the secrets."""
+        secrets: dict[str, str] = {}
+        with AccessClient(self.registry_target, token=self.admin_token) as access:
+            try:
+                self._bind_missing_roles(access)
+            except (PermissionDeniedError, UnauthenticatedError) as error:
+                raise SystemExit(
+                    f"provisioning the walkthrough's principals needs an admin token: {error.message}. "
+                    "Pass the admin token of 'modelward up' (--token or MODELWARD_TOKEN), or run with "
+                    "MODELWARD_HOME set to its data folder."
+                ) from None
+            # Tokens come after the bindings: governance applies the registry's events in order,
+            # so once it accepts a token it has applied that principal's bindings too.
+            for principal in dict.fromkeys(principal for principal, _ in CAST_ROLES):
+                created = access.create_api_token(
+                    principal, display_name=f"walkthrough {suffix}", expire_time=CAST_TOKEN_LIFETIME,
+                    reason="walkthrough run " + suffix,
+                )
+                self.token_names.append(created.api_token.name)
+                secrets[principal] = created.secret
+                self.out(f"created {created.api_token.name} for {principal}")
+        self._wait_for_governance(secrets)
+        return secrets
+
+    def _bind_missing_roles(self, access: AccessClient) -> None:
+        # A rerun finds the bindings of the first run and adds none.
+        for principal in dict.fromkeys(principal for principal, _ in CAST_ROLES):
+            bound_roles = {
+                enum_label(access_pb.Role, binding.role)
+                for binding in access.list_role_bindings(principal=principal)
+                if not binding.scope.team and not binding.scope.model_uid
+            }
+            for role in (role for who, role in CAST_ROLES if who == principal and role not in bound_roles):
+                binding = access.create_role_binding(principal, role, reason="walkthrough cast")
+                self.out(f"bound {role} to {principal} ({binding.name})")
+
+    def _wait_for_governance(self, secrets: Mapping[str, str]) -> None:
+        started = time.monotonic()
+        for principal, secret in secrets.items():
+            with GovernanceClient(self.governance_target, token=secret) as governance:
+
+                def accepted() -> bool | None:
+                    try:
+                        governance.get_policy()
+                    except (PermissionDeniedError, UnauthenticatedError):
+                        return None
+                    return True
+
+                _wait_for(accepted, f"governance to accept the token and roles of {principal}")
+        self.out(f"governance accepted the walkthrough's tokens after {time.monotonic() - started:.1f} s")
+
+    def revoke_tokens(self) -> None:
+        """Revoke every token `provision` created; a failure is reported and the rest still revoked."""
+        if not self.token_names:
+            return
+        revoked = 0
+        with AccessClient(self.registry_target, token=self.admin_token) as access:
+            for name in self.token_names:
+                try:
+                    access.revoke_api_token(name, reason="walkthrough finished")
+                except RpcError as error:
+                    self.out(f"could not revoke {name}: {error}; revoke it with 'modelward access token revoke {name}'")
+                else:
+                    revoked += 1
+        self.out(f"revoked {revoked} of {len(self.token_names)} walkthrough tokens")
+        self.token_names.clear()
 
 
 class _Clients:

@@ -176,7 +176,7 @@ def _create_token(args: argparse.Namespace) -> int:
         return 0
     for label, value in _token_fields(created.api_token):
         if label not in ("revoked", "created by"):
-            print(f"  {label}: {value}", file=sys.stderr)
+            print(f"  {label}: {value or '-'}", file=sys.stderr)
     print(created.secret)
     return 0
 
