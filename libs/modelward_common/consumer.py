@@ -13,11 +13,18 @@ GetModelHistory), which also heals events lost in transit.
 
 An event whose handler keeps failing is parked in `dead_letters` after `max_deliveries` and
 acknowledged, so it never blocks other streams; `retry_dead_letter` applies it again.
+
+Each fetched batch applies in one transaction: one inbox query and one progress lock for the
+whole batch, one commit, then an ack per message. Duplicates and early events inside a batch are
+detected before their handler runs and change nothing. When anything in the batch raises, the
+transaction rolls back and every message of the batch is processed again in a transaction of its
+own, so a failing event is retried or parked alone while the others commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +88,9 @@ dead_letters_table = sa.Table(
 CONSUMER_TABLES = (inbox_table, progress_table, dead_letters_table)
 
 Handler = Callable[[AsyncConnection, ReceivedEvent], Awaitable[None]]
+# Called at the start of every transaction that applies events, with the events it may apply
+# (in the order they will be offered to the handler), e.g. to lock and read their rows at once.
+BeforeApply = Callable[[AsyncConnection, Sequence[ReceivedEvent]], Awaitable[None]]
 
 
 class HistorySource(Protocol):
@@ -115,6 +125,35 @@ class _EarlyEvent(Exception):
     """The event is ahead of the stream's applied version; retry it after a delay."""
 
 
+class _Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    EARLY = "early"
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    message: Msg
+    event: ReceivedEvent
+    deliveries: int
+    sequence: int
+
+
+@dataclass
+class _BatchState:
+    """Progress of one batch transaction: the ids and versions it has read and applied."""
+
+    seen: set[str]
+    # Applied version of each stream of the batch, as the transaction will commit it.
+    last_versions: dict[str, int]
+    # Streams without a progress row before the batch, and streams whose version advanced.
+    new_streams: set[str] = field(default_factory=set)
+    changed_streams: set[str] = field(default_factory=set)
+    inbox_rows: list[dict[str, object]] = field(default_factory=list)
+    applied: int = 0
+    healed: int = 0
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -124,12 +163,14 @@ class EventConsumer:
         *,
         history: HistorySource | None = None,
         on_commit: Callable[[], None] = lambda: None,
+        before_apply: BeforeApply | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
         self.handler = handler
         self.history = history
         self.on_commit = on_commit
+        self.before_apply = before_apply
         self.applied_count = 0
         self.parked_count = 0
         self.duplicate_count = 0
@@ -197,18 +238,129 @@ class EventConsumer:
                 messages = await subscription.fetch(self.config.fetch_batch, timeout=self.config.fetch_timeout)
             except (FetchTimeoutError, TimeoutError):
                 continue
-            for message in messages:
-                await self.process(message)
+            await self.process_batch(messages)
+
+    async def process_batch(self, messages: Sequence[Msg]) -> None:
+        """Apply fetched messages in one transaction, then ack, nak or term each of them."""
+        deliveries: list[_Delivery] = []
+        for message in messages:
+            delivery = await self._receive(message)
+            if delivery is not None:
+                deliveries.append(delivery)
+        if len(deliveries) <= 1:
+            for delivery in deliveries:
+                await self._process_one(delivery)
+            return
+
+        try:
+            outcomes = await self._apply_batch(deliveries)
+        except Exception as error:  # noqa: BLE001 - each message is processed again on its own
+            logger.warning(
+                "consumer %s: a batch of %d events failed, processing them one at a time: %s: %s",
+                self.config.name, len(deliveries), type(error).__name__, error,
+            )
+            for delivery in deliveries:
+                await self._process_one(delivery)
+            return
+
+        self.on_commit()
+        for delivery, outcome in outcomes:
+            if outcome is _Outcome.EARLY:
+                await delivery.message.nak(delay=self.config.gap_wait_seconds)
+                continue
+            if outcome is _Outcome.DUPLICATE:
+                self.duplicate_count += 1
+            await delivery.message.ack()
+
+    async def _apply_batch(self, deliveries: Sequence[_Delivery]) -> list[tuple[_Delivery, _Outcome]]:
+        # Events apply in delivery order, as they would one by one: handlers may read what other
+        # streams' events wrote, and a replay must reach the same state as the live run.
+        events = [delivery.event for delivery in deliveries]
+        async with self.engine.begin() as connection:
+            state = _BatchState(seen=await self._seen_ids(connection, [event.event_id for event in events]), last_versions={})
+            if self.config.ordered:
+                state.last_versions = await self._lock_progress_rows(connection, {event.stream_id for event in events})
+            if self.before_apply is not None:
+                await self.before_apply(connection, events)
+            outcomes = [
+                (delivery, await self._apply_in_batch(connection, state, delivery)) for delivery in deliveries
+            ]
+            await self._finish_batch(connection, state)
+        self.applied_count += state.applied
+        self.healed_count += state.healed
+        return outcomes
+
+    async def _finish_batch(self, connection: AsyncConnection, state: _BatchState) -> None:
+        """Write the batch's inbox rows and progress in one statement each."""
+        if state.inbox_rows:
+            await connection.execute(inbox_table.insert(), state.inbox_rows)
+        created = [
+            {"consumer": self.config.name, "stream_id": stream_id, "last_version": state.last_versions[stream_id]}
+            for stream_id in sorted(state.changed_streams & state.new_streams)
+        ]
+        if created:
+            # A replica that applied the first event of one of these streams concurrently makes
+            # this insert fail on the primary key. The batch then rolls back and its messages are
+            # processed again one at a time.
+            await connection.execute(progress_table.insert(), created)
+        advanced = [
+            {"stream": stream_id, "version": state.last_versions[stream_id]}
+            for stream_id in sorted(state.changed_streams - state.new_streams)
+        ]
+        if advanced:
+            await connection.execute(
+                progress_table.update()
+                .where(progress_table.c.consumer == self.config.name, progress_table.c.stream_id == sa.bindparam("stream"))
+                .values(last_version=sa.bindparam("version")),
+                advanced,
+            )
+
+    async def _apply_in_batch(self, connection: AsyncConnection, state: _BatchState, delivery: _Delivery) -> _Outcome:
+        event = delivery.event
+        if event.event_id in state.seen:
+            return _Outcome.DUPLICATE
+        if self.config.ordered:
+            last = state.last_versions.get(event.stream_id)
+            if last is None:
+                last = state.last_versions[event.stream_id] = 0
+                state.new_streams.add(event.stream_id)
+            if event.stream_version <= last:
+                return _Outcome.DUPLICATE
+            if event.stream_version > last + 1:
+                if delivery.deliveries < self.config.gap_wait_deliveries or self.history is None:
+                    return _Outcome.EARLY
+                healed = await self._heal(connection, event, last)
+                state.seen.update(item.event_id for item in healed)
+                state.healed += len(healed)
+                state.applied += len(healed)
+            state.last_versions[event.stream_id] = event.stream_version
+            state.changed_streams.add(event.stream_id)
+        await self.handler(connection, event)
+        state.inbox_rows.append(self._inbox_row(event, delivery.sequence))
+        state.seen.add(event.event_id)
+        state.applied += 1
+        return _Outcome.APPLIED
 
     async def process(self, message: Msg) -> None:
+        """Apply one message in its own transaction, then ack, nak or term it."""
+        delivery = await self._receive(message)
+        if delivery is not None:
+            await self._process_one(delivery)
+
+    async def _receive(self, message: Msg) -> _Delivery | None:
+        """Parse a message; park and terminate it when it is malformed and return None."""
         try:
             event = parse_event(message.headers, message.data)
         except MalformedEvent as error:
             await self._park_raw(message, str(error))
             await message.term()
-            return
-        deliveries = message.metadata.num_delivered if message.metadata else 1
-        sequence = message.metadata.sequence.stream if message.metadata else 0
+            return None
+        metadata = message.metadata
+        deliveries = metadata.num_delivered if metadata else 1
+        return _Delivery(message, event, deliveries, metadata.sequence.stream if metadata else 0)
+
+    async def _process_one(self, delivery: _Delivery) -> None:
+        message, event, deliveries, sequence = delivery.message, delivery.event, delivery.deliveries, delivery.sequence
         try:
             applied = await self.apply(event, sequence=sequence, deliveries=deliveries)
         except _EarlyEvent:
@@ -231,58 +383,79 @@ class EventConsumer:
 
     async def apply(self, event: ReceivedEvent, *, sequence: int = 0, deliveries: int = 1) -> bool:
         """Apply one event in its own transaction; return False when it was applied before."""
+        healed: list[ReceivedEvent] = []
+        last = 0
         async with self.engine.begin() as connection:
-            if await self._seen(connection, event.event_id):
+            if await self._seen_ids(connection, [event.event_id]):
                 return False
             if self.config.ordered:
-                last = await self._lock_progress(connection, event.stream_id)
+                last = (await self._lock_progress_rows(connection, {event.stream_id})).get(event.stream_id)
+                if last is None:
+                    last = await self._insert_progress(connection, event.stream_id)
                 if event.stream_version <= last:
                     return False
-                if event.stream_version > last + 1:
-                    if deliveries < self.config.gap_wait_deliveries or self.history is None:
-                        raise _EarlyEvent()
-                    await self._heal(connection, event, last)
+                if event.stream_version > last + 1 and (deliveries < self.config.gap_wait_deliveries or self.history is None):
+                    raise _EarlyEvent()
+            if self.before_apply is not None:
+                await self.before_apply(connection, [event])
+            if self.config.ordered and event.stream_version > last + 1:
+                healed = await self._heal(connection, event, last)
             await self._apply_one(connection, event, sequence)
+            if self.config.ordered:
+                await self._save_progress(connection, event.stream_id, event.stream_version)
+        self.applied_count += 1 + len(healed)
+        self.healed_count += len(healed)
         self.on_commit()
         return True
 
-    async def _seen(self, connection: AsyncConnection, event_id: str) -> bool:
-        found = await connection.scalar(
-            sa.select(sa.func.count()).select_from(inbox_table).where(
-                inbox_table.c.consumer == self.config.name, inbox_table.c.event_id == event_id
+    async def _seen_ids(self, connection: AsyncConnection, event_ids: Sequence[str]) -> set[str]:
+        """Return which of the event ids the inbox has."""
+        result = await connection.execute(
+            sa.select(inbox_table.c.event_id).where(
+                inbox_table.c.consumer == self.config.name, inbox_table.c.event_id.in_(sorted(set(event_ids)))
             )
         )
-        return bool(found)
+        return set(result.scalars())
 
-    async def _lock_progress(self, connection: AsyncConnection, stream_id: str) -> int:
-        query = sa.select(progress_table.c.last_version).where(
-            progress_table.c.consumer == self.config.name, progress_table.c.stream_id == stream_id
+    async def _lock_progress_rows(self, connection: AsyncConnection, stream_ids: set[str]) -> dict[str, int]:
+        """Lock the progress rows of the streams and return their applied versions; absent streams are left out.
+
+        Rows are locked in stream id order, so replicas locking overlapping batches wait for each
+        other instead of deadlocking.
+        """
+        query = (
+            sa.select(progress_table.c.stream_id, progress_table.c.last_version)
+            .where(progress_table.c.consumer == self.config.name, progress_table.c.stream_id.in_(sorted(stream_ids)))
+            .order_by(progress_table.c.stream_id)
+            .with_for_update()
         )
-        last = await connection.scalar(query.with_for_update())
-        if last is None:
-            # A concurrent first event of the same stream fails this insert on the primary key
-            # and is redelivered, so both never apply as version 1.
-            await connection.execute(progress_table.insert().values(consumer=self.config.name, stream_id=stream_id, last_version=0))
-            return 0
-        return int(last)
+        return {stream_id: int(last) for stream_id, last in await connection.execute(query)}
+
+    async def _insert_progress(self, connection: AsyncConnection, stream_id: str) -> int:
+        # A concurrent first event of the same stream fails this insert on the primary key
+        # and is redelivered, so both never apply as version 1.
+        await connection.execute(progress_table.insert().values(consumer=self.config.name, stream_id=stream_id, last_version=0))
+        return 0
+
+    async def _save_progress(self, connection: AsyncConnection, stream_id: str, version: int) -> None:
+        await connection.execute(
+            progress_table.update()
+            .where(progress_table.c.consumer == self.config.name, progress_table.c.stream_id == stream_id)
+            .values(last_version=version)
+        )
 
     async def _apply_one(self, connection: AsyncConnection, event: ReceivedEvent, sequence: int) -> None:
         await self.handler(connection, event)
-        await connection.execute(
-            inbox_table.insert().values(
-                consumer=self.config.name, event_id=event.event_id, stream_id=event.stream_id,
-                stream_version=event.stream_version, stream_sequence=sequence, processed_at=utc_now(),
-            )
-        )
-        if self.config.ordered:
-            await connection.execute(
-                progress_table.update()
-                .where(progress_table.c.consumer == self.config.name, progress_table.c.stream_id == event.stream_id)
-                .values(last_version=event.stream_version)
-            )
-        self.applied_count += 1
+        await connection.execute(inbox_table.insert().values(self._inbox_row(event, sequence)))
 
-    async def _heal(self, connection: AsyncConnection, event: ReceivedEvent, last: int) -> None:
+    def _inbox_row(self, event: ReceivedEvent, sequence: int) -> dict[str, object]:
+        return {
+            "consumer": self.config.name, "event_id": event.event_id, "stream_id": event.stream_id,
+            "stream_version": event.stream_version, "stream_sequence": sequence, "processed_at": utc_now(),
+        }
+
+    async def _heal(self, connection: AsyncConnection, event: ReceivedEvent, last: int) -> list[ReceivedEvent]:
+        """Apply the stream's events between `last` and `event` from history; return those applied here."""
         assert self.history is not None
         missing = await self.history.events_between(event.stream_id, last, event.stream_version)
         versions = [item.stream_version for item in missing]
@@ -292,14 +465,15 @@ class EventConsumer:
                 f"{last + 1} to {event.stream_version - 1}",
                 reason="HISTORY_INCOMPLETE",
             )
-        for item in missing:
-            if not await self._seen(connection, item.event_id):
-                await self._apply_one(connection, item, 0)
-        self.healed_count += len(missing)
+        seen = await self._seen_ids(connection, [item.event_id for item in missing])
+        applied = [item for item in missing if item.event_id not in seen]
+        for item in applied:
+            await self._apply_one(connection, item, 0)
         logger.warning(
             "consumer %s filled a gap in stream %s: versions %d to %d came from history",
             self.config.name, event.stream_id, last + 1, event.stream_version - 1,
         )
+        return applied
 
     async def park(self, event: ReceivedEvent, error: str, deliveries: int, headers: dict[str, str]) -> None:
         async with self.engine.begin() as connection:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modelward_common.timeutil import utc_now
@@ -27,12 +28,36 @@ from modelward_governance.domain.redundancy import RedundancyMatch, RedundancyPa
 # --- portfolio ------------------------------------------------------------------------------
 
 
+async def _upsert(connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
+    """Insert the rows, or update every column of those whose primary key exists, in one statement."""
+    if not rows:
+        return
+    insert = postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
+    key = [column.name for column in table.primary_key.columns]
+    statement = insert.on_conflict_do_update(
+        index_elements=key,
+        set_={name: insert.excluded[name] for name in rows[0] if name not in key},
+    )
+    await connection.execute(statement, list(rows))
+
+
 async def load_model(connection: AsyncConnection, uid: str, *, for_update: bool = False) -> PortfolioModel | None:
     query = sa.select(portfolio_table.c.data).where(portfolio_table.c.uid == uid)
     if for_update:
         query = query.with_for_update()
     data = await connection.scalar(query)
     return None if data is None else codec.load(PortfolioModel, data)
+
+
+async def lock_models(connection: AsyncConnection, uids: Iterable[str]) -> dict[str, PortfolioModel]:
+    """Lock the portfolio rows of the models in uid order and return the models that exist."""
+    result = await connection.execute(
+        sa.select(portfolio_table.c.uid, portfolio_table.c.data)
+        .where(portfolio_table.c.uid.in_(sorted(set(uids))))
+        .order_by(portfolio_table.c.uid)
+        .with_for_update()
+    )
+    return {uid: codec.load(PortfolioModel, data) for uid, data in result}
 
 
 async def load_model_by_name(connection: AsyncConnection, model_id: str) -> PortfolioModel | None:
@@ -60,9 +85,7 @@ async def save_model(
         "update_time": utc_now(),
         "data": codec.encode(model),
     }
-    updated = await connection.execute(portfolio_table.update().where(portfolio_table.c.uid == model.uid).values(row))
-    if updated.rowcount == 0:
-        await connection.execute(portfolio_table.insert().values(row))
+    await _upsert(connection, portfolio_table, [row])
 
 
 async def model_names(connection: AsyncConnection, uids: set[str]) -> dict[str, str]:
@@ -88,9 +111,23 @@ async def open_findings(connection: AsyncConnection, model_uid: str) -> list[Fin
     return [codec.load(Finding, data) for (data,) in result]
 
 
+async def open_findings_of(connection: AsyncConnection, model_uids: Iterable[str]) -> dict[str, list[Finding]]:
+    """Return the open findings of each model, with an empty list for models that have none."""
+    uids = sorted(set(model_uids))
+    found: dict[str, list[Finding]] = {uid: [] for uid in uids}
+    result = await connection.execute(
+        sa.select(findings_table.c.model_uid, findings_table.c.data)
+        .where(findings_table.c.model_uid.in_(uids), findings_table.c.is_open.is_(True))
+    )
+    for uid, data in result:
+        found[uid].append(codec.load(Finding, data))
+    return found
+
+
 async def save_findings(connection: AsyncConnection, findings: Iterable[Finding]) -> None:
+    rows = []
     for finding in findings:
-        row = {
+        rows.append({
             "finding_id": finding.finding_id,
             "model_uid": finding.key.model_uid,
             "version": finding.key.version,
@@ -102,12 +139,8 @@ async def save_findings(connection: AsyncConnection, findings: Iterable[Finding]
             "opened_at": finding.opened_at,
             "resolved_at": finding.resolved_at,
             "data": codec.encode(finding),
-        }
-        updated = await connection.execute(
-            findings_table.update().where(findings_table.c.finding_id == finding.finding_id).values(row)
-        )
-        if updated.rowcount == 0:
-            await connection.execute(findings_table.insert().values(row))
+        })
+    await _upsert(connection, findings_table, rows)
 
 
 async def refresh_open_findings(connection: AsyncConnection, model_uid: str) -> None:
@@ -165,6 +198,10 @@ async def open_promotion_for(connection: AsyncConnection, model_uid: str, versio
 
 
 # --- policies -------------------------------------------------------------------------------
+
+
+async def current_policy_revision(connection: AsyncConnection) -> int | None:
+    return await connection.scalar(sa.select(sa.func.max(policies_table.c.revision)))
 
 
 async def current_policy_row(connection: AsyncConnection) -> sa.RowMapping | None:
@@ -229,6 +266,22 @@ async def flagged_pairs(connection: AsyncConnection, model_uid: str) -> list[Red
         )
     )
     return [codec.load(RedundancyPair, data) for (data,) in result]
+
+
+async def flagged_pairs_of(connection: AsyncConnection, model_uids: Iterable[str]) -> dict[str, list[RedundancyPair]]:
+    """Return the flagged pairs of each model, with an empty list for models that have none."""
+    uids = sorted(set(model_uids))
+    found: dict[str, list[RedundancyPair]] = {uid: [] for uid in uids}
+    result = await connection.execute(
+        sa.select(redundancy_table.c.first_uid, redundancy_table.c.second_uid, redundancy_table.c.data).where(
+            sa.or_(redundancy_table.c.first_uid.in_(uids), redundancy_table.c.second_uid.in_(uids))
+        )
+    )
+    for first, second, data in result:
+        pair = codec.load(RedundancyPair, data)
+        for uid in {first, second} & found.keys():
+            found[uid].append(pair)
+    return found
 
 
 async def flag_pairs(connection: AsyncConnection, matches: Sequence[RedundancyMatch]) -> None:

@@ -49,6 +49,7 @@ from modelward_governance.domain.orphans import (
     orphan_finding_drafts,
 )
 from modelward_governance.domain.policy import Policy
+from modelward_governance.domain.principals import PrincipalDirectory
 from modelward_governance.domain.policy_yaml import default_policy_text, parse_policy
 from modelward_governance.domain.portfolio import (
     STAGE_FROM_PROTO,
@@ -63,6 +64,7 @@ from modelward_governance.domain.redundancy import (
     RedundancyConfig,
     RedundancyIndex,
     RedundancyMatch,
+    RedundancyPair,
     reconcile_redundancy,
     redundancy_finding_drafts,
     subject_for_model,
@@ -99,6 +101,26 @@ class ModelOutcome:
     open_findings: tuple[Finding, ...]
 
 
+@dataclass
+class _BatchSnapshot:
+    """State read once at the start of a consumer transaction and shared by its events.
+
+    Valid only inside that transaction: the portfolio rows are locked by it, and the policy and
+    principal directory are those it read.
+    """
+
+    connection: AsyncConnection
+    policy: Policy
+    principals: PrincipalDirectory
+    # Latest state of each model of the batch, None for models not in the portfolio yet.
+    models: dict[str, PortfolioModel | None]
+    # Open findings and flagged pairs of the batch's models as the batch began. Each entry is
+    # used once and dropped, and dropped as well when another model's change touches it, so a
+    # later read of the same model goes to the database and sees the batch's own writes.
+    findings: dict[str, list[Finding]]
+    flagged: dict[str, list[RedundancyPair]]
+
+
 class Governance:
     def __init__(self, engine: AsyncEngine, settings: GovernanceSettings | None = None, *, on_commit: Callable[[], None] = lambda: None) -> None:
         self.engine = engine
@@ -108,6 +130,7 @@ class Governance:
         self._policy: Policy | None = None
         # Matches of the latest redundancy check per model, read when mirroring its findings.
         self._last_matches: dict[str, tuple[RedundancyMatch, ...]] = {}
+        self._snapshot: _BatchSnapshot | None = None
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -158,12 +181,70 @@ class Governance:
             logger.info("recorded %s on %s (event %s, stream %s v%d)", event.type, event.subject, event.event_id, event.stream_id, event.stream_version)
 
     async def policy(self, connection: AsyncConnection) -> Policy:
-        row = await store.current_policy_row(connection)
-        if row is None:
+        """Return the current policy, parsed again only when another revision was installed.
+
+        Reads the newest revision number on every call, because another replica may have
+        replaced the policy, except inside a consumer transaction that has read it already.
+        """
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None:
+            return snapshot.policy
+        revision = await store.current_policy_revision(connection)
+        if revision is None:
             raise FailedPrecondition("no policy is installed; replace the policy first", reason="NO_POLICY")
-        if self._policy is None or self._policy.revision != row["revision"]:
-            self._policy = parse_policy(row["text"], source=f"policies/{row['revision']}", revision=row["revision"])
+        if self._policy is None or self._policy.revision != revision:
+            row = await store.policy_row(connection, revision)
+            assert row is not None
+            self._policy = parse_policy(row["text"], source=f"policies/{revision}", revision=revision)
         return self._policy
+
+    async def _principals(self, connection: AsyncConnection) -> PrincipalDirectory:
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None:
+            return snapshot.principals
+        return await store.principal_directory(connection)
+
+    def _snapshot_of(self, connection: AsyncConnection) -> _BatchSnapshot | None:
+        snapshot = self._snapshot
+        return snapshot if snapshot is not None and snapshot.connection is connection else None
+
+    async def prepare_batch(self, connection: AsyncConnection, events: Sequence[ReceivedEvent]) -> None:
+        """Lock and read the models of a consumer transaction's events, the policy and the principals once.
+
+        Runs before any of the events applies, so the transaction takes every portfolio row
+        lock before the event store's append lock, in the same order as an RPC that changes
+        one model, and the two cannot deadlock.
+        """
+        self._snapshot = None
+        uids = {event.stream_id for event in events}
+        models: dict[str, PortfolioModel | None] = dict.fromkeys(uids)
+        models.update(await store.lock_models(connection, uids))
+        policy = await self.policy(connection)
+        principals = await store.principal_directory(connection)
+        findings = await store.open_findings_of(connection, uids)
+        flagged = await store.flagged_pairs_of(connection, uids)
+        self._snapshot = _BatchSnapshot(connection, policy, principals, models, findings, flagged)
+
+    async def _open_findings(self, connection: AsyncConnection, model_uid: str) -> list[Finding]:
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None and model_uid in snapshot.findings:
+            return snapshot.findings.pop(model_uid)
+        return await store.open_findings(connection, model_uid)
+
+    async def _flagged_pairs(self, connection: AsyncConnection, model_uid: str) -> list[RedundancyPair]:
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None and model_uid in snapshot.flagged:
+            return snapshot.flagged.pop(model_uid)
+        return await store.flagged_pairs(connection, model_uid)
+
+    def _forget(self, connection: AsyncConnection, model_uids: set[str]) -> None:
+        """Drop what the batch read about these models, because this transaction changed it."""
+        snapshot = self._snapshot_of(connection)
+        if snapshot is None:
+            return
+        for uid in model_uids:
+            snapshot.findings.pop(uid, None)
+            snapshot.flagged.pop(uid, None)
 
     async def _install_policy(self, connection: AsyncConnection, text: str, *, author: str, reason: str, at: datetime) -> Policy:
         current = await store.current_policy_row(connection)
@@ -185,7 +266,11 @@ class Governance:
         """Apply one registry event: update the portfolio, promotions, findings and flags."""
         parsed = parse_registry_event(f"modelward.registry.v1.{event.type}", event.payload)
         at = event.time
-        before = await store.load_model(connection, event.stream_id, for_update=True)
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None and event.stream_id in snapshot.models:
+            before = snapshot.models[event.stream_id]
+        else:
+            before = await store.load_model(connection, event.stream_id, for_update=True)
         model = apply_registry_event(before, parsed, at)
         context = EventContext(actor="service:governance", correlation_id=event.correlation_id, causation_id=event.event_id)
         items: list[EventItem] = []
@@ -196,6 +281,8 @@ class Governance:
             items += promotion_items
         items += await self.reevaluate(connection, model, policy, at, context)
         await self.record(connection, model.uid, items, context, at)
+        if snapshot is not None:
+            snapshot.models[model.uid] = model
 
     async def _open_promotion(
         self, connection: AsyncConnection, model: PortfolioModel, parsed: Any, event: ReceivedEvent, policy: Policy
@@ -232,11 +319,11 @@ class Governance:
         context: EventContext | None = None,
     ) -> list[EventItem]:
         """Evaluate policy, orphan and redundancy rules for a model, save it, return events."""
-        open_findings = await store.open_findings(connection, model.uid)
+        open_findings = await self._open_findings(connection, model.uid)
         evaluation = evaluate_model(policy, model, now=at, open_alerts=open_alerts_of(open_findings))
         policy_changes = reconcile_policy_findings(open_findings, evaluation)
 
-        principals = await store.principal_directory(connection)
+        principals = await self._principals(connection)
         orphan = assess_orphan(model, principals, at, self.settings.orphans)
         previous_orphan = _orphan_status_from(model.uid, open_findings)
         orphan_changes = reconcile_findings(
@@ -249,8 +336,7 @@ class Governance:
         redundancy_changes, redundancy_findings = await self._check_redundancy(connection, model, open_findings, at)
 
         changes = [policy_changes, orphan_changes, redundancy_findings]
-        for change in changes:
-            await store.save_findings(connection, (*change.opened, *change.resolved, *change.kept))
+        await store.save_findings(connection, [f for c in changes for f in (*c.opened, *c.resolved, *c.kept)])
         still_open = [f for f in open_findings if not any(r.finding_id == f.finding_id for c in changes for r in c.resolved)]
         now_open = (*still_open, *(f for c in changes for f in c.opened))
         await store.save_model(
@@ -261,7 +347,10 @@ class Governance:
         items += gov_events.finding_events(policy_changes, model_name=model.name, policy_revision=policy.revision)
         items += gov_events.orphan_events(model, previous_orphan, orphan, findings=orphan_changes)
         items += gov_events.finding_events(orphan_changes, model_name=model.name, policy_revision=policy.revision)
-        names = await store.model_names(connection, _uids_in(redundancy_changes) | {model.uid})
+        names = {model.uid: f"models/{model.model_id}"}
+        others = _uids_in(redundancy_changes) - {model.uid}
+        if others:
+            names.update(await store.model_names(connection, others))
         items += gov_events.redundancy_events(model.uid, redundancy_changes, model_names=names, findings=redundancy_findings)
         items += gov_events.finding_events(redundancy_findings, model_name=model.name, policy_revision=policy.revision)
         await self.mirror_redundancy(connection, model, redundancy_changes, at, context or EventContext(actor="service:governance"))
@@ -278,10 +367,11 @@ class Governance:
             self.index.upsert(subject)
             matches = self.index.find_matches(subject)
         self._last_matches[model.uid] = matches
-        flagged = await store.flagged_pairs(connection, model.uid)
+        flagged = await self._flagged_pairs(connection, model.uid)
         changes = reconcile_redundancy(model.uid, flagged, matches)
         await store.flag_pairs(connection, changes.detected)
         await store.clear_pairs(connection, changes.cleared)
+        self._forget(connection, _uids_in(changes))
         finding_changes = reconcile_findings(
             [f for f in open_findings if f.key.kind is FindingKind.REDUNDANT_MODEL],
             redundancy_finding_drafts(matches),
@@ -298,9 +388,11 @@ class Governance:
         Each model of a redundant pair carries a finding, so the end state does not depend on
         which of the two was checked last.
         """
-        policy_revision = (await self.policy(connection)).revision
         others = {match.other_model_uid for match in changes.detected}
         others |= {uid for pair in changes.cleared for uid in pair.model_uids if uid != model.uid}
+        if not others:
+            return
+        policy_revision = (await self.policy(connection)).revision
         for other in sorted(others):
             check_prefix = "redundant."
             suffix = f".{model.uid}"
@@ -315,6 +407,7 @@ class Governance:
             )
             if not mirrored.changed:
                 continue
+            self._forget(connection, {other})
             await store.save_findings(connection, (*mirrored.opened, *mirrored.resolved))
             await store.refresh_open_findings(connection, other)
             names = await store.model_names(connection, {other})

@@ -1,0 +1,200 @@
+"""A fetched batch of messages applies in one transaction without weakening per-event guarantees."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from modelward_common.cloudevents import headers_for
+from modelward_common.consumer import CONSUMER_TABLES, ConsumerConfig, EventConsumer, list_dead_letters
+from modelward_common.db import create_engine
+from modelward_common.eventstore import StoredEvent, read_stream
+from modelward_common.timeutil import utc_now
+from modelward_governance.bootstrap import prepare_database
+from modelward_governance.domain.policy_yaml import default_policy_text
+from modelward_governance.service_layer.governance import Governance
+from modelward_protos.events.v1 import governance_events_pb2 as governance_events
+from modelward_protos.events.v1 import registry_events_pb2 as registry_events
+
+applied_table = sa.Table(
+    "applied", sa.MetaData(),
+    sa.Column("stream_id", sa.String(64), primary_key=True),
+    sa.Column("stream_version", sa.BigInteger, primary_key=True),
+)
+
+
+@dataclass
+class _Metadata:
+    num_delivered: int
+    sequence: object
+
+
+@dataclass
+class _Sequence:
+    stream: int
+
+
+@dataclass
+class FakeMessage:
+    """The part of a JetStream message the consumer uses, recording how it was settled."""
+
+    data: bytes
+    headers: dict[str, str]
+    metadata: _Metadata
+    settled: list[str] = field(default_factory=list)
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append("nak")
+
+    async def term(self) -> None:
+        self.settled.append("term")
+
+
+def _message(stream_id: str, version: int, payload: object, *, deliveries: int = 1, sequence: int = 1) -> FakeMessage:
+    stored = StoredEvent(
+        position=sequence, event_id=str(uuid.uuid4()), stream_id=stream_id, stream_version=version,
+        type=type(payload).__name__, payload=payload.SerializeToString(), subject="models/test",  # type: ignore[attr-defined]
+        actor="user:ana@example.com", reason="", correlation_id="", causation_id="", traceparent="",
+        recorded_at=utc_now(),
+    )
+    headers = headers_for(stored, source="urn:modelward:registry", service="registry")
+    return FakeMessage(stored.payload, headers, _Metadata(deliveries, _Sequence(sequence)))
+
+
+def _redelivered(message: FakeMessage) -> FakeMessage:
+    return FakeMessage(message.data, dict(message.headers), _Metadata(message.metadata.num_delivered + 1, message.metadata.sequence))
+
+
+def _archived(stream_id: str, version: int, **options: int) -> FakeMessage:
+    return _message(stream_id, version, registry_events.ModelArchived(model_uid=stream_id), **options)
+
+
+async def _engine(url: str):
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        for table in CONSUMER_TABLES:
+            await connection.run_sync(table.create)
+        await connection.run_sync(applied_table.create)
+    return engine
+
+
+def _consumer(engine, *, failing_streams: frozenset[str] = frozenset()) -> EventConsumer:
+    async def handler(connection, event) -> None:
+        if event.stream_id in failing_streams:
+            raise RuntimeError(f"refusing stream {event.stream_id}")
+        await connection.execute(applied_table.insert().values(stream_id=event.stream_id, stream_version=event.stream_version))
+
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="test", max_deliveries=3)
+    return EventConsumer(engine, config, handler)
+
+
+async def _applied(engine) -> list[tuple[str, int]]:
+    async with engine.connect() as connection:
+        result = await connection.execute(sa.select(applied_table).order_by(applied_table.c.stream_id, applied_table.c.stream_version))
+    return [tuple(row) for row in result]
+
+
+async def test_batch_commits_others_when_one_fails(database_url) -> None:
+    engine = await _engine(database_url)
+    consumer = _consumer(engine, failing_streams=frozenset({"b"}))
+    messages = [_archived("a", 1), _archived("b", 1), _archived("c", 1)]
+
+    await consumer.process_batch(messages)
+
+    assert await _applied(engine) == [("a", 1), ("c", 1)]
+    assert messages[0].settled == ["ack"]
+    assert messages[1].settled == ["nak"]
+    assert messages[2].settled == ["ack"]
+    assert consumer.applied_count == 2
+    await engine.dispose()
+
+
+async def test_batch_parks_event_at_last_delivery(database_url) -> None:
+    engine = await _engine(database_url)
+    consumer = _consumer(engine, failing_streams=frozenset({"b"}))
+    messages = [_archived("a", 1), _archived("b", 1, deliveries=3), _archived("c", 1)]
+
+    await consumer.process_batch(messages)
+
+    assert await _applied(engine) == [("a", 1), ("c", 1)]
+    assert [message.settled for message in messages] == [["ack"], ["ack"], ["ack"]]
+    async with engine.connect() as connection:
+        parked = await list_dead_letters(connection, "test")
+    assert [row["stream_id"] for row in parked] == ["b"]
+    await engine.dispose()
+
+
+async def test_batch_with_duplicates_applies_once(database_url) -> None:
+    engine = await _engine(database_url)
+    consumer = _consumer(engine)
+    first, second = _archived("a", 1), _archived("b", 1)
+    await consumer.process_batch([first])
+
+    batch = [_redelivered(first), second, _redelivered(second)]
+    await consumer.process_batch(batch)
+
+    assert await _applied(engine) == [("a", 1), ("b", 1)]
+    assert [message.settled for message in batch] == [["ack"], ["ack"], ["ack"]]
+    assert consumer.duplicate_count == 2
+    assert consumer.applied_count == 2
+    await engine.dispose()
+
+
+async def test_batch_naks_early_event(database_url) -> None:
+    engine = await _engine(database_url)
+    consumer = _consumer(engine)
+    one, two, three = _archived("a", 1), _archived("a", 2), _archived("a", 3)
+
+    await consumer.process_batch([one, three, two, _archived("b", 1)])
+    assert three.settled == ["nak"]
+    assert await _applied(engine) == [("a", 1), ("a", 2), ("b", 1)]
+
+    again = _redelivered(three)
+    await consumer.process_batch([again, _archived("b", 2)])
+    assert again.settled == ["ack"]
+    assert await _applied(engine) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)]
+    await engine.dispose()
+
+
+async def _finding_revisions(engine, model_uid: str) -> set[int]:
+    """Return the policy revisions that the model's policy findings were opened under."""
+    async with engine.connect() as connection:
+        stored = await read_stream(connection, model_uid)
+    opened = [governance_events.FindingOpened.FromString(event.payload) for event in stored if event.type == "FindingOpened"]
+    # Findings of other checks than the policy's (an orphan finding here) carry revision 0.
+    return {finding.policy_revision for finding in opened if finding.policy_revision}
+
+
+def _ownerless_model(model_id: str) -> FakeMessage:
+    uid = str(uuid.uuid4())
+    created = registry_events.ModelCreated(
+        model_uid=uid, model_id=model_id, owner="", team="fraud", risk_tier=3, task_type="binary_classification",
+    )
+    return _message(uid, 1, created)
+
+
+async def test_policy_replaced_by_other_replica_is_used(database_url) -> None:
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    first, second = Governance(engine), Governance(engine)
+    await first.start()
+    await second.start()
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
+    consumer = EventConsumer(engine, config, first.handle_registry_event, before_apply=first.prepare_batch)
+    before = [_ownerless_model("before-1"), _ownerless_model("before-2")]
+    await consumer.process_batch(before)
+
+    await second.replace_policy(default_policy_text(), author="user:ana@example.com", reason="new revision")
+    after = [_ownerless_model("after-1"), _ownerless_model("after-2")]
+    await consumer.process_batch(after)
+
+    for message in before:
+        assert await _finding_revisions(engine, message.headers["ce-streamid"]) == {1}
+    for message in after:
+        assert await _finding_revisions(engine, message.headers["ce-streamid"]) == {2}
+    await engine.dispose()
