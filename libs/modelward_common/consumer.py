@@ -91,6 +91,8 @@ Handler = Callable[[AsyncConnection, ReceivedEvent], Awaitable[None]]
 # Called at the start of every transaction that applies events, with the events it may apply
 # (in the order they will be offered to the handler), e.g. to lock and read their rows at once.
 BeforeApply = Callable[[AsyncConnection, Sequence[ReceivedEvent]], Awaitable[None]]
+# Called at the end of every such transaction, before the commit, e.g. to write what it deferred.
+AfterApply = Callable[[AsyncConnection], Awaitable[None]]
 
 
 class HistorySource(Protocol):
@@ -164,6 +166,7 @@ class EventConsumer:
         history: HistorySource | None = None,
         on_commit: Callable[[], None] = lambda: None,
         before_apply: BeforeApply | None = None,
+        after_apply: AfterApply | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -171,6 +174,7 @@ class EventConsumer:
         self.history = history
         self.on_commit = on_commit
         self.before_apply = before_apply
+        self.after_apply = after_apply
         self.applied_count = 0
         self.parked_count = 0
         self.duplicate_count = 0
@@ -285,6 +289,8 @@ class EventConsumer:
             outcomes = [
                 (delivery, await self._apply_in_batch(connection, state, delivery)) for delivery in deliveries
             ]
+            if self.after_apply is not None:
+                await self.after_apply(connection)
             await self._finish_batch(connection, state)
         self.applied_count += state.applied
         self.healed_count += state.healed
@@ -401,6 +407,8 @@ class EventConsumer:
             if self.config.ordered and event.stream_version > last + 1:
                 healed = await self._heal(connection, event, last)
             await self._apply_one(connection, event, sequence)
+            if self.after_apply is not None:
+                await self.after_apply(connection)
             if self.config.ordered:
                 await self._save_progress(connection, event.stream_id, event.stream_version)
         self.applied_count += 1 + len(healed)

@@ -185,7 +185,9 @@ async def test_policy_replaced_by_other_replica_is_used(database_url) -> None:
     await first.start()
     await second.start()
     config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    consumer = EventConsumer(engine, config, first.handle_registry_event, before_apply=first.prepare_batch)
+    consumer = EventConsumer(
+        engine, config, first.handle_registry_event, before_apply=first.prepare_batch, after_apply=first.finish_batch
+    )
     before = [_ownerless_model("before-1"), _ownerless_model("before-2")]
     await consumer.process_batch(before)
 

@@ -105,7 +105,7 @@ class GovernanceApp:
             self.consumer = EventConsumer(
                 self.engine, consumer_config(self.config), self._handle_registry_event,
                 history=RegistryHistory(self._channel), on_commit=self._after_commit,
-                before_apply=self.governance.prepare_batch,
+                before_apply=self.governance.prepare_batch, after_apply=self.governance.finish_batch,
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
         monitoring = MonitoringService(self.engine, self.governance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -29,16 +30,23 @@ from modelward_governance.domain.redundancy import RedundancyMatch, RedundancyPa
 
 
 async def _upsert(connection: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, object]]) -> None:
-    """Insert the rows, or update every column of those whose primary key exists, in one statement."""
-    if not rows:
-        return
-    insert = postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
+    """Insert the rows, or update every column of those whose primary key exists, in one statement.
+
+    Every row must set every column of the table.
+    """
+    if rows:
+        await connection.execute(_upsert_statement(table, connection.dialect.name), list(rows))
+
+
+@functools.cache
+def _upsert_statement(table: sa.Table, dialect: str) -> sa.Insert:
+    # Built once per table: building the ON CONFLICT clause costs more than running it.
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     key = [column.name for column in table.primary_key.columns]
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=key,
-        set_={name: insert.excluded[name] for name in rows[0] if name not in key},
+        set_={column.name: insert.excluded[column.name] for column in table.columns if column.name not in key},
     )
-    await connection.execute(statement, list(rows))
 
 
 async def load_model(connection: AsyncConnection, uid: str, *, for_update: bool = False) -> PortfolioModel | None:
@@ -68,8 +76,17 @@ async def load_model_by_name(connection: AsyncConnection, model_id: str) -> Port
 async def save_model(
     connection: AsyncConnection, model: PortfolioModel, *, orphaned: bool, compliant: bool, open_findings: int
 ) -> None:
+    await save_model_rows(connection, [portfolio_row(model, orphaned=orphaned, compliant=compliant, open_findings=open_findings)])
+
+
+async def save_model_rows(connection: AsyncConnection, rows: Sequence[dict[str, object]]) -> None:
+    """Write rows made by `portfolio_row` in one statement."""
+    await _upsert(connection, portfolio_table, rows)
+
+
+def portfolio_row(model: PortfolioModel, *, orphaned: bool, compliant: bool, open_findings: int) -> dict[str, object]:
     production = model.production_versions()
-    row = {
+    return {
         "uid": model.uid,
         "model_id": model.model_id,
         "owner": model.owner,
@@ -85,7 +102,6 @@ async def save_model(
         "update_time": utc_now(),
         "data": codec.encode(model),
     }
-    await _upsert(connection, portfolio_table, [row])
 
 
 async def model_names(connection: AsyncConnection, uids: set[str]) -> dict[str, str]:

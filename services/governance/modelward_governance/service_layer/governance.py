@@ -119,6 +119,9 @@ class _BatchSnapshot:
     # later read of the same model goes to the database and sees the batch's own writes.
     findings: dict[str, list[Finding]]
     flagged: dict[str, list[RedundancyPair]]
+    # Portfolio rows saved by the batch and not written yet, by model uid. They are written in
+    # one statement before anything reads other models' rows, and before the commit.
+    unsaved_rows: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 class Governance:
@@ -211,9 +214,10 @@ class Governance:
     async def prepare_batch(self, connection: AsyncConnection, events: Sequence[ReceivedEvent]) -> None:
         """Lock and read the models of a consumer transaction's events, the policy and the principals once.
 
-        Runs before any of the events applies, so the transaction takes every portfolio row
-        lock before the event store's append lock, in the same order as an RPC that changes
-        one model, and the two cannot deadlock.
+        Runs before any of the events applies, so the transaction locks these portfolio rows
+        before it takes the event store's append lock, in the same order as an RPC that changes
+        one model. Rows of other models that a redundancy change updates are locked later; if
+        that deadlocks, the batch rolls back and the consumer applies its events one by one.
         """
         self._snapshot = None
         uids = {event.stream_id for event in events}
@@ -224,6 +228,25 @@ class Governance:
         findings = await store.open_findings_of(connection, uids)
         flagged = await store.flagged_pairs_of(connection, uids)
         self._snapshot = _BatchSnapshot(connection, policy, principals, models, findings, flagged)
+
+    async def finish_batch(self, connection: AsyncConnection) -> None:
+        """Write what the consumer transaction's events left unsaved; runs before its commit."""
+        await self._write_unsaved_rows(connection)
+
+    async def _write_unsaved_rows(self, connection: AsyncConnection) -> None:
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None and snapshot.unsaved_rows:
+            rows = list(snapshot.unsaved_rows.values())
+            snapshot.unsaved_rows.clear()
+            await store.save_model_rows(connection, rows)
+
+    async def _save_model(self, connection: AsyncConnection, model: PortfolioModel, **state: Any) -> None:
+        row = store.portfolio_row(model, **state)
+        snapshot = self._snapshot_of(connection)
+        if snapshot is None:
+            await store.save_model_rows(connection, [row])
+        else:
+            snapshot.unsaved_rows[model.uid] = row
 
     async def _open_findings(self, connection: AsyncConnection, model_uid: str) -> list[Finding]:
         snapshot = self._snapshot_of(connection)
@@ -339,7 +362,7 @@ class Governance:
         await store.save_findings(connection, [f for c in changes for f in (*c.opened, *c.resolved, *c.kept)])
         still_open = [f for f in open_findings if not any(r.finding_id == f.finding_id for c in changes for r in c.resolved)]
         now_open = (*still_open, *(f for c in changes for f in c.opened))
-        await store.save_model(
+        await self._save_model(
             connection, model, orphaned=orphan.orphaned, compliant=evaluation.compliant, open_findings=len(now_open)
         )
 
@@ -350,6 +373,7 @@ class Governance:
         names = {model.uid: f"models/{model.model_id}"}
         others = _uids_in(redundancy_changes) - {model.uid}
         if others:
+            await self._write_unsaved_rows(connection)
             names.update(await store.model_names(connection, others))
         items += gov_events.redundancy_events(model.uid, redundancy_changes, model_names=names, findings=redundancy_findings)
         items += gov_events.finding_events(redundancy_findings, model_name=model.name, policy_revision=policy.revision)
@@ -392,6 +416,7 @@ class Governance:
         others |= {uid for pair in changes.cleared for uid in pair.model_uids if uid != model.uid}
         if not others:
             return
+        await self._write_unsaved_rows(connection)
         policy_revision = (await self.policy(connection)).revision
         for other in sorted(others):
             check_prefix = "redundant."
