@@ -520,7 +520,16 @@ class EventConsumer:
         if row["status"] != "PARKED":
             raise FailedPrecondition(f"dead letter {dead_letter_id} is {row['status']}, not PARKED", reason="NOT_PARKED")
         event = parse_event(row["headers"], row["payload"])
-        applied = await self.apply(event, deliveries=self.config.gap_wait_deliveries)
+        try:
+            applied = await self.apply(event, deliveries=self.config.gap_wait_deliveries)
+        except Exception as error:  # noqa: BLE001 - the operator gets the cause, the letter stays parked
+            logger.warning("consumer %s: dead letter %d (event %s) failed again: %s",
+                           self.config.name, dead_letter_id, event.event_id, error)
+            raise FailedPrecondition(
+                f"dead letter {dead_letter_id} (event {event.event_id}) failed again and stays parked: "
+                f"{type(error).__name__}: {error}; fix the cause, then retry",
+                reason="RETRY_FAILED",
+            ) from error
         async with self.engine.begin() as connection:
             await connection.execute(
                 dead_letters_table.update().where(dead_letters_table.c.id == dead_letter_id).values(status="RETRIED")
