@@ -108,7 +108,7 @@ class GovernanceApp:
                 before_apply=self.governance.prepare_batch, after_apply=self.governance.finish_batch,
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
-        monitoring = MonitoringService(self.engine, self.governance)
+        monitoring = MonitoringService(self.engine, self.governance, token_key=self.config.token_key())
         guard, self.access = await build_guard(self.config.auth, self.engine, "governance", RULES, model_resolver(self.engine))
         self.host = ServiceHost(
             self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits,
