@@ -1,7 +1,8 @@
 """`modelward audit ...`: check a service's audit hash chain, export it, verify exports offline.
 
-Exit codes: 0 when the chain or export is intact, 3 when it is not, 1 when the service cannot
-be reached or a file cannot be read.
+Exit codes: 0 when the chain or export is intact, 3 when it is not, 1 when a file cannot be
+read. A failed call exits with the code of its gRPC status, as every other command does: 5 when
+the token is missing or lacks the permission, 7 when the service cannot be reached.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=sorted(_DEFAULT_TARGETS), required=True, help="service whose log to read")
     parser.add_argument("--address", default="", help="HOST:PORT of the service (default: the address in "
                         "endpoints.json of 'modelward up', else port 50051 or 50052 on 127.0.0.1)")
+    parser.add_argument("--token", help="bearer token (default: $MODELWARD_TOKEN, else the admin-token file in the data folder)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the service (default %(default)s)")
 
 
@@ -82,19 +84,45 @@ def _channel(args: argparse.Namespace) -> grpc.Channel:
     return grpc.insecure_channel(args.address or _default_target(args.target))
 
 
+def _call_metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """Return the authorization header for the token that the other commands would send."""
+    from modelward_sdk.settings import resolve_token
+
+    token = resolve_token(args.token)
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
 def _report_rpc_error(args: argparse.Namespace, error: grpc.RpcError) -> int:
+    from modelward_cli.common import exit_code_for_status
+
     address = args.address or _default_target(args.target)
-    print(f"{args.target} at {address} failed: {error.code().name}: {error.details()}", file=sys.stderr)  # type: ignore[attr-defined]
-    return 1
+    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+    print(f"{args.target} at {address} failed: {code.name}: {error.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+    return exit_code_for_status(code)
+
+
+def _report_configuration_error(error: Exception) -> int:
+    from modelward_cli.common import EXIT_UNAVAILABLE
+
+    print(f"modelward: {error}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
 
 
 def _verify(args: argparse.Namespace) -> int:
     from modelward_protos.audit.v1 import audit_service_pb2 as audit
     from modelward_protos.audit.v1 import audit_service_pb2_grpc as audit_grpc
 
+    from modelward_sdk.errors import ConfigurationError
+
+    try:
+        metadata = _call_metadata(args)
+    except ConfigurationError as error:
+        return _report_configuration_error(error)
     with _channel(args) as channel:
         try:
-            report = audit_grpc.AuditServiceStub(channel).VerifyAuditLog(audit.VerifyAuditLogRequest(), timeout=args.timeout)
+            report = audit_grpc.AuditServiceStub(channel).VerifyAuditLog(
+                audit.VerifyAuditLogRequest(), timeout=args.timeout, metadata=metadata,
+            )
         except grpc.RpcError as error:
             return _report_rpc_error(args, error)
     if report.intact:
@@ -109,6 +137,12 @@ def _export(args: argparse.Namespace) -> int:
     from modelward_common.timeutil import to_timestamp
     from modelward_protos.audit.v1 import audit_service_pb2 as audit
     from modelward_protos.audit.v1 import audit_service_pb2_grpc as audit_grpc
+    from modelward_sdk.errors import ConfigurationError
+
+    try:
+        metadata = _call_metadata(args)
+    except ConfigurationError as error:
+        return _report_configuration_error(error)
 
     request = audit.ExportAuditLogRequest(model=args.model, team=args.team)
     if args.since is not None:
@@ -117,7 +151,7 @@ def _export(args: argparse.Namespace) -> int:
         request.end_time.CopyFrom(to_timestamp(args.until))
     with _channel(args) as channel:
         try:
-            for response in audit_grpc.AuditServiceStub(channel).ExportAuditLog(request, timeout=args.timeout):
+            for response in audit_grpc.AuditServiceStub(channel).ExportAuditLog(request, timeout=args.timeout, metadata=metadata):
                 for line in response.lines:
                     sys.stdout.write(line + "\n")
         except grpc.RpcError as error:

@@ -55,7 +55,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def exit_code_for(error: RpcError) -> int:
-    return _EXIT_BY_CODE.get(error.code, EXIT_ERROR)
+    return exit_code_for_status(error.code)
+
+
+def exit_code_for_status(code: grpc.StatusCode) -> int:
+    return _EXIT_BY_CODE.get(code, EXIT_ERROR)
 
 
 def add_command(subparsers: Subparsers, name: str, help_text: str, *, output: bool = True) -> argparse.ArgumentParser:

@@ -214,3 +214,29 @@ async def test_principal_deactivation_from_cli(stack, capsys) -> None:
                                  principal=None)
     assert code == 4
     assert "principal" in err
+
+
+async def test_audit_verify_sends_token(stack, capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWARD_HOME", str(tmp_path))
+    monkeypatch.delenv("MODELWARD_TOKEN", raising=False)
+    verify = ["audit", "verify", "--target", "registry", "--address", stack.registry]
+
+    code = await asyncio.to_thread(main, verify)
+    err = capsys.readouterr().err
+    assert code == 5
+    assert "UNAUTHENTICATED" in err
+
+    code = await asyncio.to_thread(main, [*verify, "--token", stack.token()])
+    assert code == 0
+    assert "intact" in capsys.readouterr().out
+
+    monkeypatch.setenv("MODELWARD_TOKEN", stack.token())
+    code = await asyncio.to_thread(main, verify)
+    assert code == 0
+    monkeypatch.delenv("MODELWARD_TOKEN")
+
+    (tmp_path / "admin-token").write_text(stack.token() + "\n", encoding="utf-8")
+    code = await asyncio.to_thread(main, ["audit", "export", "--target", "governance", "--address", stack.governance])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.strip()
