@@ -17,7 +17,7 @@ from modelward_common.audit_export import ManifestBuilder, event_line, load_priv
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument
 from modelward_common.eventstore import StoredEvent, events_table, stored_event
-from modelward_common.timeutil import from_timestamp, rfc3339, utc_now
+from modelward_common.timeutil import request_time, rfc3339, utc_now
 from modelward_protos.audit.v1 import audit_service_pb2 as audit
 from modelward_protos.audit.v1 import audit_service_pb2_grpc as audit_grpc
 
@@ -136,11 +136,7 @@ def _parse_filters(request: audit.ExportAuditLogRequest) -> tuple[str, dict[str,
 
 
 def _time(request: audit.ExportAuditLogRequest, name: str) -> dt.datetime:
-    stamp = getattr(request, name)
-    try:
-        return from_timestamp(stamp)
-    except (ValueError, OverflowError) as error:
-        raise InvalidArgument(name, f"{stamp.seconds}s {stamp.nanos}ns", "use a time between years 1 and 9999") from error
+    return request_time(getattr(request, name), name)
 
 
 async def _read_batch(connection: AsyncConnection, condition: sa.ColumnElement[bool], after: int) -> list[StoredEvent]:

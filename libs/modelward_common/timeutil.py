@@ -8,6 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from modelward_common.errors import InvalidArgument
+
+# The range that google/protobuf/timestamp.proto defines: 0001-01-01T00:00:00Z to
+# 9999-12-31T23:59:59.999999999Z.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+MAX_TIMESTAMP_NANOS = 999_999_999
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -49,6 +57,19 @@ def to_timestamp(value: dt.datetime) -> Timestamp:
 
 def from_timestamp(stamp: Timestamp) -> dt.datetime:
     return stamp.ToDatetime(tzinfo=dt.UTC)
+
+
+def request_time(stamp: Timestamp, field: str) -> dt.datetime:
+    """Convert a Timestamp from a request, or raise InvalidArgument naming `field` and the valid range."""
+    seconds_valid = MIN_TIMESTAMP_SECONDS <= stamp.seconds <= MAX_TIMESTAMP_SECONDS
+    if not seconds_valid or not 0 <= stamp.nanos <= MAX_TIMESTAMP_NANOS:
+        raise InvalidArgument(
+            field, f"seconds={stamp.seconds} nanos={stamp.nanos}",
+            f"use seconds from {MIN_TIMESTAMP_SECONDS} to {MAX_TIMESTAMP_SECONDS} (years 1 to 9999 UTC) "
+            f"and nanos from 0 to {MAX_TIMESTAMP_NANOS}",
+            problem="is out of range",
+        )
+    return from_timestamp(stamp)
 
 
 def rfc3339(value: dt.datetime) -> str:

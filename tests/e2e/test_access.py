@@ -7,9 +7,12 @@ import datetime as dt
 import json
 import time
 
+import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 
 from modelward_protos.access.v1 import access_service_pb2 as access_pb
+from modelward_protos.access.v1 import access_service_pb2_grpc as access_grpc
 from modelward_sdk import (
     AccessClient,
     AsyncAccessClient,
@@ -129,6 +132,17 @@ def _rejections(stack) -> None:
         with pytest.raises(InvalidArgumentError) as past:
             access.create_api_token(VIEWER, expire_time=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
         assert past.value.field == "api_token.expire_time"
+
+        for seconds, nanos in ((-99_999_999_999_999, 0), (2_000_000_000, -5), (2_000_000_000, 2_000_000_000)):
+            request = access_pb.CreateApiTokenRequest(api_token=access_pb.ApiToken(
+                principal=VIEWER, expire_time=timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos),
+            ))
+            with grpc.insecure_channel(stack.registry) as channel, pytest.raises(grpc.RpcError) as out_of_range:
+                admin = (("authorization", f"Bearer {stack.token(None)}"),)
+                access_grpc.AccessServiceStub(channel).CreateApiToken(request, metadata=admin, timeout=10)
+            assert out_of_range.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "api_token.expire_time" in out_of_range.value.details()
+            assert "999999999" in out_of_range.value.details()
 
         with pytest.raises(ValueError, match="not both"):
             access.create_role_binding(VIEWER, "viewer", team="fraud", model="churn")

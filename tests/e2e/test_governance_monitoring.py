@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Iterable, Sequence
 
 import grpc
 import numpy as np
 import pytest
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from modelward_protos.events.v1 import governance_events_pb2 as gev
 from modelward_protos.governance.v1 import governance_service_pb2 as gov
@@ -482,3 +483,42 @@ async def test_bad_input_writes_nothing(stack, nats_client, nats_prefix) -> None
     after = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
     assert after == state
     assert len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE")) == events_before
+
+
+async def _report_at(governance, name: str, times: Sequence[timestamp_pb2.Timestamp]):
+    item = batch(double("amount", [0.1] * len(times)))
+    request = gov.ReportProductionDataRequest(model_version=name, batch=item, observe_times=times)
+
+    async def requests():
+        yield request
+
+    return await governance.stub.ReportProductionData(requests())
+
+
+async def test_invalid_observe_times_rejected(stack, nats_client, nats_prefix) -> None:
+    registry, governance = stack
+    name = await known_version(registry, governance, "clock", seed="c1", features=("amount",))
+    await upload(governance, name, [batch(double("amount", np.linspace(0, 1, 50)))])
+    await set_config(governance, name, window_duration=duration_pb2.Duration(seconds=60))
+    state = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    events_before = len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE"))
+
+    now = int(time.time())
+    cases = [
+        ([timestamp_pb2.Timestamp(seconds=now), timestamp_pb2.Timestamp(seconds=-99_999_999_999_999)],
+         ("observe_times[1]", "-99999999999999", "253402300799")),
+        ([timestamp_pb2.Timestamp(seconds=now, nanos=2_000_000_000)], ("observe_times[0]", "nanos", "999999999")),
+        ([timestamp_pb2.Timestamp(seconds=now, nanos=-5)], ("observe_times[0]", "nanos=-5")),
+        ([timestamp_pb2.Timestamp(seconds=now), timestamp_pb2.Timestamp(seconds=253_402_300_000)],
+         ("observe_times[1]", "9999-12-31", "in the future", "300 seconds")),
+        ([timestamp_pb2.Timestamp(seconds=now + 3600)], ("observe_times[0]", "in the future")),
+    ]
+    for times, words in cases:
+        await _rejected(_report_at(governance, name, times), grpc.StatusCode.INVALID_ARGUMENT, *words)
+
+    after = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    assert after == state
+    assert len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE")) == events_before
+
+    accepted = await _report_at(governance, name, [timestamp_pb2.Timestamp(seconds=now + 60)])
+    assert accepted.row_count == 1, "a time within the allowed clock skew is accepted"

@@ -27,7 +27,7 @@ from modelward_common.db import read_connection
 from modelward_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from modelward_common.eventstore import EventContext
 from modelward_common.paging import count_rows, fetch_page, parse_order_by
-from modelward_common.timeutil import from_timestamp, utc_now
+from modelward_common.timeutil import request_time, rfc3339, utc_now
 from modelward_governance import events as gov_events
 from modelward_governance import monitoring as mon
 from modelward_governance.adapters import monitoring_store as mstore
@@ -56,6 +56,10 @@ MAX_REFERENCE_ROWS = 2_000_000
 # Monitoring data refreshes a model's last activity (which the orphan rule reads) at most this
 # often, so a busy stream of batches does not re-evaluate the model on every batch.
 ACTIVITY_INTERVAL = dt.timedelta(seconds=60)
+# How far past the server's clock an observe time may lie. It allows for clock skew between
+# the serving host and governance; a later time would open a time-based window that no
+# batch of the present can close.
+MAX_OBSERVE_TIME_AHEAD = dt.timedelta(minutes=5)
 # Reference profiles kept decoded in memory, by model, version and upload digest.
 PROFILE_CACHE_SIZE = 32
 MAX_REPORTED_UNMATCHED = 100
@@ -639,7 +643,17 @@ def _observe_time(times: Sequence[Any], rows: int) -> dt.datetime:
         return utc_now()
     if len(times) != rows:
         raise InvalidArgument("observe_times", f"{len(times)} times", f"send one time per row ({rows}) or none", problem="do not match the rows")
-    return max(from_timestamp(stamp) for stamp in times)
+    moments = [request_time(stamp, f"observe_times[{index}]") for index, stamp in enumerate(times)]
+    latest = max(moments)
+    now = utc_now()
+    if latest > now + MAX_OBSERVE_TIME_AHEAD:
+        raise InvalidArgument(
+            f"observe_times[{moments.index(latest)}]", rfc3339(latest),
+            f"send times at most {int(MAX_OBSERVE_TIME_AHEAD.total_seconds())} seconds past the server's clock "
+            f"(now {rfc3339(now)}); check the sender's clock and time zone",
+            problem="is in the future",
+        )
+    return latest
 
 
 def _check_types(reference: _Reference, columns: mconv.Columns) -> None:

@@ -7,7 +7,6 @@ The access tables change in the same transaction as the append.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFoun
 from modelward_common.eventstore import EventContext, NewEvent
 from modelward_common.paging import fetch_page, parse_order_by
 from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
-from modelward_common.timeutil import to_timestamp, utc_now
+from modelward_common.timeutil import request_time, to_timestamp, utc_now
 from modelward_protos.access.v1 import access_service_pb2 as access_pb
 from modelward_protos.events.v1 import access_events_pb2 as access_events
 from modelward_registry.adapters.schema import models_table
@@ -162,7 +161,7 @@ class AccessAdmin:
         check_text(token.display_name, "api_token.display_name", MAX_DISPLAY_NAME)
         expire_unix = 0
         if token.HasField("expire_time"):
-            expires = token.expire_time.ToDatetime(tzinfo=dt.UTC)
+            expires = request_time(token.expire_time, "api_token.expire_time")
             if expires <= utc_now():
                 raise InvalidArgument("api_token.expire_time", expires.isoformat(), "choose a time in the future, or leave it unset")
             expire_unix = int(token.expire_time.seconds)
