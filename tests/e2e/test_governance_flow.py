@@ -132,7 +132,12 @@ async def test_under_performing_version_is_blocked(stack) -> None:
     await registry.stub.TransitionStage(rpc.TransitionStageRequest(name=version.name, stage=res.STAGE_PRODUCTION))
 
     async def rejected() -> bool:
-        listed = await governance.stub.ListPromotions(gov.ListPromotionsRequest(model="models/weak"))
+        try:
+            listed = await governance.stub.ListPromotions(gov.ListPromotionsRequest(model="models/weak"))
+        except grpc.aio.AioRpcError as error:
+            # NOT_FOUND until governance has applied the model's first event.
+            assert error.code() == grpc.StatusCode.NOT_FOUND, error.details()
+            return False
         return any(p.state == gres.PROMOTION_STATE_REJECTED for p in listed.promotions)
 
     assert await eventually(rejected)
