@@ -6,6 +6,8 @@ them into statuses. Every message names the field, the value and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import grpc
 
 
@@ -74,6 +76,20 @@ class ResourceExhausted(ModelwardError):
 
 class DeadlineExceeded(ModelwardError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def sample_of(items: Iterable[object], limit: int = 5) -> str:
+    """Name the first `limit` items and count the rest, so a message stays short.
+
+    gRPC sends the status message in a header that servers and clients cap (16 KiB by
+    default), so a message that listed a whole collection could fail as RESOURCE_EXHAUSTED.
+    """
+    names = [str(item) for item in items]
+    if not names:
+        return "none"
+    text = ", ".join(names[:limit])
+    hidden = len(names) - limit
+    return f"{text} and {hidden} more" if hidden > 0 else text
 
 
 def _show(value: object) -> str:

@@ -200,3 +200,38 @@ async def test_same_artifact_under_two_models_is_redundant(stack) -> None:
     findings = await _findings(governance, "models/original")
     redundant = [f for f in findings if f.kind == gres.FINDING_KIND_REDUNDANT_MODEL]
     assert redundant
+
+
+async def test_many_aliases_keep_errors_short(stack) -> None:
+    registry, governance = stack
+    await registry.stub.CreateModel(new_model("crowded"))
+    await registry.stub.CreateModelVersion(new_version("crowded", seed="c1"))
+    names = [f"a{index:03d}-" + "x" * 59 for index in range(100)]
+    for alias in names:
+        await registry.stub.SetAlias(rpc.SetAliasRequest(name="models/crowded/versions/1", alias=alias))
+
+    with pytest.raises(grpc.aio.AioRpcError) as too_many:
+        await registry.stub.SetAlias(rpc.SetAliasRequest(name="models/crowded/versions/1", alias="one-more"))
+    assert too_many.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "100" in too_many.value.details()
+    moved = await registry.stub.SetAlias(rpc.SetAliasRequest(name="models/crowded/versions/1", alias=names[0]))
+    assert len(moved.aliases) == 100, "setting an existing alias again stays within the limit"
+
+    async def governance_has_aliases() -> bool:
+        try:
+            await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/crowded", alias=names[-1]))
+        except grpc.aio.AioRpcError:
+            return False
+        return True
+
+    assert await eventually(governance_has_aliases)
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/crowded", alias="nope"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "and 95 more" in missing.value.details()
+    assert len(missing.value.details()) < 1000
+
+    with pytest.raises(grpc.aio.AioRpcError) as no_version:
+        await governance.stub.CheckDeployment(gov.CheckDeploymentRequest(model="models/crowded", version=7))
+    assert no_version.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "versions are 1" in no_version.value.details()

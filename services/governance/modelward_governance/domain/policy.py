@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
-from modelward_common.errors import NotFound
+from modelward_common.errors import NotFound, sample_of
 from modelward_governance.domain.alerts import AlertKind
 from modelward_governance.domain.portfolio import RiskTier, Stage
 from modelward_governance.domain.severity import Severity
@@ -207,7 +207,7 @@ class Policy:
                 return rule
         raise NotFound(
             f"rule {rule_id!r} not found in policy {self.version}: its rules are "
-            f"{', '.join(rule.id for rule in self.rules) or 'none'}",
+            f"{sample_of(rule.id for rule in self.rules)}",
             field="rule_id",
         )
 

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias, cast
 
 from google.protobuf.message import DecodeError, Message
 
-from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFound, sample_of
 from modelward_protos.events.v1 import registry_events_pb2 as events
 from modelward_protos.registry.v1 import resources_pb2 as resources
 
@@ -134,7 +134,7 @@ class PortfolioModel:
         if found is None:
             raise NotFound(
                 f"{self.version_name(version)} not found: the model's versions are "
-                f"{sorted(self.versions) or 'none'}",
+                f"{sample_of(sorted(self.versions))}",
                 field="version",
             )
         return found
@@ -185,7 +185,7 @@ def resolve_version(
         if number is None:
             raise NotFound(
                 f"alias {alias!r} of {model.name} not found: the model's aliases are "
-                f"{sorted(model.aliases) or 'none'}",
+                f"{sample_of(sorted(model.aliases))}",
                 field="alias",
             )
         return model.get_version(number)

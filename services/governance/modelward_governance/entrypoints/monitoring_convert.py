@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from modelward_common.errors import InvalidArgument
+from modelward_common.errors import InvalidArgument, sample_of
 from modelward_governance import monitoring as mon
 from modelward_governance.domain.monitoring_alerts import ConceptOutcome
 from modelward_governance.domain.severity import Severity
@@ -256,7 +256,7 @@ def _drift_thresholds(
             )
         seen.add((entry.method, entry.feature))
         if entry.feature and columns is not None and entry.feature not in columns:
-            raise InvalidArgument(f"{path}.feature", entry.feature, f"name a monitored column: {', '.join(columns)}", problem="is not monitored")
+            raise InvalidArgument(f"{path}.feature", entry.feature, f"name a monitored column: {sample_of(columns, 20)}", problem="is not monitored")
         target = per_feature.setdefault(entry.feature, {}) if entry.feature else shared
         target.update(_threshold_fields(entry, path))
     try:

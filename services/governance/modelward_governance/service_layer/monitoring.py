@@ -24,7 +24,7 @@ from google.protobuf import json_format
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.db import read_connection
-from modelward_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from modelward_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, sample_of
 from modelward_common.eventstore import EventContext
 from modelward_common.paging import count_rows, fetch_page, parse_order_by
 from modelward_common.timeutil import request_time, rfc3339, utc_now
@@ -571,7 +571,7 @@ class _ReferenceUpload:
             raise InvalidArgument("batch.row_count", 0, "send at least one reference row")
         for field, column in (("prediction_column", self.prediction), ("label_column", self.label)):
             if column and column not in self.types:
-                raise InvalidArgument(field, column, f"name one of the uploaded columns: {', '.join(self.types)}", problem="is not a column")
+                raise InvalidArgument(field, column, f"name one of the uploaded columns: {sample_of(self.types, 20)}", problem="is not a column")
         if self.prediction and self.prediction == self.label:
             raise InvalidArgument("label_column", self.label, "name different columns for the prediction and the label")
         if not set(self.types) - {self.prediction, self.label}:

@@ -345,6 +345,12 @@ def decide_set_alias(aggregate: ModelAggregate, number: int, alias: str) -> list
     previous = aggregate.aliases.get(alias, 0)
     if previous == number:
         return []
+    if not previous and len(aggregate.aliases) >= rules.MAX_ALIASES:
+        raise FailedPrecondition(
+            f"cannot add alias {alias!r} to {aggregate.model_id}: the model has {len(aggregate.aliases)} aliases, "
+            f"the limit is {rules.MAX_ALIASES}; delete one with DeleteAlias or move an existing alias",
+            field="alias", reason="TOO_MANY_ALIASES",
+        )
     return [ev.AliasSet(model_uid=aggregate.uid, alias=alias, version=number, previous_version=previous)]
 
 
