@@ -216,7 +216,8 @@ class RegistryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetAlias(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A model holds at most 100 aliases; adding one more fails with FAILED_PRECONDITION.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
