@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import grpc
@@ -130,11 +132,28 @@ def command(handler: Callable[[argparse.Namespace], int | None]) -> Handler:
         except (ValueError, TypeError) as error:
             print_error(str(error))
             return EXIT_INVALID
+        except BrokenPipeError:
+            raise
         except OSError as error:
-            print_error(f"cannot read {getattr(error, 'filename', '') or 'the input'}: {error.strerror or error}")
+            if error.filename:
+                # A missing or unreadable file named on the command line is a rejected value.
+                print_error(f"cannot read {error.filename}: {error.strerror or error}")
+                return EXIT_INVALID
+            print_error(f"input or output failed: {error.strerror or error}")
             return EXIT_ERROR
 
     return run
+
+
+def read_text_file(path: Path) -> str:
+    """Read a UTF-8 file; raise ValueError naming the file when it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text: byte 0x{data[error.start]:02x} at offset {error.start}; save the file as UTF-8"
+        ) from None
 
 
 def print_error(text: str) -> None:
@@ -214,6 +233,16 @@ def print_fields(pairs: Iterable[tuple[str, object]]) -> None:
         print(f"{label.ljust(width)}  {value}")
 
 
+# C0 controls, DEL and C1 controls. A value that a service stores may contain them, and
+# written raw to a terminal they could move the cursor, clear the screen or set the title.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """Replace control characters, ESC included, with visible escapes such as `\\x1b`."""
+    return _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -222,8 +251,8 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(item) for item in value) or "-"
-    text = str(value)
+        return escape_controls(", ".join(str(item) for item in value)) or "-"
+    text = escape_controls(str(value))
     return text if text else "-"
 
 

@@ -8,6 +8,8 @@ from modelward_cli.common import (
     Subparsers, add_actions, add_command, command, governance_client, positive_int, print_fields, print_json,
     print_table,
 )
+from google.protobuf import timestamp_pb2
+
 from modelward_cli.l10n import timestamp_text
 from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_sdk.names import enum_choices, enum_label
@@ -94,5 +96,8 @@ def _set_principal_active(args: argparse.Namespace) -> int:
     if args.output == "json":
         print_json(principal)
     else:
-        print_fields([(field.name, value) for field, value in principal.ListFields()])
+        print_fields([
+            (field.name, timestamp_text(value) if isinstance(value, timestamp_pb2.Timestamp) else value)
+            for field, value in principal.ListFields()
+        ])
     return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from modelward_cli.common import (
     EXIT_INVALID, Subparsers, add_actions, add_command, command, governance_client, print_fields, print_json,
-    print_table, to_json_value,
+    print_table, read_text_file, to_json_value,
 )
 from modelward_cli.l10n import timestamp_text
 from modelward_protos.governance.v1 import resources_pb2 as gres
@@ -38,7 +38,7 @@ def register(subparsers: Subparsers) -> None:
 
 @command
 def _validate(args: argparse.Namespace) -> int:
-    yaml_text = args.file.read_text(encoding="utf-8")
+    yaml_text = read_text_file(args.file)
     with governance_client(args) as governance:
         checked = governance.validate_policy(yaml_text)
     if args.output == "json":
@@ -57,7 +57,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 @command
 def _dry_run(args: argparse.Namespace) -> None:
-    yaml_text = args.file.read_text(encoding="utf-8")
+    yaml_text = read_text_file(args.file)
     with governance_client(args) as governance:
         summary = governance.dry_run_policy(yaml_text, filter=args.filter)
     if args.output == "json":
@@ -84,7 +84,7 @@ def _dry_run(args: argparse.Namespace) -> None:
 
 @command
 def _apply(args: argparse.Namespace) -> None:
-    yaml_text = args.file.read_text(encoding="utf-8")
+    yaml_text = read_text_file(args.file)
     with governance_client(args) as governance:
         policy = governance.replace_policy(yaml_text, etag=args.etag, reason=args.reason)
     if args.output == "json":

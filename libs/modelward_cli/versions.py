@@ -11,7 +11,7 @@ from google.protobuf import json_format
 
 from modelward_cli.common import (
     Subparsers, add_actions, add_command, command, key_value, positive_int, print_fields, print_json,
-    print_table, registry_client,
+    print_table, read_text_file, registry_client,
 )
 from modelward_cli.l10n import timestamp_text
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -103,7 +103,7 @@ def _metric(text: str) -> tuple[str, float]:
 
 def read_version_file(path: Path) -> res.ModelVersion:
     """Parse a ModelVersion from JSON or YAML in protobuf's JSON form; raise ValueError naming the file."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path)
     try:
         document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -240,3 +242,57 @@ async def test_audit_verify_sends_token(stack, capsys, tmp_path: Path, monkeypat
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.out.strip()
+
+
+async def test_control_characters_escaped(stack, capsys) -> None:
+    await run_cli(stack, capsys, "models", "create", "cli-escape", "--owner", "team:fraud")
+    code, _, err = await run_cli(stack, capsys, "models", "update", "cli-escape", "--description", "a\x1b]0;pwned\x07\x1b[2J\x9bz")
+    assert code == 0, err
+
+    code, out, _ = await run_cli(stack, capsys, "models", "get", "cli-escape")
+    assert code == 0
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "\x9b" not in out
+    assert r"a\x1b]0;pwned\x07\x1b[2J\x9bz" in out
+
+    code, out, _ = await run_cli(stack, capsys, "models", "list")
+    assert "\x1b" not in out
+
+
+async def test_bad_input_files_exit_4(stack, capsys, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    code, _, err = await run_cli(stack, capsys, "policy", "validate", str(missing))
+    assert code == 4
+    assert str(missing) in err
+
+    code, _, err = await run_cli(stack, capsys, "versions", "create", "cli-fraud", "--file", str(missing))
+    assert code == 4
+    assert str(missing) in err
+
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"name: caf\xe9\n")
+    code, _, err = await run_cli(stack, capsys, "policy", "validate", str(latin))
+    assert code == 4
+    assert str(latin) in err
+    assert "0xe9" in err
+    assert "UTF-8" in err
+
+
+async def test_principals_deactivate_prints_dates(stack, capsys) -> None:
+    code, out, err = await run_cli(stack, capsys, "principals", "deactivate", "user:gone@example.com",
+                                   "--reason", "left", principal=None)
+    assert code == 0, err
+    assert "seconds:" not in out
+    assert re.search(r"update_time\s+\d{4}-\d{2}-\d{2}", out), out
+
+
+def test_broken_pipe_exits_quietly(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "modelward_cli.main", "audit", "keygen",
+               "--private-key", str(tmp_path / "key.pem"), "--public-key", str(tmp_path / "key.pub")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141, err
+    assert b"Broken pipe" not in err
+    assert b"Traceback" not in err
