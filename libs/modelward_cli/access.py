@@ -69,12 +69,9 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _add_principal_filter(parser: argparse.ArgumentParser, what: str) -> None:
-    # Here --principal filters the listing and replaces the connection option of the same name,
-    # which only sets the x-modelward-principal header that authenticating services ignore.
-    listing = parser.add_argument_group("listing", conflict_handler="resolve")
+    listing = parser.add_argument_group("listing")
     listing.add_argument("--principal", dest="of_principal", metavar="PRINCIPAL",
-                        help=f"only the {what} of this principal (default: every principal)")
-    parser.set_defaults(principal=None)
+                         help=f"only the {what} of this principal (default: every principal)")
 
 
 def _add_limit(parser: argparse.ArgumentParser, what: str) -> None:
@@ -84,7 +81,7 @@ def _add_limit(parser: argparse.ArgumentParser, what: str) -> None:
 
 def access_client(args: argparse.Namespace) -> AccessClient:
     # The AccessService is served by the registry, so --registry names its address.
-    return AccessClient(args.registry, token=args.token, principal=args.principal, timeout=args.timeout)
+    return AccessClient(args.registry, token=args.token, timeout=args.timeout)
 
 
 def scope_text(scope: access_pb.Scope) -> str:

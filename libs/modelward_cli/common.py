@@ -83,11 +83,6 @@ def add_command(subparsers: Subparsers, name: str, help_text: str, *, output: bo
         "--token", help="bearer token (default: $MODELWARD_TOKEN, else the admin-token file in the data folder)",
     )
     group.add_argument(
-        "--principal", metavar="PRINCIPAL",
-        help="identity sent in x-modelward-principal, such as user:ana@example.com "
-             "(default: $MODELWARD_PRINCIPAL, else none)",
-    )
-    group.add_argument(
         "--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
         help="seconds each call may take, retries included (default: %(default)s)",
     )
@@ -161,11 +156,11 @@ def print_error(text: str) -> None:
 
 
 def registry_client(args: argparse.Namespace) -> RegistryClient:
-    return RegistryClient(args.registry, token=args.token, principal=args.principal, timeout=args.timeout)
+    return RegistryClient(args.registry, token=args.token, timeout=args.timeout)
 
 
 def governance_client(args: argparse.Namespace) -> GovernanceClient:
-    return GovernanceClient(args.governance, token=args.token, principal=args.principal, timeout=args.timeout)
+    return GovernanceClient(args.governance, token=args.token, timeout=args.timeout)
 
 
 def positive_float(text: str) -> float:

@@ -5,9 +5,7 @@ Each setting comes from the first source that has it:
 - target: the explicit argument, else `MODELWARD_REGISTRY` / `MODELWARD_GOVERNANCE`, else
   `endpoints.json` that `modelward up` writes in its data folder;
 - bearer token: the explicit argument, else `MODELWARD_TOKEN`, else the file `admin-token` in
-  the data folder when it exists;
-- principal (the identity header the services read until authentication lands): the explicit
-  argument, else `MODELWARD_PRINCIPAL`.
+  the data folder when it exists. The services take the caller's identity from the token.
 
 The data folder is `MODELWARD_HOME` when set, else `~/.modelward`.
 """
@@ -27,7 +25,6 @@ Service = Literal["registry", "governance"]
 
 TARGET_ENV = {"registry": "MODELWARD_REGISTRY", "governance": "MODELWARD_GOVERNANCE"}
 TOKEN_ENV = "MODELWARD_TOKEN"
-PRINCIPAL_ENV = "MODELWARD_PRINCIPAL"
 TOKEN_FILE = "admin-token"
 ENDPOINTS_FILE = "endpoints.json"
 # Seconds a call may take, retries included, unless the call names another timeout.
@@ -55,7 +52,6 @@ class ConnectionSettings:
     # gRPC target such as `127.0.0.1:50051`.
     target: str
     token: str | None = None
-    principal: str | None = None
     # None: plaintext. A token sent over plaintext is readable on the wire, so use TLS off
     # loopback.
     tls: TlsSettings | None = None
@@ -71,8 +67,6 @@ class ConnectionSettings:
         pairs: list[tuple[str, str]] = []
         if self.token:
             pairs.append(("authorization", f"Bearer {self.token}"))
-        if self.principal:
-            pairs.append(("x-modelward-principal", self.principal))
         return tuple(pairs)
 
 
@@ -125,7 +119,6 @@ def resolve_settings(
     target: str | None = None,
     *,
     token: str | None = None,
-    principal: str | None = None,
     tls: TlsSettings | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retry: RetryPolicy | None = None,
@@ -134,7 +127,6 @@ def resolve_settings(
     return ConnectionSettings(
         target=resolve_target(service, target, home=home),
         token=resolve_token(token, home=home),
-        principal=principal or os.environ.get(PRINCIPAL_ENV) or None,
         tls=tls,
         timeout=timeout,
         retry=retry or RetryPolicy(),

@@ -56,7 +56,6 @@ class AsyncClientBase:
         target: str | None = None,
         *,
         token: str | None = None,
-        principal: str | None = None,
         tls: TlsSettings | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -64,7 +63,7 @@ class AsyncClientBase:
         channel: grpc.aio.Channel | None = None,
     ) -> None:
         self.settings = settings or resolve_settings(
-            self.service, target, token=token, principal=principal, tls=tls, timeout=timeout, retry=retry
+            self.service, target, token=token, tls=tls, timeout=timeout, retry=retry
         )
         self._owns_channel = channel is None
         self.channel = channel if channel is not None else open_channel(self.settings)

@@ -30,8 +30,6 @@ async def run_cli(stack, capsys, *argv: str, principal: str | None = AUTHOR) -> 
     The call authenticates as `principal`, or as the bootstrap admin when it is None.
     """
     connection = ["--registry", stack.registry, "--governance", stack.governance]
-    if principal is not None:
-        connection += ["--principal", principal]
     token = stack.token(principal)
     if token:
         connection += ["--token", token]

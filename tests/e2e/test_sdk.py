@@ -36,11 +36,11 @@ async def stack(fresh_pg_url, nats_server):
 
 
 def _registry(stack) -> RegistryClient:
-    return RegistryClient(stack.registry, token=stack.token(AUTHOR), principal=AUTHOR, timeout=10)
+    return RegistryClient(stack.registry, token=stack.token(AUTHOR), timeout=10)
 
 
 def _governance(stack) -> GovernanceClient:
-    return GovernanceClient(stack.governance, token=stack.token(AUTHOR), principal=AUTHOR, timeout=10)
+    return GovernanceClient(stack.governance, token=stack.token(AUTHOR), timeout=10)
 
 
 def _lifecycle(stack) -> dict[str, object]:
@@ -101,14 +101,14 @@ async def test_sync_registry_lifecycle(stack) -> None:
 
 
 async def test_async_clients(stack) -> None:
-    async with AsyncRegistryClient(stack.registry, token=stack.token(AUTHOR), principal=AUTHOR, timeout=10) as registry:
+    async with AsyncRegistryClient(stack.registry, token=stack.token(AUTHOR), timeout=10) as registry:
         await registry.create_model("sdk-async", owner="team:async", risk_tier="low")
         version = await registry.create_model_version(
             "sdk-async", artifact=ARTIFACT, metrics={"rmse": 1.5}, feature_names=["x"]
         )
         names = [v.name async for v in registry.list_model_versions("sdk-async")]
     assert names == [version.name]
-    async with AsyncGovernanceClient(stack.governance, token=stack.token(AUTHOR), principal=AUTHOR, timeout=10) as governance:
+    async with AsyncGovernanceClient(stack.governance, token=stack.token(AUTHOR), timeout=10) as governance:
         deadline = time.monotonic() + 20
         entries = []
         while time.monotonic() < deadline:

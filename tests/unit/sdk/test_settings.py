@@ -46,9 +46,10 @@ def test_token_order_explicit_env_file(home: Path, monkeypatch: pytest.MonkeyPat
     assert resolve_token("explicit") == "explicit"
 
 
-def test_metadata_carries_token_and_principal(home: Path) -> None:
-    settings = resolve_settings("registry", "127.0.0.1:1", token="t0k", principal="user:ana@example.com")
-    assert settings.metadata() == (("authorization", "Bearer t0k"), ("x-modelward-principal", "user:ana@example.com"))
+def test_metadata_carries_only_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELWARD_PRINCIPAL", "user:ana@example.com")
+    settings = resolve_settings("registry", "127.0.0.1:1", token="t0k")
+    assert settings.metadata() == (("authorization", "Bearer t0k"),)
     with pytest.raises(ConfigurationError, match="timeout"):
         resolve_settings("registry", "127.0.0.1:1", timeout=0)
 

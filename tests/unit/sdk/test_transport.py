@@ -140,13 +140,13 @@ async def test_page_read_retried() -> None:
 def test_sync_client_pages_and_errors() -> None:
     script = Script()
     with fake_registry(script) as target:
-        with RegistryClient(target, timeout=5, token="secret-token", principal="user:ana@example.com") as client:
+        with RegistryClient(target, timeout=5, token="secret-token") as client:
             names = [model.name for model in client.list_models()]
             with pytest.raises(NotFoundError):
                 client.get_model("missing")
     assert names == [f"models/m{index}" for index in range(5)]
     assert script.metadata[0]["authorization"] == "Bearer secret-token"
-    assert script.metadata[0]["x-modelward-principal"] == "user:ana@example.com"
+    assert "x-modelward-principal" not in script.metadata[0]
 
 
 def test_sync_iterator_stopped_early() -> None:
