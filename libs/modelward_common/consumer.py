@@ -299,6 +299,10 @@ class EventConsumer:
     async def _finish_batch(self, connection: AsyncConnection, state: _BatchState) -> None:
         """Write the batch's inbox rows and progress in one statement each."""
         if state.inbox_rows:
+            # processed_at is the moment just before the commit, the same for the whole batch.
+            processed_at = utc_now()
+            for row in state.inbox_rows:
+                row["processed_at"] = processed_at
             await connection.execute(inbox_table.insert(), state.inbox_rows)
         created = [
             {"consumer": self.config.name, "stream_id": stream_id, "last_version": state.last_versions[stream_id]}

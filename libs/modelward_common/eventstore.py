@@ -145,6 +145,17 @@ class StoredEvent:
     event_hash: str = ""
 
 
+@dataclass(frozen=True)
+class PendingAppend:
+    """Events to append to one stream after `expected_version`, as `append` takes them."""
+
+    stream_id: str
+    expected_version: int
+    new_events: Sequence[NewEvent]
+    context: EventContext
+    recorded_at: dt.datetime | None = None
+
+
 async def append(
     connection: AsyncConnection,
     stream_id: str,
@@ -159,7 +170,17 @@ async def append(
     Raises ConcurrencyConflict when another writer appended first. The caller's transaction
     is then unusable on PostgreSQL and must be rolled back.
     """
-    if not new_events:
+    return await append_many(connection, [PendingAppend(stream_id, expected_version, new_events, context, recorded_at)])
+
+
+async def append_many(connection: AsyncConnection, appends: Sequence[PendingAppend]) -> list[StoredEvent]:
+    """Append to several streams in one insert, in the order given, as `append` one by one would.
+
+    Raises ConcurrencyConflict (naming the first stream) when another writer appended to any of
+    the streams first.
+    """
+    appends = [item for item in appends if item.new_events]
+    if not appends:
         return []
     if connection.dialect.name == "postgresql":
         # Positions come from a sequence, allocated at insert time, but transactions commit
@@ -171,38 +192,53 @@ async def append(
         # Callers append last in their transaction so the lock is held briefly.
         # SQLite needs no lock because it runs one writing transaction at a time.
         await connection.execute(_APPEND_LOCK)
-    at = recorded_at or utc_now()
     previous_position, previous_hash = await _chain_head(connection)
-    positions = await _next_positions(connection, previous_position, len(new_events))
+    positions = iter(await _next_positions(connection, previous_position, sum(len(item.new_events) for item in appends)))
     rows = []
-    for offset, (event, position) in enumerate(zip(new_events, positions, strict=True)):
-        row: dict[str, Any] = {
-            "position": position,
-            "event_id": event.event_id,
-            "stream_id": stream_id,
-            "stream_version": expected_version + offset + 1,
-            "type": event.type,
-            "payload": event.payload,
-            "subject": event.subject,
-            "actor": context.actor,
-            "reason": context.reason,
-            "correlation_id": context.correlation_id,
-            "causation_id": context.causation_id,
-            "traceparent": context.traceparent,
-            "recorded_at": at,
-            "previous_position": previous_position,
-            "previous_hash": previous_hash,
-        }
-        row["event_hash"] = hashchain.event_hash(row)
-        rows.append(row)
-        previous_position, previous_hash = position, row["event_hash"]
+    for item in appends:
+        at = item.recorded_at or utc_now()
+        context = item.context
+        for offset, event in enumerate(item.new_events):
+            position = next(positions)
+            row: dict[str, Any] = {
+                "position": position,
+                "event_id": event.event_id,
+                "stream_id": item.stream_id,
+                "stream_version": item.expected_version + offset + 1,
+                "type": event.type,
+                "payload": event.payload,
+                "subject": event.subject,
+                "actor": context.actor,
+                "reason": context.reason,
+                "correlation_id": context.correlation_id,
+                "causation_id": context.causation_id,
+                "traceparent": context.traceparent,
+                "recorded_at": at,
+                "previous_position": previous_position,
+                "previous_hash": previous_hash,
+            }
+            row["event_hash"] = hashchain.event_hash(row)
+            rows.append(row)
+            previous_position, previous_hash = position, row["event_hash"]
     try:
         await connection.execute(_INSERT, rows)
     except exc.IntegrityError as error:
         if is_unique_violation(error):
-            raise ConcurrencyConflict(stream_id, expected_version) from error
+            raise ConcurrencyConflict(appends[0].stream_id, appends[0].expected_version) from error
         raise
     return [StoredEvent(**row) for row in rows]
+
+
+async def stream_versions(connection: AsyncConnection, stream_ids: Sequence[str]) -> dict[str, int]:
+    """Return the current version of each stream, 0 for streams without events."""
+    versions = dict.fromkeys(stream_ids, 0)
+    result = await connection.execute(
+        sa.select(events_table.c.stream_id, sa.func.max(events_table.c.stream_version))
+        .where(events_table.c.stream_id.in_(sorted(versions)))
+        .group_by(events_table.c.stream_id)
+    )
+    versions.update({stream_id: int(version) for stream_id, version in result})
+    return versions
 
 
 async def _chain_head(connection: AsyncConnection) -> tuple[int, str]:

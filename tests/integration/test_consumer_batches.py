@@ -1,16 +1,21 @@
-"""A fetched batch of messages applies in one transaction without weakening per-event guarantees."""
+"""A fetched batch of messages applies in one transaction without weakening per-event guarantees.
+
+Also covers the event store's append of several streams at once, which governance's batches use.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 
+import pytest
 import sqlalchemy as sa
 
+from modelward_common import eventstore, hashchain
 from modelward_common.cloudevents import headers_for
 from modelward_common.consumer import CONSUMER_TABLES, ConsumerConfig, EventConsumer, list_dead_letters
 from modelward_common.db import create_engine
-from modelward_common.eventstore import StoredEvent, read_stream
+from modelward_common.eventstore import ConcurrencyConflict, EventContext, NewEvent, StoredEvent, read_stream
 from modelward_common.timeutil import utc_now
 from modelward_governance.bootstrap import prepare_database
 from modelward_governance.domain.policy_yaml import default_policy_text
@@ -29,6 +34,8 @@ applied_table = sa.Table(
 class _Metadata:
     num_delivered: int
     sequence: object
+    # The JetStream stream the message came from, as the consumers here are configured.
+    stream: str = "S"
 
 
 @dataclass
@@ -199,4 +206,52 @@ async def test_policy_replaced_by_other_replica_is_used(database_url) -> None:
         assert await _finding_revisions(engine, message.headers["ce-streamid"]) == {1}
     for message in after:
         assert await _finding_revisions(engine, message.headers["ce-streamid"]) == {2}
+    await engine.dispose()
+
+
+async def test_append_many_matches_single_appends(database_url) -> None:
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    context = EventContext(actor="user:ana@example.com")
+
+    def batch(stream_id: str, count: int) -> list[NewEvent]:
+        return [NewEvent(type="Tested", payload=f"{stream_id}-{index}".encode(), subject=stream_id) for index in range(count)]
+
+    async with engine.begin() as connection:
+        await eventstore.append(connection, "a", 0, batch("a", 1), context)
+        stored = await eventstore.append_many(connection, [
+            eventstore.PendingAppend("b", 0, batch("b", 2), context),
+            eventstore.PendingAppend("a", 1, batch("a", 1), context),
+        ])
+    assert [(event.stream_id, event.stream_version) for event in stored] == [("b", 1), ("b", 2), ("a", 2)]
+
+    async with engine.connect() as connection:
+        everything = await eventstore.read_all(connection)
+        versions = await eventstore.stream_versions(connection, ["a", "b", "c"])
+    assert versions == {"a": 2, "b": 2, "c": 0}
+    for before, after in zip(everything, everything[1:]):
+        assert after.previous_position == before.position
+        assert after.previous_hash == before.event_hash
+    for event in everything:
+        fields = {column.name: getattr(event, column.name) for column in eventstore.events_table.columns}
+        assert event.event_hash == hashchain.event_hash(fields)
+    await engine.dispose()
+
+
+async def test_append_many_conflict_writes_nothing(database_url) -> None:
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    context = EventContext(actor="user:ana@example.com")
+    async with engine.begin() as connection:
+        await eventstore.append(connection, "a", 0, [NewEvent(type="Tested", payload=b"1", subject="a")], context)
+
+    with pytest.raises(ConcurrencyConflict):
+        async with engine.begin() as connection:
+            await eventstore.append_many(connection, [
+                eventstore.PendingAppend("b", 0, [NewEvent(type="Tested", payload=b"2", subject="b")], context),
+                eventstore.PendingAppend("a", 0, [NewEvent(type="Tested", payload=b"3", subject="a")], context),
+            ])
+
+    async with engine.connect() as connection:
+        assert await eventstore.stream_versions(connection, ["a", "b"]) == {"a": 1, "b": 0}
     await engine.dispose()

@@ -119,9 +119,15 @@ class _BatchSnapshot:
     # later read of the same model goes to the database and sees the batch's own writes.
     findings: dict[str, list[Finding]]
     flagged: dict[str, list[RedundancyPair]]
-    # Portfolio rows saved by the batch and not written yet, by model uid. They are written in
-    # one statement before anything reads other models' rows, and before the commit.
+    # Portfolio rows and findings saved by the batch and not written yet, by model uid and
+    # finding id. They are written in one statement each before anything reads those tables
+    # from the database again, and before the commit.
     unsaved_rows: dict[str, dict[str, object]] = field(default_factory=dict)
+    unsaved_findings: dict[str, Finding] = field(default_factory=dict)
+    # Version of each event stream the batch appends to, counting the events not written yet,
+    # which are appended in one insert before the commit.
+    stream_versions: dict[str, int] = field(default_factory=dict)
+    unsaved_events: list[eventstore.PendingAppend] = field(default_factory=list)
 
 
 class Governance:
@@ -174,14 +180,21 @@ class Governance:
     async def record(self, connection: AsyncConnection, stream_id: str, items: Sequence[EventItem], context: EventContext, at: datetime) -> None:
         if not items:
             return
-        expected = await _stream_version(connection, stream_id)
+        snapshot = self._snapshot_of(connection)
+        if snapshot is not None and stream_id in snapshot.stream_versions:
+            expected = snapshot.stream_versions[stream_id]
+        else:
+            expected = await _stream_version(connection, stream_id)
         new_events = [
             NewEvent(type=event_type, payload=message.SerializeToString(), subject=subject, event_id=_event_id(context, stream_id, expected + offset))
             for offset, (event_type, message, subject) in enumerate(items)
         ]
-        stored = await eventstore.append(connection, stream_id, expected, new_events, context, recorded_at=at)
-        for event in stored:
-            logger.info("recorded %s on %s (event %s, stream %s v%d)", event.type, event.subject, event.event_id, event.stream_id, event.stream_version)
+        pending = eventstore.PendingAppend(stream_id, expected, new_events, context, at)
+        if snapshot is None:
+            _log_recorded(await eventstore.append_many(connection, [pending]))
+            return
+        snapshot.unsaved_events.append(pending)
+        snapshot.stream_versions[stream_id] = expected + len(new_events)
 
     async def policy(self, connection: AsyncConnection) -> Policy:
         """Return the current policy, parsed again only when another revision was installed.
@@ -227,18 +240,40 @@ class Governance:
         principals = await store.principal_directory(connection)
         findings = await store.open_findings_of(connection, uids)
         flagged = await store.flagged_pairs_of(connection, uids)
-        self._snapshot = _BatchSnapshot(connection, policy, principals, models, findings, flagged)
+        versions = await eventstore.stream_versions(connection, sorted(uids))
+        self._snapshot = _BatchSnapshot(connection, policy, principals, models, findings, flagged, stream_versions=versions)
 
     async def finish_batch(self, connection: AsyncConnection) -> None:
         """Write what the consumer transaction's events left unsaved; runs before its commit."""
-        await self._write_unsaved_rows(connection)
-
-    async def _write_unsaved_rows(self, connection: AsyncConnection) -> None:
+        await self._write_unsaved(connection)
         snapshot = self._snapshot_of(connection)
-        if snapshot is not None and snapshot.unsaved_rows:
+        if snapshot is not None and snapshot.unsaved_events:
+            pending = list(snapshot.unsaved_events)
+            snapshot.unsaved_events.clear()
+            # Appended last, so the event store's append lock is held only until the commit.
+            _log_recorded(await eventstore.append_many(connection, pending))
+
+    async def _write_unsaved(self, connection: AsyncConnection) -> None:
+        """Write the batch's unsaved portfolio rows and findings, so reads see them."""
+        snapshot = self._snapshot_of(connection)
+        if snapshot is None:
+            return
+        if snapshot.unsaved_rows:
             rows = list(snapshot.unsaved_rows.values())
             snapshot.unsaved_rows.clear()
             await store.save_model_rows(connection, rows)
+        if snapshot.unsaved_findings:
+            findings = list(snapshot.unsaved_findings.values())
+            snapshot.unsaved_findings.clear()
+            await store.save_findings(connection, findings)
+
+    async def _save_findings(self, connection: AsyncConnection, findings: Sequence[Finding]) -> None:
+        snapshot = self._snapshot_of(connection)
+        if snapshot is None:
+            await store.save_findings(connection, findings)
+            return
+        for finding in findings:
+            snapshot.unsaved_findings[finding.finding_id] = finding
 
     async def _save_model(self, connection: AsyncConnection, model: PortfolioModel, **state: Any) -> None:
         row = store.portfolio_row(model, **state)
@@ -252,6 +287,7 @@ class Governance:
         snapshot = self._snapshot_of(connection)
         if snapshot is not None and model_uid in snapshot.findings:
             return snapshot.findings.pop(model_uid)
+        await self._write_unsaved(connection)
         return await store.open_findings(connection, model_uid)
 
     async def _flagged_pairs(self, connection: AsyncConnection, model_uid: str) -> list[RedundancyPair]:
@@ -359,7 +395,7 @@ class Governance:
         redundancy_changes, redundancy_findings = await self._check_redundancy(connection, model, open_findings, at)
 
         changes = [policy_changes, orphan_changes, redundancy_findings]
-        await store.save_findings(connection, [f for c in changes for f in (*c.opened, *c.resolved, *c.kept)])
+        await self._save_findings(connection, [f for c in changes for f in (*c.opened, *c.resolved, *c.kept)])
         still_open = [f for f in open_findings if not any(r.finding_id == f.finding_id for c in changes for r in c.resolved)]
         now_open = (*still_open, *(f for c in changes for f in c.opened))
         await self._save_model(
@@ -373,7 +409,7 @@ class Governance:
         names = {model.uid: f"models/{model.model_id}"}
         others = _uids_in(redundancy_changes) - {model.uid}
         if others:
-            await self._write_unsaved_rows(connection)
+            await self._write_unsaved(connection)
             names.update(await store.model_names(connection, others))
         items += gov_events.redundancy_events(model.uid, redundancy_changes, model_names=names, findings=redundancy_findings)
         items += gov_events.finding_events(redundancy_findings, model_name=model.name, policy_revision=policy.revision)
@@ -416,7 +452,7 @@ class Governance:
         others |= {uid for pair in changes.cleared for uid in pair.model_uids if uid != model.uid}
         if not others:
             return
-        await self._write_unsaved_rows(connection)
+        await self._write_unsaved(connection)
         policy_revision = (await self.policy(connection)).revision
         for other in sorted(others):
             check_prefix = "redundant."
@@ -552,6 +588,11 @@ def _orphan_status_from(model_uid: str, open_findings: Sequence[Finding]) -> Orp
         if finding.key.kind is FindingKind.ORPHANED_MODEL
     )
     return OrphanStatus(model_uid, reasons)
+
+
+def _log_recorded(stored: Sequence[eventstore.StoredEvent]) -> None:
+    for event in stored:
+        logger.info("recorded %s on %s (event %s, stream %s v%d)", event.type, event.subject, event.event_id, event.stream_id, event.stream_version)
 
 
 def _uids_in(changes: RedundancyChanges) -> set[str]:
