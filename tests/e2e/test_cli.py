@@ -294,3 +294,27 @@ def test_broken_pipe_exits_quietly(tmp_path: Path) -> None:
     assert process.returncode == 141, err
     assert b"Broken pipe" not in err
     assert b"Traceback" not in err
+
+
+async def test_portfolio_help_examples_work(stack, capsys) -> None:
+    await run_cli(stack, capsys, "models", "create", "cli-tiered", "--owner", "team:fraud", "--risk-tier", "high")
+    deadline = time.monotonic() + 20
+    while True:
+        code, out, _ = await run_cli(stack, capsys, "portfolio", "--output", "json")
+        if "models/cli-tiered" in out or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+
+    for spelling in ("RISK_TIER_HIGH", "HIGH", '"high"', '"RISK_TIER_HIGH"', "high"):
+        code, out, err = await run_cli(stack, capsys, "portfolio", "--filter", f"risk_tier = {spelling}", "--output", "json")
+        assert code == 0, err
+        assert "models/cli-tiered" in {entry["model"] for entry in json.loads(out)}, spelling
+
+    code, _, err = await run_cli(stack, capsys, "portfolio", "--filter", "risk_tier = RISK_TIER_HIGH AND orphaned = true")
+    assert code == 0, err
+    code, _, err = await run_cli(stack, capsys, "portfolio", "--order-by", "open_findings_count desc, model")
+    assert code == 0, err
+
+    code, _, err = await run_cli(stack, capsys, "portfolio", "--filter", 'risk_tier = "extreme"')
+    assert code == 4
+    assert "RISK_TIER_HIGH" in err

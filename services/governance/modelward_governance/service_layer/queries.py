@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from modelward_governance.domain.findings import Finding, FindingChanges, Findin
 from modelward_governance.domain.severity import Severity
 from modelward_governance.domain.orphans import OrphanConfig, assess_orphan
 from modelward_governance.domain.policy import Policy
-from modelward_governance.domain.portfolio import PortfolioModel, Stage, resolve_version
+from modelward_governance.domain.portfolio import ModelState, PortfolioModel, RiskTier, Stage, resolve_version
 from modelward_governance.domain.promotion import Promotion
 from modelward_governance.domain.redundancy import RedundancyPair
 
@@ -30,14 +31,24 @@ portfolio = portfolio_table.c
 findings = findings_table.c
 promotions = promotions_table.c
 
+def _enum_names(members: type[enum.Enum], proto_prefix: str) -> dict[str, str]:
+    """Map each spelling a filter accepts to the stored value: RISK_TIER_HIGH, HIGH and high."""
+    names: dict[str, str] = {}
+    for member in members:  # type: ignore[var-annotated]
+        names[f"{proto_prefix}{member.name}"] = member.value
+        names[member.name] = member.value
+        names[member.name.lower()] = member.value
+    return names
+
+
 PORTFOLIO_FILTER = FilterSchema({
     "name": FilterField(portfolio.model_id, FieldType.STRING),
     "model_id": FilterField(portfolio.model_id, FieldType.STRING),
     "uid": FilterField(portfolio.uid, FieldType.STRING),
     "owner": FilterField(portfolio.owner, FieldType.STRING),
     "team": FilterField(portfolio.team, FieldType.STRING),
-    "risk_tier": FilterField(portfolio.risk_tier, FieldType.STRING),
-    "state": FilterField(portfolio.state, FieldType.STRING),
+    "risk_tier": FilterField.enum(portfolio.risk_tier, _enum_names(RiskTier, "RISK_TIER_")),
+    "state": FilterField.enum(portfolio.state, _enum_names(ModelState, "MODEL_STATE_")),
     "task_type": FilterField(portfolio.task_type, FieldType.STRING),
     "orphaned": FilterField(portfolio.orphaned, FieldType.BOOL),
     "compliant": FilterField(portfolio.compliant, FieldType.BOOL),
@@ -47,10 +58,13 @@ PORTFOLIO_FILTER = FilterSchema({
 })
 PORTFOLIO_ORDER = {
     "name": portfolio.model_id,
+    "model": portfolio.model_id,
     "owner": portfolio.owner,
     "team": portfolio.team,
     "risk_tier": portfolio.risk_tier,
     "open_findings": portfolio.open_findings,
+    # The name of the count in PortfolioEntry, accepted beside the filter field's name.
+    "open_findings_count": portfolio.open_findings,
     "last_activity_time": portfolio.last_activity_time,
 }
 
