@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +163,21 @@ async def test_reference_upload_reports_progress(stack) -> None:
     assert response.row_count == 1200
     assert set(response.column_names) == {"x", "city", "prediction"}
     assert progress == [(500, 1200), (1000, 1200), (1200, 1200)]
+
+
+def _readme_sdk_example() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    return next(block for block in blocks if "from modelward_sdk import" in block)
+
+
+async def test_readme_sdk_example_runs(stack, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWARD_REGISTRY", stack.registry)
+    monkeypatch.setenv("MODELWARD_GOVERNANCE", stack.governance)
+    monkeypatch.setenv("MODELWARD_TOKEN", stack.token())
+    code = compile(_readme_sdk_example(), "README.md", "exec")
+
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    await asyncio.to_thread(exec, code, namespace)
+    assert namespace["version"].name == "models/sdk-churn/versions/1"
+    assert isinstance(namespace["findings"], list)
