@@ -9,6 +9,10 @@ healthy, and stops them in reverse order on SIGINT, SIGTERM or SIGHUP. Files in 
     endpoints.json     addresses of the running services, removed when `up` stops
     admin-token        bootstrap admin API token (mode 0600), created on the first start and kept;
                        both services accept it, and the CLI and SDK send it when no other token is set
+    nats-users.json, nats.conf, nats-subscriber.json
+                       NATS users and permissions (mode 0600), see modelward_cli.nats_auth: each
+                       service connects as its own user, and notification consumers read the
+                       streams as the user in nats-subscriber.json
     registry.sqlite    registry database
     governance.sqlite  governance database
     nats/jetstream/    JetStream store
@@ -45,6 +49,7 @@ from typing import IO, Protocol
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from modelward_cli.nats_auth import ensure_nats_auth
 from modelward_common.auth.api_tokens import generate_api_token
 from modelward_common.nats_server import NatsServer, NatsServerNotFound
 
@@ -413,7 +418,8 @@ class Stack:
         client_host = client_address(config.host)
 
         nats_url = f"nats://{format_host(client_host)}:{ports['nats']}"
-        self._start_nats(ports["nats"])
+        nats_auth = ensure_nats_auth(config.data_dir, nats_url)
+        self._start_nats(ports["nats"], nats_auth.config_path)
 
         registry_target = f"{format_host(client_host)}:{ports['registry']}"
         self._start_service(
@@ -422,6 +428,7 @@ class Stack:
                 REGISTRY, self._listen(ports["registry"]), config.sqlite_url("registry"), nats_url, extra_flags=token_flags
             ),
             registry_target,
+            nats_auth.service_environment("registry"),
         )
 
         governance_target = None
@@ -437,7 +444,7 @@ class Stack:
                     "--registry-token-file", str(config.admin_token_path),
                 ],
             )
-            self._start_service(GOVERNANCE, command, governance_target)
+            self._start_service(GOVERNANCE, command, governance_target, nats_auth.service_environment("governance"))
 
         return build_endpoints(
             registry=registry_target,
@@ -445,13 +452,14 @@ class Stack:
             nats=nats_url,
             data_dir=config.data_dir,
             pid=os.getpid(),
+            nats_subscriber=nats_auth.subscriber_path,
         )
 
     def _listen(self, port: int) -> str:
         return f"{format_host(self.config.host)}:{port}"
 
-    def _start_nats(self, port: int) -> None:
-        server = NatsServer(self.config.data_dir / "nats", host=self.config.host, port=port)
+    def _start_nats(self, port: int, config_file: Path) -> None:
+        server = NatsServer(self.config.data_dir / "nats", host=self.config.host, port=port, config_file=config_file)
         # NatsServer reads log_path when it starts, so all logs end up in one folder.
         server.log_path = self.config.log_path("nats")
         child = NatsChild(server)
@@ -466,8 +474,10 @@ class Stack:
         self._record_children()
         self._raise_if_stop_requested()
 
-    def _start_service(self, spec: ServiceSpec, command: list[str], target: str) -> None:
-        child = ServiceProcess(spec.name, command, self.config.log_path(spec.name))
+    def _start_service(
+        self, spec: ServiceSpec, command: list[str], target: str, environment: Mapping[str, str]
+    ) -> None:
+        child = ServiceProcess(spec.name, command, self.config.log_path(spec.name), environment)
         logger.info("starting %s on %s, log %s", spec.name, target, child.log_path)
         try:
             child.start()
@@ -551,6 +561,9 @@ class Stack:
         lines.append("  The modelward CLI and SDK send it automatically. For other gRPC clients:")
         lines.append(f"  export MODELWARD_TOKEN=$(cat {shlex.quote(str(token_path))})")
         lines.append("  and send the metadata 'authorization: Bearer $MODELWARD_TOKEN'.")
+        lines.append(
+            f"NATS has a user per service; read-only credentials for event subscribers: {endpoints['nats_subscriber']}"
+        )
         lines.append(f"Stop with Ctrl-C, or with 'kill {os.getpid()}'.")
         print("\n".join(lines), flush=True)
 
@@ -580,10 +593,13 @@ class NatsChild:
 class ServiceProcess:
     """A service child process with stdout and stderr appended to its log file."""
 
-    def __init__(self, name: str, command: list[str], log_path: Path) -> None:
+    def __init__(self, name: str, command: list[str], log_path: Path, environment: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.command = command
         self.log_path = log_path
+        # Variables added to this process's environment, such as credentials, which must not
+        # appear on the command line.
+        self.environment = dict(environment or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -603,7 +619,7 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.environment, "PYTHONUNBUFFERED": "1"},
             )
 
     def poll(self) -> int | None:
@@ -789,18 +805,20 @@ def _bind_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[obj
 
 
 def build_endpoints(
-    *, registry: str, governance: str | None, nats: str, data_dir: Path, pid: int
+    *, registry: str, governance: str | None, nats: str, data_dir: Path, pid: int, nats_subscriber: Path
 ) -> dict[str, object]:
     """Return the content of endpoints.json.
 
     registry and governance are gRPC targets (HOST:PORT), nats is a nats:// URL, and governance
     is null when the service is not installed. pid is the pid of `modelward up`, so a reader can
-    tell a file left by a killed `up` from a running stack.
+    tell a file left by a killed `up` from a running stack. nats_subscriber is the file with the
+    read-only NATS user's credentials.
     """
     return {
         "registry": registry,
         "governance": governance,
         "nats": nats,
+        "nats_subscriber": str(nats_subscriber),
         "data_dir": str(data_dir),
         "pid": pid,
     }

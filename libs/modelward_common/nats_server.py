@@ -53,9 +53,18 @@ class NatsServer:
     """
 
     def __init__(
-        self, store_dir: Path, *, host: str = "127.0.0.1", port: int | None = None, extra_args: Sequence[str] = ()
+        self,
+        store_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        config_file: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
+        # nats-server configuration file, such as users and permissions. The flags that start()
+        # passes win over the file's listen address, port and JetStream store.
+        self.config_file = config_file
         # More nats-server flags, such as --user/--pass or --tlscert/--tlskey.
         self.extra_args = list(extra_args)
         self.host = host
@@ -76,6 +85,7 @@ class NatsServer:
             "-js",
             "-sd", str(self.store_dir / "jetstream"),
             "-l", str(self.log_path),
+            *(["-c", str(self.config_file)] if self.config_file is not None else []),
             *self.extra_args,
         ]
         # A session of its own keeps a terminal's Ctrl-C from stopping it before its clients.

@@ -221,25 +221,23 @@ def nats_server_info(url: str) -> dict[str, object]:
     return json.loads(line[len(b"INFO ") :])
 
 
-async def add_stream(url: str, name: str) -> None:
+async def stream_messages(subscriber_file: Path, stream: str) -> int:
+    """Return the number of messages in stream, read with the subscriber credentials that `up` wrote."""
     import nats
 
-    client = await nats.connect(url)
+    credentials = json.loads(subscriber_file.read_text())
+    client = await nats.connect(credentials["url"], user=credentials["user"], password=credentials["password"])
     try:
-        await client.jetstream().add_stream(name=name, subjects=[f"{name.lower()}.>"])
+        return (await client.jetstream().stream_info(stream)).state.messages
     finally:
         await client.close()
 
 
-async def stream_names(url: str) -> list[str]:
+async def connect_anonymously(url: str) -> None:
     import nats
 
-    client = await nats.connect(url)
-    try:
-        streams = await client.jetstream().streams_info()
-    finally:
-        await client.close()
-    return [stream.config.name for stream in streams]
+    client = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+    await client.close()
 
 
 def test_up_serves_stops_and_restarts(tmp_path: Path, start_up: StartUp, up_env: dict[str, str]) -> None:
@@ -274,7 +272,26 @@ def test_up_serves_stops_and_restarts(tmp_path: Path, start_up: StartUp, up_env:
         rpc_grpc.RegistryServiceStub(channel).GetModel(rpc.GetModelRequest(name="models/x"), timeout=10)
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
     uid = create_model(endpoints["registry"], "up-e2e-kept", data_dir)
-    asyncio.run(add_stream(endpoints["nats"], "UP_E2E_KEPT"))
+    subscriber_file = data_dir / "nats-subscriber.json"
+    assert endpoints["nats_subscriber"] == str(subscriber_file)
+    assert str(subscriber_file) in first.output
+    with pytest.raises(Exception):  # noqa: B017 - nats-server rejects a client without credentials
+        asyncio.run(connect_anonymously(endpoints["nats"]))
+    passwords = json.loads((data_dir / "nats-users.json").read_text())
+    for name in ("nats-users.json", "nats.conf", "nats-subscriber.json"):
+        assert (data_dir / name).stat().st_mode & 0o777 == 0o600, name
+    command_lines = " ".join(processes_using(data_dir))
+    for password in passwords.values():
+        assert password not in command_lines
+        assert password not in first.output
+
+    def registry_stream_has_events() -> bool:
+        return asyncio.run(stream_messages(subscriber_file, "MODELWARD_REGISTRY")) >= 1
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not registry_stream_has_events():
+        assert time.monotonic() < deadline, "the registry published no event to NATS with its credentials"
+        time.sleep(0.2)
     children = first.children()
     assert set(children) == {"nats", "registry", "governance"}
 
@@ -285,6 +302,9 @@ def test_up_serves_stops_and_restarts(tmp_path: Path, start_up: StartUp, up_env:
     assert not (data_dir / "endpoints.json").exists()
     assert (data_dir / "up.lock").read_text() == ""
 
+    # A data folder of a modelward that predates NATS users has none of their files.
+    for name in ("nats-users.json", "nats.conf", "nats-subscriber.json"):
+        (data_dir / name).unlink()
     second = start_up(data_dir, *ports, env=env)
     restarted = second.wait_for_endpoints()
     assert restarted["nats"] == endpoints["nats"]
@@ -293,7 +313,7 @@ def test_up_serves_stops_and_restarts(tmp_path: Path, start_up: StartUp, up_env:
     assert model_uid(restarted["registry"], "up-e2e-kept", data_dir) == uid
     assert token_file.read_text() == token
     assert "kept from an earlier start" in second.output
-    assert "UP_E2E_KEPT" in asyncio.run(stream_names(restarted["nats"]))
+    assert asyncio.run(stream_messages(subscriber_file, "MODELWARD_REGISTRY")) >= 1
     assert second.stop(signal.SIGTERM) == 0, second.output
     assert processes_using(data_dir) == []
 
@@ -310,8 +330,10 @@ def test_up_keeps_nats_port_without_options(tmp_path: Path, start_up: StartUp) -
     kept_ports = json.loads((data_dir / "ports.json").read_text())
     assert endpoints["nats"] == f"nats://127.0.0.1:{kept_ports['nats']}"
 
+    passwords = (data_dir / "nats-users.json").read_text()
     second = start_up(data_dir)
     restarted = second.wait_for_endpoints()
+    assert (data_dir / "nats-users.json").read_text() == passwords
     assert restarted["nats"] == endpoints["nats"]
     assert restarted["registry"] == endpoints["registry"]
     assert second.stop(signal.SIGINT) == 0, second.output

@@ -19,6 +19,10 @@ import pytest
 
 from modelward_cli import main as cli
 from modelward_cli import up
+from modelward_cli.nats_auth import ensure_nats_auth
+from modelward_common.nats_permissions import COMPOSE_PASSWORD_VARIABLES, NatsLayout, render_config
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 UP_OPTIONS = [
     "--data-dir",
@@ -320,12 +324,14 @@ def test_endpoints_content(tmp_path: Path) -> None:
         nats="nats://127.0.0.1:4300",
         data_dir=tmp_path,
         pid=1234,
+        nats_subscriber=tmp_path / "nats-subscriber.json",
     )
     up.write_json_atomically(tmp_path / "endpoints.json", document)
     assert json.loads((tmp_path / "endpoints.json").read_text()) == {
         "registry": "127.0.0.1:50051",
         "governance": None,
         "nats": "nats://127.0.0.1:4300",
+        "nats_subscriber": str(tmp_path / "nats-subscriber.json"),
         "data_dir": str(tmp_path),
         "pid": 1234,
     }
@@ -493,3 +499,35 @@ def test_process_is_running() -> None:
         process.kill()
         process.wait()
     assert up.process_is_running(process.pid) is False
+
+
+def test_nats_auth_environment_carries_password(tmp_path: Path) -> None:
+    auth = ensure_nats_auth(tmp_path, "nats://127.0.0.1:4300")
+    environment = auth.service_environment("registry")
+    assert environment["MODELWARD_NATS_USER"] == "registry"
+    assert environment["MODELWARD_NATS_PASSWORD"] == auth.passwords["registry"]
+    assert environment["MODELWARD_NATS_CREDS_FILE"] == ""
+    config = auth.config_path.read_text()
+    for user in ("registry", "governance", "subscriber"):
+        assert json.dumps(auth.passwords[user]) in config
+
+
+def test_nats_auth_adds_missing_user(tmp_path: Path) -> None:
+    (tmp_path / "nats-users.json").write_text(json.dumps({"registry": "kept-password"}))
+    auth = ensure_nats_auth(tmp_path, "nats://127.0.0.1:4300")
+    assert auth.passwords["registry"] == "kept-password"
+    assert auth.passwords["governance"]
+    assert json.loads((tmp_path / "nats-users.json").read_text()) == auth.passwords
+    assert (tmp_path / "nats-users.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_nats_auth_rejects_invalid_users_file(tmp_path: Path) -> None:
+    (tmp_path / "nats-users.json").write_text("{not json")
+    with pytest.raises(OSError, match="delete it"):
+        ensure_nats_auth(tmp_path, "nats://127.0.0.1:4300")
+
+
+def test_deploy_nats_config_matches_permissions() -> None:
+    """deploy/nats/nats.conf, mounted by docker-compose.yml, is the rendered default layout."""
+    expected = render_config(NatsLayout(), COMPOSE_PASSWORD_VARIABLES)
+    assert (REPOSITORY / "deploy" / "nats" / "nats.conf").read_text() == expected
