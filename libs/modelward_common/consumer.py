@@ -120,6 +120,10 @@ class ConsumerConfig:
     ack_wait: float = 30.0
     # Apply each event's stream in order; off for consumers of independent decisions.
     ordered: bool = True
+    # CloudEvents `source` of the only service whose events apply; others are parked and never
+    # applied. Empty: any source. This is a second check only, because anyone who may publish
+    # on the stream's subjects can also set this header; NATS publish permissions are the control.
+    expected_source: str = ""
     nats_security: NatsSecurity = field(default_factory=NatsSecurity)
 
 
@@ -365,9 +369,27 @@ class EventConsumer:
             await self._park_raw(message, str(error))
             await message.term()
             return None
+        untrusted = self._untrusted_reason(message, event)
+        if untrusted:
+            await self.park(event, untrusted, 1, dict(message.headers or {}))
+            await message.term()
+            return None
         metadata = message.metadata
         deliveries = metadata.num_delivered if metadata else 1
         return _Delivery(message, event, deliveries, metadata.sequence.stream if metadata else 0)
+
+    def _untrusted_reason(self, message: Msg, event: ReceivedEvent) -> str:
+        """Return why the event must not apply because of where it came from, or "" when it may."""
+        stream = message.metadata.stream if message.metadata else self.config.stream_name
+        if stream != self.config.stream_name:
+            return f"untrusted event: it came from stream {stream!r}, expected {self.config.stream_name!r}"
+        return self._source_mismatch(event)
+
+    def _source_mismatch(self, event: ReceivedEvent) -> str:
+        expected = self.config.expected_source
+        if expected and event.source != expected:
+            return f"untrusted event: ce-source is {event.source!r}, expected {expected!r}"
+        return ""
 
     async def _process_one(self, delivery: _Delivery) -> None:
         message, event, deliveries, sequence = delivery.message, delivery.event, delivery.deliveries, delivery.sequence
@@ -524,6 +546,12 @@ class EventConsumer:
         if row["status"] != "PARKED":
             raise FailedPrecondition(f"dead letter {dead_letter_id} is {row['status']}, not PARKED", reason="NOT_PARKED")
         event = parse_event(row["headers"], row["payload"])
+        mismatch = self._source_mismatch(event)
+        if mismatch:
+            raise FailedPrecondition(
+                f"dead letter {dead_letter_id} (event {event.event_id}) cannot be retried: {mismatch}",
+                reason="UNTRUSTED_SOURCE",
+            )
         try:
             applied = await self.apply(event, deliveries=self.config.gap_wait_deliveries)
         except Exception as error:  # noqa: BLE001 - the operator gets the cause, the letter stays parked

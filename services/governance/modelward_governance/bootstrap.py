@@ -50,6 +50,7 @@ def consumer_config(config: GovernanceConfig) -> ConsumerConfig:
         durable_name=config.durable_name,
         filter_subject=f"{config.subject_prefix}.registry.v1.>",
         name="governance",
+        expected_source=config.registry_event_source,
         nats_security=config.auth.nats,
     )
 

@@ -25,6 +25,8 @@ class GovernanceConfig:
     registry_stream_name: str = "MODELWARD_REGISTRY"
     subject_prefix: str = "modelward"
     event_source: str = "urn:modelward:governance"
+    # CloudEvents `source` of the registry's events; events with another source are parked.
+    registry_event_source: str = "urn:modelward:registry"
     # Durable consumer name; replicas that share it split the work.
     durable_name: str = "governance"
     # YAML policy installed as revision 1 when the database has none; empty: the default policy.

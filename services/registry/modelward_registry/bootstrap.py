@@ -61,6 +61,7 @@ def decision_consumer_config(config: RegistryConfig) -> ConsumerConfig:
         # Decisions name their version and are checked against the pending state, so they
         # need no per-stream order.
         ordered=False,
+        expected_source=config.governance_event_source,
         nats_security=config.auth.nats,
     )
 

@@ -34,6 +34,8 @@ class RegistryConfig:
     governed_stages: tuple[str, ...] = ("PRODUCTION",)
     # JetStream stream of the governance service, whose promotion decisions the registry applies.
     governance_stream_name: str = "MODELWARD_GOVERNANCE"
+    # CloudEvents `source` of governance's events; decisions with another source are parked.
+    governance_event_source: str = "urn:modelward:governance"
     log_level: str = "INFO"
     # Message size, concurrency and per-principal rate limits of the gRPC server.
     limits: ServerLimits = field(default_factory=ServerLimits)
