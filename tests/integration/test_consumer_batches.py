@@ -93,7 +93,7 @@ async def _engine(url: str):
 def _consumer(engine, *, failing_streams: frozenset[str] = frozenset()) -> EventConsumer:
     async def handler(connection, event) -> None:
         if event.stream_id in failing_streams:
-            raise RuntimeError(f"refusing stream {event.stream_id}")
+            raise RuntimeError(f"test handler rejects stream {event.stream_id}")
         await connection.execute(applied_table.insert().values(stream_id=event.stream_id, stream_version=event.stream_version))
 
     config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="test", max_deliveries=3)
