@@ -269,7 +269,7 @@ class _Clients:
         key = ("registry", principal)
         if key not in self._open:
             self._open[key] = RegistryClient(
-                self.registry_target, principal=principal, token=self.tokens.get(principal, self.token)
+                self.registry_target, token=self.tokens.get(principal, self.token)
             )
         return self._open[key]  # type: ignore[return-value]
 
@@ -277,7 +277,7 @@ class _Clients:
         key = ("governance", principal)
         if key not in self._open:
             self._open[key] = GovernanceClient(
-                self.governance_target, principal=principal, token=self.tokens.get(principal, self.token)
+                self.governance_target, token=self.tokens.get(principal, self.token)
             )
         return self._open[key]  # type: ignore[return-value]
 
