@@ -171,7 +171,7 @@ async def test_dead_letter_list_and_retry(stack, capsys, nats_server) -> None:
 
     event_id = str(uuid.uuid4())
     headers = {
-        "Nats-Msg-Id": event_id, "ce-id": event_id, "ce-specversion": "1.0", "ce-source": "urn:test",
+        "Nats-Msg-Id": event_id, "ce-id": event_id, "ce-specversion": "1.0", "ce-source": "urn:modelward:registry",
         "ce-type": "modelward.registry.v1.ModelTagsSet", "ce-subject": "models/unreadable",
         "ce-time": "2026-12-04T10:00:00Z", "ce-datacontenttype": "application/protobuf",
         "ce-streamid": str(uuid.uuid4()), "ce-streamversion": "1", "ce-position": "1", "ce-actor": AUTHOR,
