@@ -182,8 +182,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ADDRESS",
         help=(
             "address that all services listen on (default: %(default)s, reachable from this "
-            "machine only); the services have no authentication, so use another address only "
-            "on a trusted network"
+            "machine only); the services require tokens and NATS requires passwords, but traffic "
+            "is plaintext, so use another address only on a trusted network"
         ),
     )
     parser.add_argument(
@@ -264,8 +264,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if not is_loopback(args.host):
         logger.warning(
-            "listening on %s: the services have no authentication, so anyone who can reach this "
-            "address can change the registry",
+            "listening on %s without TLS: tokens and NATS passwords cross the network in "
+            "plaintext, so use this only on a trusted network",
             args.host,
         )
 
