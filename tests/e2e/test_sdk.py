@@ -175,9 +175,11 @@ async def test_readme_sdk_example_runs(stack, monkeypatch) -> None:
     monkeypatch.setenv("MODELWARD_REGISTRY", stack.registry)
     monkeypatch.setenv("MODELWARD_GOVERNANCE", stack.governance)
     monkeypatch.setenv("MODELWARD_TOKEN", stack.token())
-    code = compile(_readme_sdk_example(), "README.md", "exec")
+    # The module's other tests use the README's model name on the same stack, so this run renames it.
+    example = _readme_sdk_example().replace('"sdk-churn"', '"readme-churn"')
+    code = compile(example, "README.md", "exec")
 
     namespace: dict[str, object] = {"__name__": "readme_example"}
     await asyncio.to_thread(exec, code, namespace)
-    assert namespace["version"].name == "models/sdk-churn/versions/1"
+    assert namespace["version"].name == "models/readme-churn/versions/1"
     assert isinstance(namespace["findings"], list)
