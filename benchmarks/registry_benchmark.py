@@ -81,6 +81,14 @@ async def database() -> AsyncIterator[str]:
         await admin.close()
 
 
+class ProgressRows(list):  # type: ignore[type-arg]
+    """Result rows that are also printed to stderr as they come, so a later failure loses none."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        print(" | ".join(row), file=sys.stderr, flush=True)
+        super().append(row)
+
+
 def auth_flags(enabled: bool) -> list[str]:
     if not enabled:
         return ["--auth-disabled"]
@@ -302,7 +310,8 @@ async def bench_rebuild(args: argparse.Namespace, results: list[tuple[str, str, 
                 server.start()
                 prefix = f"r{uuid.uuid4().hex[:8]}"
                 try:
-                    with registry_process(url, server.url, prefix) as (process, target):
+                    # Only memory is measured here, so the reads go without credentials.
+                    with registry_process(url, server.url, prefix, auth=False) as (process, target):
                         await wait_ready(target)
                         await asyncio.sleep(5)
                         async with grpc.aio.insecure_channel(target) as channel:
@@ -452,7 +461,7 @@ async def main() -> None:
     parser.add_argument("--auth-rounds", type=int, default=3,
                         help="windows per mode for --auth-compare (default %(default)s)")
     args = parser.parse_args()
-    results: list[tuple[str, str, str]] = []
+    results: list[tuple[str, str, str]] = ProgressRows()
     if args.auth_compare:
         await bench_auth_compare(args, results)
     elif args.only != "rebuild":
