@@ -59,7 +59,6 @@ from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_sdk import (
     AccessClient,
-    FailedPreconditionError,
     GovernanceClient,
     PermissionDeniedError,
     RegistryClient,
@@ -121,11 +120,9 @@ class WalkthroughResult:
     deployment_allowed_after_approval: bool
     portfolio: list[gres.PortfolioEntry]
     # Alerts raised for the drifting version, open or already resolved by a later window, as
-    # (kind, feature), and CheckDeployment's denial codes after the drift. Both stay empty when
-    # the monitoring RPCs are unavailable, and `monitoring_error` contains the reason.
+    # (kind, feature), and CheckDeployment's denial codes after the drift.
     alerts: set[tuple[str, str]] = field(default_factory=set)
     deployment_denials_after_drift: list[str] = field(default_factory=list)
-    monitoring_error: str = ""
 
 
 @dataclass
@@ -317,13 +314,7 @@ class _Walkthrough:
             models=dict(self.models), findings=findings, decisions=decisions, self_approval_error=self_error,
             deployment_allowed_after_approval=allowed, portfolio=[],
         )
-        try:
-            self._monitor(strong, self._screening, result)
-        except FailedPreconditionError as error:
-            if error.reason != "MONITORING_UNAVAILABLE":
-                raise
-            result.monitoring_error = error.message
-            self.out(f"monitoring skipped: {error.message}")
+        self._monitor(strong, self._screening, result)
         result.findings = self._open_findings()
         result.portfolio = self._print_portfolio()
         return result
@@ -687,9 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", help="bearer token (default: $MODELWARD_TOKEN, else the admin-token file)")
     parser.add_argument("--run-id", help="suffix of the model ids, so reruns do not collide (default: random)")
     args = parser.parse_args(argv)
-    result = run_walkthrough(args.registry, args.governance, run_id=args.run_id, token=args.token)
-    if result.monitoring_error:
-        print(f"\nThe monitoring steps did not run: {result.monitoring_error}", file=sys.stderr)
+    run_walkthrough(args.registry, args.governance, run_id=args.run_id, token=args.token)
     return 0
 
 

@@ -58,7 +58,7 @@ class RpcError(ModelwardSdkError):
 
     @property
     def reason(self) -> str:
-        """ErrorInfo.reason, such as `INVALID_ARGUMENT` or `MONITORING_UNAVAILABLE`; empty when absent."""
+        """ErrorInfo.reason, such as `INVALID_ARGUMENT` or `RETRY_FAILED`; empty when absent."""
         info = self._error_info()
         return info.reason if info else ""
 

@@ -17,7 +17,6 @@ from modelward_sdk import (
     AlreadyExistsError,
     AsyncGovernanceClient,
     AsyncRegistryClient,
-    FailedPreconditionError,
     GovernanceClient,
     InvalidArgumentError,
     NotFoundError,
@@ -154,12 +153,7 @@ def _upload(stack) -> tuple[object, list[tuple[int, int]]]:
 
 
 async def test_reference_upload_reports_progress(stack) -> None:
-    try:
-        response, progress = await asyncio.to_thread(_upload, stack)
-    except FailedPreconditionError as error:
-        if error.reason != "MONITORING_UNAVAILABLE":
-            raise
-        pytest.skip(f"monitoring RPCs unavailable: {error.message}")
+    response, progress = await asyncio.to_thread(_upload, stack)
     assert response.row_count == 1200
     assert set(response.column_names) == {"x", "city", "prediction"}
     assert progress == [(500, 1200), (1000, 1200), (1200, 1200)]

@@ -142,10 +142,6 @@ async def test_high_risk_needs_two_reviewers(walkthrough_result) -> None:
 
 async def test_drift_alerts_block_deployment(walkthrough_result) -> None:
     result = walkthrough_result
-    if result.monitoring_error:
-        # NOTE: the monitoring RPCs were not wired into governance when this test was written; the
-        # walkthrough's monitoring steps follow the proto contract and this part runs once they are.
-        pytest.skip(f"monitoring RPCs unavailable: {result.monitoring_error}")
     kinds = {kind for kind, _ in result.alerts}
     assert "data_drift" in kinds
     assert "concept_drift" in kinds
