@@ -18,6 +18,8 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from modelward_cli.common import positive_float
+
 EXIT_BROKEN = 3
 _DEFAULT_TARGETS = {"registry": "127.0.0.1:50051", "governance": "127.0.0.1:50052"}
 
@@ -65,7 +67,8 @@ def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default="", help="HOST:PORT of the service (default: the address in "
                         "endpoints.json of 'modelward up', else port 50051 or 50052 on 127.0.0.1)")
     parser.add_argument("--token", help="bearer token (default: $MODELWARD_TOKEN, else the admin-token file in the data folder)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the service (default %(default)s)")
+    parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="SECONDS",
+                        help="seconds to wait for the service (default %(default)s)")
 
 
 def _parse_time(text: str) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import re
 import sys
 import time
@@ -164,12 +165,29 @@ def governance_client(args: argparse.Namespace) -> GovernanceClient:
 
 
 def positive_float(text: str) -> float:
+    """Parse a finite number above 0, such as a timeout in seconds."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """Parse a finite number of 0 or more, such as a wait in seconds where 0 means no wait."""
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    # float() also parses 'nan' and 'inf', which no timeout or wait can use.
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give a number of seconds such as 30")
     return value
 
 

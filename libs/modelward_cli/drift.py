@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from modelward_cli.common import (
-    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, positive_int, print_json,
+    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, positive_float, positive_int,
+    print_json,
     print_table,
 )
 from modelward_cli.l10n import timestamp_text
@@ -68,7 +69,7 @@ def _add_version(parser: argparse.ArgumentParser) -> None:
 def _add_chunk_rows(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-rows", type=positive_int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
                         help="rows per streamed message (default: %(default)s)")
-    parser.add_argument("--upload-timeout", type=float, default=600.0, metavar="SECONDS",
+    parser.add_argument("--upload-timeout", type=positive_float, default=600.0, metavar="SECONDS",
                         help="seconds the whole upload may take (default: %(default)s)")
 
 

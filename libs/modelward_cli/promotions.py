@@ -6,7 +6,8 @@ import argparse
 import time
 
 from modelward_cli.common import (
-    EXIT_PRECONDITION, Subparsers, add_command, command, governance_client, positive_int, print_fields,
+    EXIT_PRECONDITION, Subparsers, add_command, command, governance_client, non_negative_float, positive_int,
+    print_fields,
     print_json, print_table, registry_client,
 )
 from modelward_cli.l10n import timestamp_text
@@ -27,7 +28,7 @@ def register(subparsers: Subparsers) -> None:
     promote.add_argument("--stage", choices=STAGES, default="production", help="target stage (default: %(default)s)")
     promote.add_argument("--keep-existing", action="store_true",
                          help="do not archive the version that served before (default: archive it)")
-    promote.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    promote.add_argument("--wait", type=non_negative_float, default=0.0, metavar="SECONDS",
                          help="wait up to this long for governance's automatic checks and exit 6 when they reject "
                               "the promotion (default: %(default)s, do not wait)")
     promote.add_argument("--reason", default="", help="why, kept in the model's history (default: none)")

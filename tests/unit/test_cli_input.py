@@ -1,0 +1,55 @@
+"""Command-line input that the CLI rejects or renders before any service is called."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelward_cli.main import main
+
+USAGE_EXIT = 2
+
+BAD_SECONDS = {
+    "nan": ("nan", "not a finite number"),
+    "inf": ("inf", "not a finite number"),
+    "minus-inf": ("-inf", "not a finite number"),
+    "overflow": ("1e999", "not a finite number"),
+    "negative": ("-5", "must be above 0"),
+    "zero": ("0", "must be above 0"),
+    "text": ("soon", "is not a number"),
+}
+
+# One command per option that takes seconds; none of them reaches a service.
+SECONDS_OPTIONS = {
+    "timeout": ["models", "get", "churn", "--registry", "127.0.0.1:9"],
+    "audit-timeout": ["audit", "verify", "--target", "registry", "--address", "127.0.0.1:9"],
+    "upload-timeout": ["drift", "report-production", "churn", "1", "data.csv", "--governance", "127.0.0.1:9"],
+}
+SECONDS_OPTION_NAMES = {"timeout": "--timeout", "audit-timeout": "--timeout", "upload-timeout": "--upload-timeout"}
+
+
+def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    return int(stopped.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", SECONDS_OPTIONS, ids=SECONDS_OPTIONS.keys())
+@pytest.mark.parametrize(("text", "problem"), BAD_SECONDS.values(), ids=BAD_SECONDS.keys())
+def test_seconds_option_rejected(capsys, option, text, problem) -> None:
+    flag = SECONDS_OPTION_NAMES[option]
+    # The '=' form passes values such as '-5' that argparse would otherwise read as an option.
+    code, err = run(capsys, [*SECONDS_OPTIONS[option], f"{flag}={text}"])
+
+    assert code == USAGE_EXIT, err
+    assert f"argument {flag}" in err
+    assert repr(text) in err
+    assert problem in err
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-1"])
+def test_promote_wait_rejected(capsys, text) -> None:
+    code, err = run(capsys, ["promote", "churn", "1", "--registry", "127.0.0.1:9", f"--wait={text}"])
+
+    assert code == USAGE_EXIT, err
+    assert "argument --wait" in err
+    assert repr(text) in err
