@@ -82,6 +82,7 @@ def read_csv_columns(path: Path) -> dict[str, npt.NDArray[object]]:
             header = next(reader)
         except StopIteration:
             raise ValueError(f"{path} is empty: it needs a header row and data rows") from None
+        _check_unique_header(path, header)
         cells: list[list[str]] = [[] for _ in header]
         for line_number, row in enumerate(reader, start=2):
             if len(row) != len(header):
@@ -89,6 +90,19 @@ def read_csv_columns(path: Path) -> dict[str, npt.NDArray[object]]:
             for column, cell in zip(cells, row, strict=True):
                 column.append(cell)
     return {name: _typed(values) for name, values in zip(header, cells, strict=True)}
+
+
+def _check_unique_header(path: Path, header: list[str]) -> None:
+    """Raise ValueError naming the first column name that the header repeats, because a
+    repeated name would silently drop all but the last of its columns."""
+    first_position: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in first_position:
+            raise ValueError(
+                f"{path} header names column {name!r} twice (columns {first_position[name]} and {position}); "
+                "rename or remove one of them"
+            )
+        first_position[name] = position
 
 
 def _typed(values: list[str]) -> npt.NDArray[object]:

@@ -7,6 +7,7 @@ import pytest
 from modelward_cli.main import main
 
 USAGE_EXIT = 2
+INVALID_EXIT = 4
 
 BAD_SECONDS = {
     "nan": ("nan", "not a finite number"),
@@ -53,3 +54,17 @@ def test_promote_wait_rejected(capsys, text) -> None:
     assert code == USAGE_EXIT, err
     assert "argument --wait" in err
     assert repr(text) in err
+
+
+@pytest.mark.parametrize("action", ["upload-reference", "report-production"])
+def test_csv_duplicate_header_rejected(capsys, tmp_path, action) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("amount,country,amount\n1.5,de,2.5\n0.5,fr,3.5\n", encoding="utf-8")
+
+    code = main(["drift", action, "churn", "1", str(data), "--governance", "127.0.0.1:9"])
+    err = capsys.readouterr().err
+
+    assert code == INVALID_EXIT, err
+    assert str(data) in err
+    assert "'amount' twice" in err
+    assert "columns 1 and 3" in err
