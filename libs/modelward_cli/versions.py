@@ -228,9 +228,12 @@ def _show(version: res.ModelVersion, output: str) -> None:
         ("aliases", list(version.aliases)),
         ("description", version.description),
         ("artifact", f"{version.artifact.uri} sha256:{version.artifact.sha256}" if version.artifact.sha256 else ""),
-        ("training data", f"{lineage.training_dataset.uri} sha256:{lineage.training_dataset.sha256}"
-         if lineage.training_dataset.sha256 else ""),
+        ("training data", _dataset_text(lineage.training_dataset)),
+        ("evaluation data", _dataset_text(lineage.evaluation_dataset)),
+        ("code repository", lineage.code_repository),
         ("code commit", lineage.code_commit),
+        ("pipeline run", lineage.pipeline_run_id),
+        ("parent version", lineage.parent_version or ""),
         ("metrics", [f"{metric.name}={metric.value:.4g} ({metric.dataset_split})" for metric in version.metrics]),
         ("hyperparameters", [f"{key}={value}" for key, value in sorted(version.hyperparameters.items())]),
         ("features", list(version.feature_names)),
@@ -239,3 +242,13 @@ def _show(version: res.ModelVersion, output: str) -> None:
         ("created", timestamp_text(version.create_time)),
         ("etag", version.etag),
     ])
+
+
+def _dataset_text(dataset: res.DatasetRef) -> str:
+    """Describe a lineage dataset by whichever of its URI, digest and row count are set."""
+    parts = [dataset.uri] if dataset.uri else []
+    if dataset.sha256:
+        parts.append(f"sha256:{dataset.sha256}")
+    if dataset.row_count:
+        parts.append(f"{dataset.row_count} rows")
+    return " ".join(parts)

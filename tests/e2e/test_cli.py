@@ -84,6 +84,33 @@ async def test_version_from_yaml_file(stack, capsys, tmp_path: Path) -> None:
     assert json.loads(out)["version"] == "1"
 
 
+async def test_version_shows_lineage(stack, capsys, tmp_path: Path) -> None:
+    await run_cli(stack, capsys, "models", "create", "cli-lineage", "--owner", "team:growth")
+    code, _, err = await run_cli(
+        stack, capsys, "versions", "create", "cli-lineage", "--artifact-uri", "s3://models/lineage.onnx",
+        "--artifact-sha256", "cd" * 32, "--training-data-uri", "s3://data/train.parquet",
+        "--code-repository", "https://git.example.com/churn", "--code-commit", "ab" * 20,
+    )
+    assert code == 0, err
+
+    code, out, _ = await run_cli(stack, capsys, "versions", "get", "cli-lineage", "1")
+    assert code == 0
+    lines = {line.split("  ", 1)[0]: line.split("  ", 1)[1].strip() for line in out.splitlines() if "  " in line}
+    assert lines["training data"] == "s3://data/train.parquet"
+    assert lines["evaluation data"] == "-"
+    assert lines["code repository"] == "https://git.example.com/churn"
+    assert lines["code commit"] == "ab" * 20
+
+    data = tmp_path / "train.csv"
+    data.write_text("tenure,plan\n3,basic\n", encoding="utf-8")
+    code, out, err = await run_cli(
+        stack, capsys, "versions", "create", "cli-lineage", "--artifact-uri", "s3://models/lineage-2.onnx",
+        "--artifact-sha256", "ce" * 32, "--training-data-file", str(data),
+    )
+    assert code == 0, err
+    assert f"{data.resolve().as_uri()} sha256:" in out
+
+
 async def test_errors_map_to_exit_codes(stack, capsys, tmp_path: Path, monkeypatch) -> None:
     code, _, err = await run_cli(stack, capsys, "models", "get", "cli-missing")
     assert code == 3
