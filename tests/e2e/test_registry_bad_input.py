@@ -672,6 +672,64 @@ async def test_current_etag_accepted(harness, method) -> None:
     await take_snapshot(harness)
 
 
+ETAG_FIX = "exactly as it was read, a number in double quotes"
+
+
+def any_etag_request(method: str, etag: str) -> tuple[Message, str]:
+    """Return a request of any method that takes an etag, with `etag` in it, and the etag's field."""
+    if method == "ArchiveModel":
+        return rpc.ArchiveModelRequest(name="models/churn", etag=etag), "etag"
+    if method == "DeleteModel":
+        return rpc.DeleteModelRequest(name="models/churn", etag=etag), "etag"
+    field = {"UpdateModel": "model.etag", "UpdateModelVersion": "model_version.etag"}.get(method, "etag")
+    return etag_request(method, etag, etag), field
+
+
+ALL_ETAG_METHODS = [*ETAG_METHODS, "ArchiveModel", "DeleteModel"]
+
+
+@pytest.mark.parametrize("method", ALL_ETAG_METHODS)
+async def test_malformed_etag_invalid(harness, method) -> None:
+    await seed_etags(harness)
+    request, field = any_etag_request(method, "W/abc")
+
+    await assert_rejected(harness, method, request, INVALID, f"{field} 'W/abc' is invalid", ETAG_FIX)
+
+
+MALFORMED_ETAGS = {
+    "unquoted": "2",
+    "zero": '"0"',
+    "leading-zero": '"02"',
+    "negative": '"-1"',
+    "open-quote": '"2',
+    "spaces": '" 2 "',
+    "too-long": '"' + "9" * 20 + '"',
+}
+
+
+@pytest.mark.parametrize("etag", MALFORMED_ETAGS.values(), ids=MALFORMED_ETAGS.keys())
+async def test_malformed_etag_forms(harness, etag) -> None:
+    await seed_etags(harness)
+    request, _ = any_etag_request("UpdateModel", etag)
+
+    await assert_rejected(harness, "UpdateModel", request, INVALID, "model.etag", shown(etag), ETAG_FIX)
+
+
+async def test_malformed_etag_before_not_found(harness) -> None:
+    await create_model(harness, "fraud")
+    request = rpc.ArchiveModelRequest(name="models/missing", etag="garbage")
+
+    await assert_rejected(harness, "ArchiveModel", request, INVALID, "etag 'garbage'", ETAG_FIX)
+
+
+@pytest.mark.parametrize("method", ["ArchiveModel", "DeleteModel"])
+async def test_stale_etag_aborted_on_archive_and_delete(harness, method) -> None:
+    _, _, stale_model_etag, _ = await seed_etags(harness)
+    request, _ = any_etag_request(method, stale_model_etag)
+
+    await assert_rejected(harness, method, request, ABORTED, f"etag {stale_model_etag}", "stale")
+
+
 def rival_etag_request(method: str, model_etag: str, version_etag: str) -> Message:
     """Return a request with the same etags as etag_request() that makes a different change."""
     request = etag_request(method, model_etag, version_etag)

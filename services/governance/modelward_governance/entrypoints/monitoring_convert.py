@@ -12,6 +12,7 @@ import enum
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,10 @@ DOUBLE = "double"
 STRING = "string"
 INT64 = "int64"
 _VALUE_FIELDS = {"double_values": DOUBLE, "string_values": STRING, "int64_values": INT64}
+
+# A config's etag: the first 32 hexadecimal digits of the SHA-256 of its stored JSON.
+CONFIG_ETAG_LENGTH = 32
+_CONFIG_ETAG = re.compile(f"[0-9a-f]{{{CONFIG_ETAG_LENGTH}}}")
 
 DEFAULT_WINDOW_ROWS = 10_000
 MAX_WINDOW_ROWS = 100_000_000
@@ -188,6 +193,7 @@ def settings_from_proto(
     `columns` are the monitored columns of the reference data when it was uploaded, which
     per-feature thresholds must name.
     """
+    check_config_etag(config.etag)
     window = _window_config(config)
     drift, per_feature = _drift_thresholds(config.thresholds, columns)
     metric, warning, critical, min_rows = _concept_settings(config, task)
@@ -347,7 +353,17 @@ def _driver_config(shift: monitoring_pb2.DriverShiftConfig) -> mon.DriverConfig:
 
 def config_etag(data: Mapping[str, object]) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(text.encode()).hexdigest()[:CONFIG_ETAG_LENGTH]
+
+
+def check_config_etag(etag: str) -> None:
+    """Reject an etag of a form config_etag() never returns, so only a stale one is ABORTED."""
+    if etag and not _CONFIG_ETAG.fullmatch(etag):
+        raise InvalidArgument(
+            "config.etag", etag,
+            f"send the etag of the MonitoringConfig you read ({CONFIG_ETAG_LENGTH} lowercase hexadecimal digits), "
+            "or leave it empty",
+        )
 
 
 def config_to_json(config: monitoring_pb2.MonitoringConfig) -> dict[str, object]:

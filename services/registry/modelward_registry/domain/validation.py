@@ -24,6 +24,10 @@ _TEAM = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 TASK_TYPE_RULE = "1-64 characters of lowercase letters, digits and '_', starting with a letter"
 _TASK_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
+# Etags are the stream version in double quotes, as model.py and the repository write them.
+ETAG_RULE = "send the etag exactly as it was read, a number in double quotes such as '\"3\"', or leave it empty"
+_ETAG = re.compile(r'"[1-9][0-9]{0,18}"')
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 _FORMAT = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,31}")
@@ -77,6 +81,13 @@ def check_team(value: str, field: str = "team") -> str:
 def check_task_type(value: str, field: str = "task_type") -> str:
     if value and not _TASK_TYPE.fullmatch(value):
         raise InvalidArgument(field, value, f"use {TASK_TYPE_RULE}, such as 'binary_classification'")
+    return value
+
+
+def check_etag(value: str, field: str = "etag") -> str:
+    """Reject an etag that the registry never issues, so only a stale etag is ABORTED."""
+    if value and not _ETAG.fullmatch(value):
+        raise InvalidArgument(field, value, ETAG_RULE)
     return value
 
 

@@ -10,6 +10,7 @@ from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.domain.names import parse_model_name, parse_version_name
+from modelward_registry.domain.validation import check_etag
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Idempotency, Registry, request_fingerprint
 
@@ -53,21 +54,25 @@ class RegistryServicer(rpc_grpc.RegistryServiceServicer):
 
     async def UpdateModel(self, request: rpc.UpdateModelRequest, context: Context) -> res.Model:
         model_id = parse_model_name(request.model.name, "model.name")
+        check_etag(request.model.etag, "model.etag")
         return await self.registry.update_model(
             model_id, request.model, list(request.update_mask.paths), event_context(context, request.reason)
         )
 
     async def RenameModel(self, request: rpc.RenameModelRequest, context: Context) -> res.Model:
+        check_etag(request.etag)
         return await self.registry.rename_model(
             parse_model_name(request.name), request.new_model_id, request.etag, event_context(context, request.reason)
         )
 
     async def ArchiveModel(self, request: rpc.ArchiveModelRequest, context: Context) -> res.Model:
+        check_etag(request.etag)
         return await self.registry.archive_model(
             parse_model_name(request.name), request.etag, event_context(context, request.reason)
         )
 
     async def DeleteModel(self, request: rpc.DeleteModelRequest, context: Context) -> res.Model:
+        check_etag(request.etag)
         return await self.registry.delete_model(
             parse_model_name(request.name), request.etag, event_context(context, request.reason)
         )
@@ -101,6 +106,7 @@ class RegistryServicer(rpc_grpc.RegistryServiceServicer):
 
     async def UpdateModelVersion(self, request: rpc.UpdateModelVersionRequest, context: Context) -> res.ModelVersion:
         name = parse_version_name(request.model_version.name, "model_version.name")
+        check_etag(request.model_version.etag, "model_version.etag")
         return await self.registry.update_version(
             name.model_id, name.version, request.model_version, list(request.update_mask.paths),
             event_context(context, request.reason),
@@ -136,6 +142,7 @@ class RegistryServicer(rpc_grpc.RegistryServiceServicer):
     async def TransitionStage(self, request: rpc.TransitionStageRequest, context: Context) -> res.ModelVersion:
         name = parse_version_name(request.name)
         archive_existing = request.archive_existing if request.HasField("archive_existing") else True
+        check_etag(request.etag)
         return await self.registry.transition_stage(
             name.model_id, name.version, request.stage,
             archive_existing=archive_existing, etag=request.etag, context=event_context(context, request.reason),
