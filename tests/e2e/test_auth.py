@@ -132,6 +132,13 @@ UNAUTHENTICATED_CASES = {
         lambda: bearer("mwt_" + "0" * 32 + "_" + "A" * 43), "TOKEN_UNKNOWN", "not known",
     ),
     "garbage": (lambda: bearer("not-a-token"), "TOKEN_MALFORMED", "JWT"),
+    "two-tokens": (
+        lambda: (*bearer(issuer().mint("user:ana@example.com")), *bearer(issuer().admin_token)),
+        "CREDENTIALS_DUPLICATED", "sent 2 'authorization' metadata entries",
+    ),
+    "same-token-twice": (
+        lambda: bearer(issuer().admin_token) * 2, "CREDENTIALS_DUPLICATED", "send exactly one",
+    ),
 }
 
 

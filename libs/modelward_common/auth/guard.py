@@ -78,11 +78,16 @@ class Authenticator:
         self.certificate_principals = dict(certificate_principals or {})
 
     async def authenticate(self, context: grpc.aio.ServicerContext) -> Identity:
-        header = ""
-        for item in context.invocation_metadata() or ():
-            if item.key == AUTHORIZATION_HEADER:
-                header = str(item.value)
-                break
+        headers = [str(item.value) for item in context.invocation_metadata() or () if item.key == AUTHORIZATION_HEADER]
+        if len(headers) > 1:
+            # Picking one would make the caller's identity depend on header order, which proxies
+            # may change, so a call with several credentials is rejected whatever they contain.
+            raise Unauthenticated(
+                f"the call sent {len(headers)} 'authorization' metadata entries; "
+                "send exactly one 'authorization: Bearer <token>'",
+                field=AUTHORIZATION_HEADER, reason="CREDENTIALS_DUPLICATED",
+            )
+        header = headers[0] if headers else ""
         if header:
             return await self.from_authorization(header)
         identity = self.from_certificate(context.auth_context())
