@@ -33,6 +33,7 @@ from modelward_common.auth.guard import CallGuard
 from modelward_common.auth.identity import ANONYMOUS_ADMIN, identity_var
 from modelward_common.errors import DeadlineExceeded, InvalidArgument, ModelwardError, ResourceExhausted
 from modelward_common.limits import RateLimiter, ServerLimits
+from modelward_common.request_ids import MAX_REQUEST_ID, check_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,13 @@ async def _abort(context: grpc.aio.ServicerContext, method: str, request_id: str
 
 def _set_request_id(context: grpc.aio.ServicerContext) -> tuple[str, contextvars.Token[str]]:
     request_id = metadata_value(context, REQUEST_ID_HEADER) or uuid.uuid4().hex
-    return request_id, request_id_var.set(request_id[:128])
+    # Cut to the limit so that logging the rejection of a long id stays short.
+    return request_id, request_id_var.set(request_id[:MAX_REQUEST_ID])
+
+
+def _check_request_id_header(context: grpc.aio.ServicerContext) -> None:
+    """Reject an x-request-id that could not be stored whole as an event's correlation id."""
+    check_request_id(metadata_value(context, REQUEST_ID_HEADER), f"{REQUEST_ID_HEADER} metadata")
 
 
 async def _admit(guard: CallGuard | None, method: str, request: Any | None, context: grpc.aio.ServicerContext) -> None:
@@ -241,6 +248,7 @@ def _wrap(
         request_id, token = _set_request_id(context)
         identity_token = identity_var.set(None)
         try:
+            _check_request_id_header(context)
             # The guard reads the request's fields, so an undecodable body is rejected first.
             request = _checked_stream(request, method) if streaming else _checked(request, method)
             # A client-streaming request is not read yet, so its RPC is checked without one.
@@ -275,6 +283,7 @@ def _wrap_stream(
         request_id, token = _set_request_id(context)
         identity_token = identity_var.set(None)
         try:
+            _check_request_id_header(context)
             request = _checked(request, method)
             await _admit(guard, method, request, context)
             _check_rate(limiter, method, context)

@@ -1038,6 +1038,43 @@ async def test_request_id_too_long(harness) -> None:
     )
 
 
+
+async def test_request_id_of_100000_characters(harness) -> None:
+    await create_model(harness)
+    model_request = new_model("fraud")
+    model_request.request_id = "r" * 100_000
+
+    details = await assert_rejected(
+        harness, "CreateModel", model_request, INVALID, "request_id", "is too long", "at most 128 printable characters"
+    )
+    assert len(details) < 300
+
+
+async def test_request_id_control_character(harness) -> None:
+    await create_model(harness)
+    version_request = new_version("churn")
+    version_request.request_id = "run\n42"
+
+    await assert_rejected(
+        harness, "CreateModelVersion", version_request, INVALID, "request_id 'run\\n42'", "control character"
+    )
+
+
+@pytest.mark.parametrize("method", ["CreateModel", "CreateModelVersion", "GetModel"])
+async def test_request_id_header_too_long(harness, method) -> None:
+    await create_model(harness)
+    requests = {
+        "CreateModel": new_model("fraud"),
+        "CreateModelVersion": new_version("churn"),
+        "GetModel": rpc.GetModelRequest(name="models/churn"),
+    }
+
+    await assert_rejected(
+        harness, method, requests[method], INVALID, "x-request-id metadata", shown("h" * 129), "at most 128",
+        metadata=[("x-request-id", "h" * 129)],
+    )
+
+
 # --- model fields and reasons ---------------------------------------------------------------
 
 BAD_MODEL_FIELDS = {

@@ -13,6 +13,7 @@ from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, text_column
 from modelward_common.eventstore import create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
+from modelward_common.request_ids import MAX_REQUEST_ID
 from modelward_common.relay import relay_state_table
 from modelward_common.timeutil import UtcDateTime
 
@@ -75,7 +76,7 @@ request_ids_table = sa.Table(
     "request_ids",
     metadata,
     sa.Column("method", text_column(64), primary_key=True),
-    sa.Column("request_id", text_column(128), primary_key=True),
+    sa.Column("request_id", text_column(MAX_REQUEST_ID), primary_key=True),
     # SHA-256 of the request without its request_id, to catch a key reused for another request.
     sa.Column("request_hash", text_column(64), nullable=False),
     sa.Column("model_uid", text_column(36), nullable=False),

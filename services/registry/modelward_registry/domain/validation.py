@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 
 from modelward_common.errors import InvalidArgument
 from modelward_common.principals import MAX_PRINCIPAL, PRINCIPAL_PATTERN as _PRINCIPAL, PRINCIPAL_RULE
+# Re-exported: the service layer checks idempotency keys with the registry's other rules.
+from modelward_common.request_ids import MAX_REQUEST_ID as MAX_REQUEST_ID, check_request_id as check_request_id
 
 MODEL_ID_RULE = "1-128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -47,7 +49,6 @@ MAX_SPLIT = 64
 MAX_FEATURES = 10000
 MAX_FEATURE_NAME = 256
 MAX_REASON = 2000
-MAX_REQUEST_ID = 128
 
 
 def _has_control(text: str) -> bool:
@@ -173,9 +174,3 @@ def check_metric(name: str, value: float, split: str, field: str) -> None:
         raise InvalidArgument(f"{field}.value", value, f"send a finite number for metric {name!r}")
     if len(split) > MAX_SPLIT or _has_control(split):
         raise InvalidArgument(f"{field}.dataset_split", split, f"use at most {MAX_SPLIT} characters")
-
-
-def check_request_id(value: str) -> str:
-    if len(value) > MAX_REQUEST_ID or _has_control(value):
-        raise InvalidArgument("request_id", value, f"use at most {MAX_REQUEST_ID} printable characters, such as a UUID")
-    return value
