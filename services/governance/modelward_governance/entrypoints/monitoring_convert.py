@@ -37,6 +37,11 @@ _VALUE_FIELDS = {"double_values": DOUBLE, "string_values": STRING, "int64_values
 CONFIG_ETAG_LENGTH = 32
 _CONFIG_ETAG = re.compile(f"[0-9a-f]{{{CONFIG_ETAG_LENGTH}}}")
 
+# Column names follow the registry's rule for feature names, plus no control characters.
+MAX_COLUMN_NAME = 256
+COLUMN_NAME_RULE = f"use 1-{MAX_COLUMN_NAME} characters without control characters"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 DEFAULT_WINDOW_ROWS = 10_000
 MAX_WINDOW_ROWS = 100_000_000
 MAX_WINDOW_SECONDS = 366 * 24 * 3600
@@ -84,12 +89,21 @@ def batch_columns(batch: monitoring_pb2.ColumnarBatch, field: str) -> Columns:
     types: dict[str, str] = {}
     for index, column in enumerate(batch.columns):
         path = f"{field}.columns[{index}]"
-        if not column.name:
-            raise InvalidArgument(f"{path}.name", column.name, "name every column")
+        check_column_name(column.name, f"{path}.name")
         if column.name in values:
             raise InvalidArgument(f"{path}.name", column.name, "send each column once", problem="is a duplicate")
         values[column.name], types[column.name] = column_values(column, batch.row_count, path)
     return Columns(batch.row_count, values, types)
+
+
+def check_column_name(name: str, field: str) -> str:
+    """Reject an empty or overlong column name, or one with a control character (C0, DEL or C1),
+    which a report or a terminal could not show as sent."""
+    if not name:
+        raise InvalidArgument(field, name, "name every column", problem="is empty")
+    if len(name) > MAX_COLUMN_NAME or _CONTROL_CHARACTER.search(name):
+        raise InvalidArgument(field, name, COLUMN_NAME_RULE)
+    return name
 
 
 def column_values(column: monitoring_pb2.Column, row_count: int, path: str) -> tuple[np.ndarray, str]:
