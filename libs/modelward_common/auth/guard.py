@@ -190,8 +190,25 @@ class CallGuard:
             # Fail closed: an RPC without a declared permission is callable by no one.
             raise PermissionDenied(f"{method} declares no permission, so no caller may use it", reason="NO_PERMISSION_DECLARED")
         identity = await self.authenticator.authenticate(context)
+        await self.reject_inactive(identity)
         await self.authorize(identity, rule, request, method)
         return identity
+
+    async def reject_inactive(self, identity: Identity) -> None:
+        """Raise PermissionDenied when governance marked the caller's principal inactive.
+
+        The status is PERMISSION_DENIED, not UNAUTHENTICATED, because the credential is valid and
+        a new token for the same principal would be rejected as well. The bootstrap admin is never
+        inactive, so it can always reactivate a principal.
+        """
+        if identity.superuser or not await self.directory.is_inactive(identity.principal):
+            return
+        raise PermissionDenied(
+            f"{identity.principal} is deactivated, so every token and certificate of it is rejected; "
+            f"an admin can reactivate it with 'modelward principals activate {identity.principal} --reason ...' "
+            "(governance's SetPrincipalActive)",
+            reason="PRINCIPAL_INACTIVE",
+        )
 
     async def authorize(self, identity: Identity, rule: Rule, request: Any | None, method: str) -> None:
         if identity.superuser:

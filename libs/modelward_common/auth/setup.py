@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 import grpc
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common.auth.config import AuthConfig
@@ -23,10 +24,14 @@ async def build_guard(
     service: str,
     rules: Mapping[str, Rule],
     resolve_model: ModelResolver,
+    inactive_principals: sa.Select[tuple[str]],
 ) -> tuple[CallGuard | None, AccessDirectory]:
-    """Create the access tables if needed and return the guard (None when auth is off)."""
+    """Create the access tables if needed and return the guard (None when auth is off).
+
+    `inactive_principals` selects the deactivated principals from the service's own table.
+    """
     await prepare_access_tables(engine, service)
-    directory = AccessDirectory(engine, max_age=config.access_max_age)
+    directory = AccessDirectory(engine, max_age=config.access_max_age, inactive_principals=inactive_principals)
     if not config.enabled:
         logger.warning("%s runs with authentication DISABLED: every caller is an admin", service)
         return None, directory

@@ -3,7 +3,8 @@
 Both services keep the same two tables under their own migration track (`<service>_access_`).
 The registry changes them in the transaction that records the access event; governance applies
 the same events from the registry's stream. `AccessDirectory` serves authorisation from memory
-and reloads after a change, so a call reads no table unless something changed.
+and reloads after a change, so a call reads no table unless something changed. It also caches
+the inactive principals, read with a query each service supplies from its own table.
 """
 
 from __future__ import annotations
@@ -131,18 +132,24 @@ class TokenRecord:
 class _Snapshot:
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    inactive: frozenset[str] = frozenset()
 
 
 class AccessDirectory:
-    """Bindings and tokens in memory, reloaded after a change and at least every `max_age` s.
+    """Bindings, tokens and inactive principals in memory, reloaded after a change and at least
+    every `max_age` s.
 
     `invalidate()` is called after a local commit that changed access; `max_age` bounds how
-    long a change made through another replica takes to apply here.
+    long a change made through another replica takes to apply here. `inactive_principals`
+    selects one column, the principals that are deactivated; without it none is.
     """
 
-    def __init__(self, engine: AsyncEngine, *, max_age: float = 5.0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, max_age: float = 5.0, inactive_principals: sa.Select[tuple[str]] | None = None
+    ) -> None:
         self.engine = engine
         self.max_age = max_age
+        self.inactive_principals = inactive_principals
         self._snapshot = _Snapshot()
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -172,6 +179,8 @@ class AccessDirectory:
                 snapshot.tokens[row["token_id"]] = TokenRecord(
                     row["token_id"], row["principal"], row["secret_sha256"], row["expire_time"], row["revoke_time"]
                 )
+            if self.inactive_principals is not None:
+                snapshot.inactive = frozenset((await connection.scalars(self.inactive_principals)).all())
         return snapshot
 
     async def bindings_for(self, principals: Iterable[str]) -> list[Binding]:
@@ -183,3 +192,6 @@ class AccessDirectory:
 
     async def token(self, token_id: str) -> TokenRecord | None:
         return (await self._current()).tokens.get(token_id)
+
+    async def is_inactive(self, principal: str) -> bool:
+        return principal in (await self._current()).inactive

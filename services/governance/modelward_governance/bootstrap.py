@@ -20,6 +20,7 @@ from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
 from modelward_common.migrations import migrate
 from modelward_common.relay import OutboxRelay, RelayConfig
+from modelward_governance.adapters import store
 from modelward_governance.adapters.audit_streams import model_streams
 from modelward_governance.adapters.registry_history import RegistryHistory
 from modelward_governance.adapters.schema import MIGRATIONS
@@ -71,6 +72,7 @@ def settings_from(config: GovernanceConfig) -> GovernanceSettings:
         orphans=OrphanConfig(max_idle_days=config.orphan_max_idle_days),
         redundancy=RedundancyConfig(jaccard_threshold=config.redundancy_threshold),
         initial_policy=config.initial_policy_text(),
+        admin_fallback=not config.auth.enabled or bool(config.auth.admin_token_files),
     )
 
 
@@ -95,7 +97,9 @@ class GovernanceApp:
         if self.config.run_relay:
             self.relay = OutboxRelay(self.engine, relay_config(self.config))
         wake = self.relay.wake if self.relay else (lambda: None)
-        self.governance = Governance(self.engine, settings_from(self.config), on_commit=wake)
+        self.governance = Governance(
+            self.engine, settings_from(self.config), on_commit=wake, on_principals_change=lambda: self.access.invalidate()
+        )
         await self.governance.start()
         if self.config.run_consumer:
             self._channel = service_channel(
@@ -110,7 +114,9 @@ class GovernanceApp:
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
         monitoring = MonitoringService(self.engine, self.governance, token_key=self.config.token_key())
-        guard, self.access = await build_guard(self.config.auth, self.engine, "governance", RULES, model_resolver(self.engine))
+        guard, self.access = await build_guard(
+            self.config.auth, self.engine, "governance", RULES, model_resolver(self.engine), store.INACTIVE_PRINCIPALS
+        )
         self.host = ServiceHost(
             self.config.listen, [SERVICE_NAME, audit_service.SERVICE_NAME], limits=self.config.limits,
             guard=guard, credentials=credentials_for(self.config.auth),

@@ -7,11 +7,12 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common import audit_service
 from modelward_common.auth.setup import build_guard, credentials_for
 from modelward_common.auth.store import AccessDirectory
+from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
@@ -27,6 +28,7 @@ from modelward_registry.entrypoints.access_service import AccessServicer
 from modelward_registry.entrypoints.grpc_service import RegistryServicer
 from modelward_registry.entrypoints.permissions import ACCESS_SERVICE, RULES, model_resolver
 from modelward_registry.service_layer.access import AccessAdmin
+from modelward_registry.service_layer.principals import INACTIVE_PRINCIPALS, PRINCIPAL_EVENT_TYPES, apply_principal_event
 from modelward_registry.service_layer.promotions import PromotionDecisionHandler
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Registry, RegistrySettings
@@ -58,8 +60,8 @@ def decision_consumer_config(config: RegistryConfig) -> ConsumerConfig:
         durable_name="registry-promotion-decisions",
         filter_subject=f"{config.subject_prefix}.governance.v1.>",
         name="registry-decisions",
-        # Decisions name their version and are checked against the pending state, so they
-        # need no per-stream order.
+        # Decisions name their version and are checked against the pending state, and principal
+        # events carry their stream version, so they need no per-stream order.
         ordered=False,
         expected_source=config.governance_event_source,
         nats_security=config.auth.nats,
@@ -77,6 +79,8 @@ class RegistryApp:
     access: AccessDirectory = field(init=False)
     relay: OutboxRelay | None = field(init=False, default=None)
     decisions: EventConsumer | None = field(init=False, default=None)
+    promotion_decisions: PromotionDecisionHandler = field(init=False)
+    _principals_changed: bool = field(init=False, default=False)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> int:
@@ -89,7 +93,9 @@ class RegistryApp:
             self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake
         )
         queries = RegistryQueries(self.engine, self.config.token_key())
-        guard, self.access = await build_guard(self.config.auth, self.engine, "registry", RULES, model_resolver(self.engine))
+        guard, self.access = await build_guard(
+            self.config.auth, self.engine, "registry", RULES, model_resolver(self.engine), INACTIVE_PRINCIPALS
+        )
         admin = AccessAdmin(self.engine, self.config.token_key(), on_commit=self._after_access_change)
         self.host = ServiceHost(
             self.config.listen, [SERVICE_NAME, ACCESS_SERVICE, audit_service.SERVICE_NAME], limits=self.config.limits,
@@ -101,8 +107,10 @@ class RegistryApp:
         )
         rpc_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(self.registry, queries), self.host.server)
         if self.config.governed_stages:
+            self.promotion_decisions = PromotionDecisionHandler(self.registry)
             self.decisions = EventConsumer(
-                self.engine, decision_consumer_config(self.config), PromotionDecisionHandler(self.registry), on_commit=wake
+                self.engine, decision_consumer_config(self.config), self._handle_governance_event,
+                on_commit=self._after_governance_commit,
             )
         port = await self.host.start()
         if self.relay is not None:
@@ -111,6 +119,21 @@ class RegistryApp:
             self._tasks.append(asyncio.create_task(self.decisions.run(), name="registry-decisions"))
         logger.info("registry ready on port %d (database %s)", port, self.engine.url.render_as_string())
         return port
+
+    async def _handle_governance_event(self, connection: AsyncConnection, event: ReceivedEvent) -> None:
+        if event.type in PRINCIPAL_EVENT_TYPES:
+            if await apply_principal_event(connection, event):
+                self._principals_changed = True
+            return
+        await self.promotion_decisions(connection, event)
+
+    def _after_governance_commit(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+        # Reload the inactive principals at once, not after the directory's max age.
+        if self._principals_changed:
+            self._principals_changed = False
+            self.access.invalidate()
 
     def _after_access_change(self) -> None:
         if self.relay is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelward_common.auth.guard import Authenticator, CallGuard
+from modelward_common.auth.guard import BOOTSTRAP_PRINCIPAL, Authenticator, CallGuard
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.roles import Binding, ModelRef, Permission, Role, Rule
 from modelward_common.auth.store import TokenRecord
@@ -26,6 +26,7 @@ RULES = {
 @dataclass
 class Directory:
     bindings: list[Binding] = field(default_factory=list)
+    inactive: set[str] = field(default_factory=set)
 
     async def bindings_for(self, principals: Any) -> list[Binding]:
         wanted = set(principals)
@@ -33,6 +34,9 @@ class Directory:
 
     async def token(self, token_id: str) -> TokenRecord | None:
         return None
+
+    async def is_inactive(self, principal: str) -> bool:
+        return principal in self.inactive
 
 
 @dataclass
@@ -125,3 +129,67 @@ async def test_missing_credentials_unauthenticated() -> None:
     with pytest.raises(Unauthenticated) as caught:
         await guard().admit("/svc/Read", {"name": "models/churn"}, Context())  # type: ignore[arg-type]
     assert caught.value.reason == "CREDENTIALS_MISSING"
+
+
+class CertificateContext(Context):
+    """A call without a bearer token whose TLS client certificate has the given common name."""
+
+    def __init__(self, common_name: str) -> None:
+        super().__init__()
+        self.common_name = common_name
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {"x509_common_name": [self.common_name.encode()]}
+
+
+def inactive_guard(*inactive: str, bootstrap_token: str = "") -> CallGuard:
+    directory = Directory([Binding("b1", "user:ana@example.com", Role.ADMIN)], set(inactive))
+    settings = JwtSettings(issuer=ISSUER, audience=AUDIENCE, jwks_file=str(issuer().jwks_file))
+    authenticator = Authenticator(
+        directory,  # type: ignore[arg-type]
+        jwt=settings,
+        bootstrap_tokens=(bootstrap_token,) if bootstrap_token else (),
+        certificate_principals={"scorer.internal": "user:ana@example.com"},
+    )
+
+    async def resolve(name: str) -> ModelRef | None:
+        return MODELS.get(name)
+
+    return CallGuard(RULES, authenticator, directory, resolve)  # type: ignore[arg-type]
+
+
+async def test_inactive_jwt_principal_denied() -> None:
+    locked = inactive_guard("user:ana@example.com")
+    with pytest.raises(PermissionDenied) as caught:
+        await locked.admit("/svc/Read", {"name": "models/churn"}, Context(issuer().mint("user:ana@example.com")))  # type: ignore[arg-type]
+    assert caught.value.reason == "PRINCIPAL_INACTIVE"
+    assert "user:ana@example.com is deactivated" in caught.value.message
+    assert "modelward principals activate user:ana@example.com" in caught.value.message
+
+
+async def test_inactive_certificate_principal_denied() -> None:
+    open_guard = inactive_guard()
+    identity = await open_guard.admit("/svc/Read", {"name": "models/churn"}, CertificateContext("scorer.internal"))  # type: ignore[arg-type]
+    assert identity is not None
+    assert identity.method == "certificate"
+
+    locked = inactive_guard("user:ana@example.com")
+    with pytest.raises(PermissionDenied) as caught:
+        await locked.admit("/svc/Read", {"name": "models/churn"}, CertificateContext("scorer.internal"))  # type: ignore[arg-type]
+    assert caught.value.reason == "PRINCIPAL_INACTIVE"
+
+
+async def test_inactive_group_member_still_denied() -> None:
+    # The caller's own principal decides, whatever bindings its groups carry.
+    locked = inactive_guard("user:ana@example.com")
+    token = issuer().mint("user:ana@example.com", groups=["admins"])
+    with pytest.raises(PermissionDenied):
+        await locked.admit("/svc/Read", {"name": "models/churn"}, Context(token))  # type: ignore[arg-type]
+
+
+async def test_bootstrap_admin_never_inactive() -> None:
+    token = "b" * 40
+    locked = inactive_guard(BOOTSTRAP_PRINCIPAL, bootstrap_token=token)
+    identity = await locked.admit("/svc/Write", {"name": "models/churn"}, Context(token))  # type: ignore[arg-type]
+    assert identity is not None
+    assert identity.principal == BOOTSTRAP_PRINCIPAL

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from modelward_common.errors import InvalidArgument
+from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from modelward_common.principals import is_valid_principal
 
 # `user:<email>`, `team:<slug>` or `service:<slug>`, the same forms the registry accepts as owner.
 _PRINCIPAL = re.compile(
@@ -15,8 +17,8 @@ _PRINCIPAL = re.compile(
 
 def validate_principal(principal: str, field: str = "principal") -> None:
     """Raise InvalidArgument unless `principal` has the form `user:<email>`, `team:<slug>` or
-    `service:<slug>`."""
-    if not _PRINCIPAL.match(principal):
+    `service:<slug>`, with at most 320 characters and no control characters."""
+    if not _PRINCIPAL.match(principal) or not is_valid_principal(principal):
         raise InvalidArgument(
             field,
             principal,
@@ -39,3 +41,31 @@ class PrincipalDirectory:
         if active:
             return PrincipalDirectory(self.inactive - {principal})
         return PrincipalDirectory(self.inactive | {principal})
+
+
+def check_admin_remains(principal: str, admins: Iterable[str], directory: PrincipalDirectory) -> None:
+    """Raise FailedPrecondition when deactivating `principal` leaves no active global admin.
+
+    `admins` are the principals with a global admin binding. A group counts as active, because
+    groups are never deactivated.
+    """
+    holders = set(admins)
+    if principal not in holders:
+        return
+    if any(directory.is_active(other) for other in holders - {principal}):
+        return
+    raise FailedPrecondition(
+        f"{principal} is the last active principal with a global admin role binding, and this service has no "
+        "bootstrap admin token (--admin-token-file), so deactivating it would leave nobody able to reactivate "
+        "principals: bind the admin role to another principal first",
+        field="principal",
+        reason="LAST_ADMIN",
+    )
+
+
+def never_deactivated(principal: str) -> NotFound:
+    return NotFound(
+        f"principal {principal} was never deactivated, so there is nothing to reactivate: check the name",
+        field="principal",
+        reason="PRINCIPAL_NOT_FOUND",
+    )

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 import sqlalchemy as sa
 
+from modelward_common.auth.guard import BOOTSTRAP_PRINCIPAL
 from modelward_common.consumer import EventConsumer, dead_letters_table
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
@@ -207,6 +208,14 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
 
     async def SetPrincipalActive(self, request: rpc.SetPrincipalActiveRequest, context: Context) -> res.Principal:
         validate_principal(request.principal)
+        if not request.active and request.principal == BOOTSTRAP_PRINCIPAL:
+            raise InvalidArgument(
+                "principal", request.principal,
+                "the bootstrap admin always keeps access; to retire it, remove its token file from --admin-token-file "
+                "and restart the services", problem="cannot be deactivated",
+            )
+        if not request.reason.strip():
+            raise InvalidArgument("reason", request.reason, "say why, for example 'left the company'", problem="is missing")
         if len(request.reason) > 2000:
             raise InvalidArgument("reason", request.reason, "shorten it to at most 2000 characters", problem="is too long")
         await self.governance.set_principal_active(request.principal, request.active, reason=request.reason, actor=caller(context))

@@ -49,7 +49,7 @@ from modelward_governance.domain.orphans import (
     orphan_finding_drafts,
 )
 from modelward_governance.domain.policy import Policy
-from modelward_governance.domain.principals import PrincipalDirectory
+from modelward_governance.domain.principals import PrincipalDirectory, check_admin_remains, never_deactivated
 from modelward_governance.domain.policy_yaml import default_policy_text, parse_policy
 from modelward_governance.domain.portfolio import (
     STAGE_FROM_PROTO,
@@ -89,6 +89,10 @@ class GovernanceSettings:
     # YAML text of the policy installed as revision 1 when the database has none.
     initial_policy: str = ""
     max_conflict_retries: int = 8
+    # True when a caller keeps admin rights whichever principals are inactive: a bootstrap admin
+    # token is configured, or authentication is off. Otherwise the last active global admin
+    # cannot be deactivated.
+    admin_fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,10 +135,18 @@ class _BatchSnapshot:
 
 
 class Governance:
-    def __init__(self, engine: AsyncEngine, settings: GovernanceSettings | None = None, *, on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: GovernanceSettings | None = None,
+        *,
+        on_commit: Callable[[], None] = lambda: None,
+        on_principals_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self.engine = engine
         self.settings = settings or GovernanceSettings()
         self.on_commit = on_commit
+        self.on_principals_change = on_principals_change
         self.index = RedundancyIndex(self.settings.redundancy)
         self._policy: Policy | None = None
         # Matches of the latest redundancy check per model, read when mirroring its findings.
@@ -554,7 +566,12 @@ class Governance:
 
     async def set_principal_active(self, principal: str, active: bool, *, reason: str, actor: str) -> None:
         async def work(connection: AsyncConnection) -> list[str]:
+            await store.lock_principals(connection)
+            if active and await store.principal_row(connection, principal) is None:
+                raise never_deactivated(principal)
             before = await store.principal_directory(connection)
+            if not active and before.is_active(principal) and not self.settings.admin_fallback:
+                check_admin_remains(principal, await store.global_admins(connection), before)
             after = before.with_active(principal, active)
             await store.set_principal(connection, principal, active, reason, actor)
             owned = await store.models_owned_by(connection, principal)
@@ -566,6 +583,7 @@ class Governance:
             return owned
 
         owned = await self.execute("SetPrincipalActive", work)
+        self.on_principals_change()
         for uid in owned:
             await self.reevaluate_model(uid, f"principal {principal} marked {'active' if active else 'inactive'}", actor=actor)
 
