@@ -84,6 +84,23 @@ request_ids_table = sa.Table(
     sa.Column("create_time", UtcDateTime(), nullable=False),
 )
 
+# Principals governance deactivated or reactivated, applied from its PrincipalDeactivated and
+# PrincipalReactivated events. Not a projection of the registry's own log, so
+# rebuild-projections leaves it alone.
+principal_states_table = sa.Table(
+    "principal_states",
+    metadata,
+    sa.Column("principal", text_column(320), primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    # Version of the principal's stream in governance's log after the applied event. An event
+    # with a lower version arrived late and is skipped.
+    sa.Column("stream_version", sa.BigInteger, nullable=False),
+    sa.Column("event_id", text_column(36), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("changed_by", text_column(320), nullable=False),
+    sa.Column("update_time", UtcDateTime(), nullable=False),
+)
+
 PROJECTION_TABLES = (aliases_table, versions_table, models_table)
 
 
@@ -98,8 +115,13 @@ def _create_consumer_tables(connection: sa.Connection) -> None:
         table.create(connection)
 
 
+def _create_principal_states(connection: sa.Connection) -> None:
+    principal_states_table.create(connection)
+
+
 MIGRATIONS = (
     Migration(1, "event log, relay state, projections and request ids", _create_initial_schema),
     Migration(2, "inbox, progress and dead letters of event consumers", _create_consumer_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
+    Migration(4, "principal states applied from governance's events", _create_principal_states),
 )
