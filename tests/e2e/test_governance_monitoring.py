@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -303,6 +306,128 @@ async def test_restart_and_replicas_lose_no_batch(database_url, fresh_sqlite_url
             await asyncio.gather(send(first, 200), send(second, 200))
             closed = await second.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
     assert [(w.window_index, w.row_count, w.complete) for w in closed.windows] == [(0, 1000, True)]
+
+
+async def _drift_windows(governance, name: str) -> list[tuple[int, int, bool]]:
+    report_page = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    return [(w.window_index, w.row_count, w.complete) for w in report_page.windows]
+
+
+@contextlib.asynccontextmanager
+async def _timed_replicas(database_url, fresh_sqlite_url, nats_server, nats_prefix, model_id: str, *, interval: float):
+    """Run a registry and two governance replicas on one database, with a version in 1 s windows."""
+    registry_cfg = registry_config(fresh_sqlite_url(), nats_server.url, nats_prefix, governance_stream_name=f"{nats_prefix}_GOVERNANCE")
+    async with running_registry(registry_cfg) as registry:
+        config = governance_config(database_url, nats_server.url, nats_prefix, registry.target, window_close_interval=interval)
+        replica = dataclasses.replace(config, run_consumer=False)
+        async with running_governance(config) as first, running_governance(replica) as second:
+            await grant_and_wait(registry, first, FLOW_ROLES)
+            name = await known_version(registry, first, model_id, seed="t1")
+            await upload(first, name, [fraud_batch(scored_rows(np.random.default_rng(0), 1000))], prediction="score")
+            await set_config(first, name, window_duration=duration_pb2.Duration(seconds=1))
+            yield first, second, name
+
+
+async def test_duration_window_closes_without_new_data(database_url, fresh_sqlite_url, nats_server, nats_client, nats_prefix) -> None:
+    rng = np.random.default_rng(5)
+    async with _timed_replicas(database_url, fresh_sqlite_url, nats_server, nats_prefix, "timed", interval=0.2) as (first, second, name):
+        await report(first, name, [fraud_batch(scored_rows(rng, 200, shift=3.0))])
+
+        async def closed() -> bool:
+            return await _drift_windows(second, name) == [(0, 200, True)]
+
+        assert await eventually(closed, timeout=10.0), await _drift_windows(second, name)
+        # Both replicas keep sweeping; neither closes the window a second time.
+        await asyncio.sleep(1.0)
+        assert await _drift_windows(first, name) == [(0, 200, True)]
+        window = (await first.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))).windows[0]
+        assert window.end_time.ToDatetime() - window.start_time.ToDatetime() == dt.timedelta(seconds=1)
+
+        opened = await alerts(first, name, mon.ALERT_STATE_OPEN, mon.ALERT_KIND_DATA_DRIFT)
+        assert "amount" in {alert.feature for alert in opened}
+        drift_events = [gev.DriftDetected.FromString(data) for data in await events_of(nats_client, nats_prefix, "DriftDetected")]
+        drift_alerts = [alert for alert in await alerts(first, name) if alert.kind in (mon.ALERT_KIND_DATA_DRIFT, mon.ALERT_KIND_PREDICTION_DRIFT)]
+        assert sorted(event.alert for event in drift_events) == sorted(alert.name for alert in drift_alerts), "one event per alert"
+
+
+async def test_due_window_closed_once_by_two_replicas(database_url, fresh_sqlite_url, nats_server, nats_prefix) -> None:
+    rng = np.random.default_rng(6)
+    async with _timed_replicas(database_url, fresh_sqlite_url, nats_server, nats_prefix, "racing", interval=0) as (first, second, name):
+        await report(first, name, [fraud_batch(scored_rows(rng, 30))])
+        assert await first.app.monitoring.close_due_windows() == 0, "the window is not due yet"
+
+        await asyncio.sleep(1.1)
+        counts = await asyncio.gather(first.app.monitoring.close_due_windows(), second.app.monitoring.close_due_windows())
+        assert sorted(counts) == [0, 1]
+        assert await _drift_windows(first, name) == [(0, 30, True)]
+
+        # With no sweep running, the next batch closes a due window even when its observe
+        # times lie before the window's end.
+        await report(first, name, [fraud_batch(scored_rows(rng, 20))])
+        await asyncio.sleep(1.1)
+        past = [timestamp_pb2.Timestamp(seconds=int(time.time()) - 30)] * 10
+
+        async def late_rows():
+            yield gov.ReportProductionDataRequest(model_version=name, batch=fraud_batch(scored_rows(rng, 10)), observe_times=past)
+
+        await first.stub.ReportProductionData(late_rows())
+        assert await _drift_windows(second, name) == [(2, 10, False), (1, 20, True), (0, 30, True)]
+
+
+async def test_window_rows_split_inside_batch(stack) -> None:
+    registry, governance = stack
+    rng = np.random.default_rng(7)
+    name = await known_version(registry, governance, "exact", seed="x1")
+    await upload(governance, name, [fraud_batch(scored_rows(rng, 1000), label=True)], prediction="score", label="label")
+    await set_config(governance, name, window_rows=100)
+    served = scored_rows(rng, 250)
+    ids = [f"req-{index}" for index in range(250)]
+    sent = await report(governance, name, [fraud_batch(served)], [ids])
+    assert sent.row_count == 250
+
+    assert await _drift_windows(governance, name) == [(2, 50, False), (1, 100, True), (0, 100, True)]
+    report_page = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    first = report_page.windows[2]
+    assert feature_of(first, "amount").window_rows == 100
+    assert feature_of(first, "country").window_rows == 100
+
+    joined = await governance.stub.ReportLabels(gov.ReportLabelsRequest(
+        model_version=name, request_ids=["req-0", "req-99", "req-100", "req-249"], labels=ints("label", [1, 0, 1, 0]),
+    ))
+    assert joined.matched_count == 4
+    assert joined.unmatched_count == 0
+
+
+async def test_duplicate_request_ids_rejected(stack, nats_client, nats_prefix) -> None:
+    registry, governance = stack
+    name = await known_version(registry, governance, "unique", seed="u1", features=("amount",))
+    await upload(governance, name, [batch(double("amount", np.linspace(0, 1, 100)))])
+    await set_config(governance, name, window_rows=3)
+    rows = batch(double("amount", [0.1, 0.2, 0.3]))
+    await report(governance, name, [batch(double("amount", [0.4, 0.5]))], [["a", "b"]])
+    state = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    events_before = len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE"))
+
+    cases = [
+        (report(governance, name, [rows], [["x", "y", "x"]]), grpc.StatusCode.INVALID_ARGUMENT, ("request_ids", "'x'", "rows 0, 2")),
+        (report(governance, name, [rows], [["x", "b", "z"]]), grpc.StatusCode.ALREADY_EXISTS, ("request_ids[1]", "'b'", "earlier batch")),
+        (governance.stub.ReportLabels(gov.ReportLabelsRequest(model_version=name, request_ids=["a", "b", "a"], labels=ints("label", [1, 0, 1]))),
+         grpc.StatusCode.INVALID_ARGUMENT, ("request_ids", "'a'", "rows 0, 2")),
+    ]
+    for call, code, words in cases:
+        await _rejected(call, code, *words)
+    after = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    assert after == state
+    assert len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE")) == events_before
+
+    # A stream stores each message as it comes: the first message here closes window 0, and
+    # the second repeats an id of the first and is rejected alone.
+    stream = report(governance, name, [rows, rows], [["x", "y", "z"], ["w", "y", "v"]])
+    await _rejected(stream, grpc.StatusCode.ALREADY_EXISTS, "request_ids[1]", "'y'")
+    assert await _drift_windows(governance, name) == [(1, 2, False), (0, 3, True)]
+
+    joined = await governance.stub.ReportLabels(gov.ReportLabelsRequest(model_version=name, request_ids=["a", "b"], labels=ints("label", [1, 0])))
+    assert joined.matched_count == 2
 
 
 # --- concept drift and driver shifts --------------------------------------------------------

@@ -83,6 +83,7 @@ class GovernanceApp:
     config: GovernanceConfig
     engine: AsyncEngine = field(init=False)
     governance: Governance = field(init=False)
+    monitoring: MonitoringService = field(init=False)
     host: ServiceHost = field(init=False)
     relay: OutboxRelay | None = field(init=False, default=None)
     consumer: EventConsumer | None = field(init=False, default=None)
@@ -113,7 +114,7 @@ class GovernanceApp:
                 before_apply=self.governance.prepare_batch, after_apply=self.governance.finish_batch,
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
-        monitoring = MonitoringService(self.engine, self.governance, token_key=self.config.token_key())
+        self.monitoring = monitoring = MonitoringService(self.engine, self.governance, token_key=self.config.token_key())
         guard, self.access = await build_guard(
             self.config.auth, self.engine, "governance", RULES, model_resolver(self.engine), store.INACTIVE_PRINCIPALS
         )
@@ -133,6 +134,8 @@ class GovernanceApp:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="governance-consumer"))
         if self.config.sweep_interval > 0:
             self._tasks.append(asyncio.create_task(self._sweep(), name="governance-sweep"))
+        if self.config.window_close_interval > 0:
+            self._tasks.append(asyncio.create_task(self._close_due_windows(), name="governance-window-close"))
         logger.info("governance ready on port %d", port)
         return port
 
@@ -161,6 +164,19 @@ class GovernanceApp:
             except Exception as error:  # noqa: BLE001 - the next sweep tries again
                 logger.warning("periodic sweep failed, retrying in %.0f s: %s", self.config.sweep_interval, error)
 
+    async def _close_due_windows(self) -> None:
+        """Close monitoring windows whose duration has passed, so they close without new data."""
+        interval = self.config.window_close_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                closed = await self.monitoring.close_due_windows()
+            except Exception as error:  # noqa: BLE001 - the next pass tries again
+                logger.warning("closing due monitoring windows failed, retrying in %g s: %s", interval, error)
+                continue
+            if closed:
+                logger.info("closed %d monitoring window(s) whose duration had passed", closed)
+
     async def stop(self) -> None:
         await self.host.stop(self.config.shutdown_grace)
         if self.consumer is not None:
@@ -168,7 +184,7 @@ class GovernanceApp:
         if self.relay is not None:
             await self.relay.stop()
         for task in self._tasks:
-            if task.get_name() == "governance-sweep":
+            if task.get_name() in ("governance-sweep", "governance-window-close"):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

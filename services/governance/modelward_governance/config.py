@@ -38,6 +38,9 @@ class GovernanceConfig:
     # Seconds between re-evaluations of every model, for rules that depend on the clock (days
     # without review, days without activity); 0 turns the sweep off.
     sweep_interval: float = 3600.0
+    # Seconds between checks for production windows whose window_duration has passed, so they
+    # close without waiting for a new batch; 0 leaves closing to the next batch.
+    window_close_interval: float = 10.0
     shutdown_grace: float = 10.0
     page_token_key: str = ""
     log_level: str = "INFO"
@@ -97,6 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=float(env("MODELWARD_SWEEP_INTERVAL", str(defaults.sweep_interval))),
                         help="seconds between re-evaluations of every model for time-based rules; 0 turns "
                              "them off (env MODELWARD_SWEEP_INTERVAL, default %(default)s)")
+    parser.add_argument("--window-close-interval", type=float,
+                        default=float(env("MODELWARD_WINDOW_CLOSE_INTERVAL", str(defaults.window_close_interval))),
+                        help="seconds between checks for monitoring windows whose window_duration has passed; such "
+                             "a window closes at most this long after it is due, even without new data; 0 leaves "
+                             "closing to the next batch (env MODELWARD_WINDOW_CLOSE_INTERVAL, default %(default)s)")
     parser.add_argument("--shutdown-grace", type=float,
                         default=float(env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace))),
                         help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
@@ -133,6 +141,7 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         orphan_max_idle_days=args.orphan_max_idle_days,
         redundancy_threshold=args.redundancy_threshold,
         sweep_interval=args.sweep_interval,
+        window_close_interval=args.window_close_interval,
         shutdown_grace=args.shutdown_grace,
         page_token_key=args.page_token_key,
         log_level=args.log_level,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from modelward_governance.monitoring import (
     ColumnLengthError,
+    DuplicateRequestIdError,
     MissingColumnError,
     MonitoringConfig,
     NonFiniteValueError,
@@ -85,12 +86,127 @@ def test_window_drops_values_past_limit() -> None:
     assert int(stats.numeric["x"].cell_counts.sum()) == 1001
 
 
-def test_window_closes_by_rows() -> None:
+def test_window_closes_at_exact_rows() -> None:
     accumulator = WindowAccumulator(_profile(), _config(max_rows=100))
-    accumulator.add_batch(_batch(60), now=0.0)
-    assert accumulator.should_close(now=0.0) is False
-    accumulator.add_batch(_batch(60), now=1.0)
-    assert accumulator.should_close(now=1.0) is True
+    first, second = _batch(60), _batch(60, seed=2)
+    assert accumulator.add_batch(first, now=0.0) == []
+    closed = accumulator.add_batch(second, now=1.0)
+    assert [stats.n_rows for stats in closed] == [100]
+    assert closed[0].closed_at == 1.0
+    assert int(closed[0].numeric["x"].cell_counts.sum()) == 100
+    expected = np.sort(np.concatenate((first["x"], second["x"][:40])))
+    assert np.array_equal(closed[0].numeric["x"].values, expected)
+    assert sum(closed[0].categorical["c"].counts.values()) == 100
+    assert accumulator.n_rows == 20
+    assert accumulator.window_index == 1
+    assert accumulator.window_opened_at == 1.0
+    assert accumulator.should_close(now=1.0) is False
+
+
+def test_batch_spanning_windows_split() -> None:
+    accumulator = WindowAccumulator(_profile(), _config(max_rows=100))
+    batch = _batch(250)
+    ids = [f"r{i}" for i in range(250)]
+    closed = accumulator.add_batch(batch, request_ids=ids, now=5.0)
+    assert [(stats.index, stats.n_rows) for stats in closed] == [(0, 100), (1, 100)]
+    for stats, start in zip(closed, (0, 100), strict=True):
+        assert np.array_equal(stats.numeric["x"].values, np.sort(batch["x"][start : start + 100]))
+        letters, counts = np.unique(batch["c"][start : start + 100], return_counts=True)
+        assert stats.categorical["c"].counts == dict(zip(letters.tolist(), counts.tolist(), strict=True))
+        assert stats.joint_sample.n_rows == 100
+    assert accumulator.n_rows == 50
+    assert accumulator.window_index == 2
+    assert accumulator.pending_labels == 250
+
+    joined = accumulator.add_labels(["r0", "r99", "r100", "r249"], [1, 0, 1, 0])
+    assert joined.matched == 4
+    assert np.array_equal(joined.predictions, batch["p"][[0, 99, 100, 249]])
+    assert accumulator.close(now=6.0).n_labelled == 4
+
+
+def test_split_equals_presplit_batches() -> None:
+    batch = _batch(230)
+    split = WindowAccumulator(_profile(), _config(max_rows=100))
+    presplit = WindowAccumulator(_profile(), _config(max_rows=100))
+    from_split = split.add_batch(batch, now=1.0)
+    from_presplit = [
+        stats
+        for start, stop in ((0, 100), (100, 200), (200, 230))
+        for stats in presplit.add_batch({name: values[start:stop] for name, values in batch.items()}, now=1.0)
+    ]
+    from_split.append(split.close(now=2.0))
+    from_presplit.append(presplit.close(now=2.0))
+    assert [stats.n_rows for stats in from_split] == [100, 100, 30]
+    for left, right in zip(from_split, from_presplit, strict=True):
+        assert np.array_equal(left.numeric["x"].cell_counts, right.numeric["x"].cell_counts)
+        assert np.array_equal(left.numeric["x"].values, right.numeric["x"].values)
+        assert left.categorical["c"].counts == right.categorical["c"].counts
+        assert np.array_equal(left.joint_sample.numeric["p"], right.joint_sample.numeric["p"])
+
+
+def test_split_counts_nulls_per_window() -> None:
+    accumulator = WindowAccumulator(_profile(), _config(max_rows=3))
+    batch = {
+        "x": [None, 1.0, float("nan"), None, 2.0],
+        "c": ["a", None, "b", None, None],
+        "p": np.linspace(0.0, 1.0, 5),
+    }
+    first, = accumulator.add_batch(batch, now=0.0)
+    second = accumulator.close(now=1.0)
+    assert (first.numeric["x"].n_null, first.numeric["x"].n_nan) == (1, 1)
+    assert (second.numeric["x"].n_null, second.numeric["x"].n_nan) == (1, 0)
+    assert first.categorical["c"].n_null == 1
+    assert second.categorical["c"].n_null == 2
+
+
+def test_lowered_max_rows_closes_first() -> None:
+    profile = _profile()
+    accumulator = WindowAccumulator(profile, _config(max_rows=1000))
+    accumulator.add_batch(_batch(80), now=0.0)
+    restored = WindowAccumulator.from_bytes(accumulator.to_bytes(), profile, _config(max_rows=50))
+    closed = restored.add_batch(_batch(60, seed=2), now=1.0)
+    assert [stats.n_rows for stats in closed] == [80, 50]
+    assert restored.n_rows == 10
+
+
+def test_duplicate_request_id_in_batch() -> None:
+    accumulator = WindowAccumulator(_profile(), _config(max_rows=2))
+    with pytest.raises(DuplicateRequestIdError) as raised:
+        accumulator.add_batch(_batch(4), request_ids=["a", "b", "a", "a"], now=0.0)
+    assert raised.value.request_id == "a"
+    assert raised.value.positions == [0, 2, 3]
+    assert raised.value.earlier is False
+    assert "rows 0, 2, 3" in str(raised.value)
+    assert accumulator.n_rows == 0
+    assert accumulator.window_index == 0
+    assert accumulator.pending_labels == 0
+
+
+def test_duplicate_request_id_waiting() -> None:
+    accumulator = WindowAccumulator(_profile(), _config())
+    accumulator.add_batch(_batch(2), request_ids=["a", "b"], now=0.0)
+    with pytest.raises(DuplicateRequestIdError) as raised:
+        accumulator.add_batch(_batch(2, seed=2), request_ids=["c", "b"], now=1.0)
+    assert raised.value.request_id == "b"
+    assert raised.value.positions == [1]
+    assert raised.value.earlier is True
+    assert accumulator.n_rows == 2
+    assert accumulator.pending_labels == 2
+
+    # Once labelled, the id is no longer remembered, so a later row may reuse it.
+    accumulator.add_labels(["b"], [1])
+    accumulator.add_batch(_batch(1, seed=3), request_ids=["b"], now=2.0)
+    assert accumulator.n_rows == 3
+
+
+def test_duplicate_request_id_in_labels() -> None:
+    accumulator = WindowAccumulator(_profile(), _config())
+    accumulator.add_batch(_batch(2), request_ids=["a", "b"], now=0.0)
+    with pytest.raises(DuplicateRequestIdError) as raised:
+        accumulator.add_labels(["a", "b", "a"], [1, 0, 0])
+    assert raised.value.positions == [0, 2]
+    assert accumulator.pending_labels == 2
+    assert accumulator.close(now=1.0).n_labelled == 0
 
 
 def test_window_closes_by_time() -> None:

@@ -26,7 +26,7 @@ def _columns(rng: np.random.Generator, rows: int) -> dict[str, object]:
 def test_restored_accumulator_matches_uninterrupted(exact_limit: int) -> None:
     rng = np.random.default_rng(7)
     profile = build_reference_profile(_columns(rng, 2000), prediction="score")
-    config = MonitoringConfig(window=WindowConfig(max_rows=600, exact_limit=exact_limit))
+    config = MonitoringConfig(window=WindowConfig(max_rows=1000, exact_limit=exact_limit))
     batches = [_columns(rng, 200) for _ in range(3)]
     ids = [[f"r{part}-{row}" for row in range(200)] for part in range(3)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,6 +74,25 @@ async def read_state(connection: AsyncConnection, model_uid: str, version: int) 
 async def save_state(connection: AsyncConnection, row: Mapping[str, Any]) -> None:
     where = _version_of(monitoring_state_table, row["model_uid"], row["version"])
     await _upsert(connection, monitoring_state_table, where, row)
+
+
+async def due_windows(connection: AsyncConnection, now: dt.datetime) -> list[tuple[str, int]]:
+    """Return (model uid, version) of every open window whose due time is at or before `now`, oldest first."""
+    state = monitoring_state_table.c
+    result = await connection.execute(
+        sa.select(state.model_uid, state.version)
+        .where(state.window_due_time <= now)
+        .order_by(state.window_due_time)
+    )
+    return [(row.model_uid, int(row.version)) for row in result]
+
+
+async def set_due_time(connection: AsyncConnection, model_uid: str, version: int, due: dt.datetime | None) -> None:
+    await connection.execute(
+        monitoring_state_table.update()
+        .where(_version_of(monitoring_state_table, model_uid, version))
+        .values(window_due_time=due)
+    )
 
 
 async def delete_windows(connection: AsyncConnection, model_uid: str, version: int) -> None:

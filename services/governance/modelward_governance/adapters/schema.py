@@ -3,6 +3,8 @@ its state, with each domain object kept whole as JSON beside the columns queries
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from modelward_common.audit import add_hash_chain
@@ -124,24 +126,37 @@ monitoring_configs_table = sa.Table(
     sa.Column("update_time", UtcDateTime(), nullable=False),
 )
 
+def _state_columns() -> list[sa.Column[Any]]:
+    """Columns of `monitoring_state` as migration 2 created them."""
+    return [
+        sa.Column("model_uid", text_column(36), primary_key=True),
+        sa.Column("version", sa.BigInteger, primary_key=True),
+        # WindowAccumulator.to_bytes() of the open window and the label-join buffer.
+        sa.Column("accumulator", blob_column(), nullable=False),
+        # PageHinkley.to_bytes() of the error-rate detector.
+        sa.Column("page_hinkley", blob_column(), nullable=False),
+        sa.Column("window_index", sa.BigInteger, nullable=False),
+        sa.Column("window_start_time", UtcDateTime(), nullable=True),
+        sa.Column("window_rows", sa.BigInteger, nullable=False),
+        # Page-Hinkley detections since the open window opened.
+        sa.Column("window_detections", sa.BigInteger, nullable=False),
+        sa.Column("batch_count", sa.BigInteger, nullable=False),
+        sa.Column("row_count", sa.BigInteger, nullable=False),
+        sa.Column("update_time", UtcDateTime(), nullable=False),
+    ]
+
+
 # One row per monitored version; writers lock it, so concurrent reporters take turns.
 monitoring_state_table = sa.Table(
     "monitoring_state",
     metadata,
-    sa.Column("model_uid", text_column(36), primary_key=True),
-    sa.Column("version", sa.BigInteger, primary_key=True),
-    # WindowAccumulator.to_bytes() of the open window and the label-join buffer.
-    sa.Column("accumulator", blob_column(), nullable=False),
-    # PageHinkley.to_bytes() of the error-rate detector.
-    sa.Column("page_hinkley", blob_column(), nullable=False),
-    sa.Column("window_index", sa.BigInteger, nullable=False),
-    sa.Column("window_start_time", UtcDateTime(), nullable=True),
-    sa.Column("window_rows", sa.BigInteger, nullable=False),
-    # Page-Hinkley detections since the open window opened.
-    sa.Column("window_detections", sa.BigInteger, nullable=False),
-    sa.Column("batch_count", sa.BigInteger, nullable=False),
-    sa.Column("row_count", sa.BigInteger, nullable=False),
-    sa.Column("update_time", UtcDateTime(), nullable=False),
+    *_state_columns(),
+    # Server time at which the open window's first row arrived; null while the window is empty.
+    sa.Column("window_arrival_time", UtcDateTime(), nullable=True),
+    # Server time at which the open window closes by time, with or without a new batch: arrival
+    # time plus the configured window_duration. Null for row-count windows and empty windows.
+    sa.Column("window_due_time", UtcDateTime(), nullable=True),
+    sa.Index("monitoring_state_by_due_time", "window_due_time"),
 )
 
 drift_windows_table = sa.Table(
@@ -195,11 +210,35 @@ def _create_initial_schema(connection: sa.Connection) -> None:
 
 def _create_monitoring_tables(connection: sa.Connection) -> None:
     for table in MONITORING_TABLES:
-        table.create(connection)
+        if table is monitoring_state_table:
+            # Migration 4 adds the due-time columns.
+            sa.Table("monitoring_state", sa.MetaData(), *_state_columns()).create(connection)
+        else:
+            table.create(connection)
+
+
+def _add_window_due_time(connection: sa.Connection) -> None:
+    """Add the arrival and due times of the open window to `monitoring_state`.
+
+    An open window's arrival time is set to its start time, which equals it for senders that send
+    no observe_times. Its due time stays null until its next batch or config change sets it.
+    """
+    for name in ("window_arrival_time", "window_due_time"):
+        ddl = monitoring_state_table.c[name].type.compile(dialect=connection.dialect)
+        connection.execute(sa.text(f"ALTER TABLE monitoring_state ADD COLUMN {name} {ddl}"))
+    for index in monitoring_state_table.indexes:
+        index.create(connection)
+    state = monitoring_state_table.c
+    connection.execute(
+        monitoring_state_table.update()
+        .where(state.window_rows > 0)
+        .values(window_arrival_time=state.window_start_time)
+    )
 
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "event log, outbox, inbox, portfolio, findings, promotions, policies", _create_initial_schema),
     Migration(2, "monitoring: reference profiles, configs, window state, windows, alerts", _create_monitoring_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
+    Migration(4, "monitoring: window arrival and due times, to close windows by time", _add_window_due_time),
 ]

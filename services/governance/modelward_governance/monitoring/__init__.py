@@ -5,10 +5,11 @@ Pure Python and numpy (scipy for distributions and sparse counting), without I/O
     profile = build_reference_profile(columns, prediction="score", label="label")
     blob = profile.to_bytes()                      # store; ReferenceProfile.from_bytes(blob)
     accumulator = WindowAccumulator(profile, config)
-    accumulator.add_batch(batch_columns, request_ids=ids, now=t)
+    closed = accumulator.add_batch(batch_columns, request_ids=ids, now=t)  # windows that reached max_rows
     joined = accumulator.add_labels(ids, labels)   # feed error_values(...) to a PageHinkley
-    if accumulator.should_close(now=t):
-        evaluation = evaluate_window(profile, accumulator.close(now=t), registered, config)
+    if accumulator.should_close(now=t):            # max_duration_seconds passed
+        closed.append(accumulator.close(now=t))
+    evaluations = [evaluate_window(profile, stats, registered, config) for stats in closed]
 """
 
 from .concept import (
@@ -43,6 +44,7 @@ from .errors import (
     ColumnLengthError,
     ColumnTypeError,
     ConfigError,
+    DuplicateRequestIdError,
     MissingColumnError,
     MonitoringInputError,
     NonFiniteValueError,
@@ -76,6 +78,7 @@ __all__ = [
     "DriverChange",
     "DriverConfig",
     "DriverReport",
+    "DuplicateRequestIdError",
     "JointSample",
     "LabelJoin",
     "LabelledSample",

@@ -91,7 +91,8 @@ class WindowConfig:
 
     A window closes when it has `max_rows` rows or when `max_duration_seconds` have passed since
     its first batch, whichever comes first; None turns a rule off, and at least one must be set.
-    Rows are counted per batch, so a window can overshoot `max_rows` by less than one batch.
+    A window closes at exactly `max_rows` rows, and the rest of the batch that filled it starts
+    the next window.
 
     Memory per window is bounded by these fields:
     - `exact_limit` rows of raw numeric values (8 bytes per numeric column). They are kept so

@@ -45,6 +45,33 @@ class ColumnLengthError(MonitoringInputError):
     """A column's length differs from the other columns or from the request ids."""
 
 
+class DuplicateRequestIdError(MonitoringInputError):
+    """A request id appears twice in one call, or is still waiting for the label of an earlier row.
+
+    `positions` are the rows of the call that carry `request_id`. `earlier` is True when the id
+    belongs to a row of an earlier batch that still waits for its label.
+    """
+
+    def __init__(self, request_id: object, positions: list[int], *, earlier: bool) -> None:
+        if earlier:
+            message = (
+                f"request id {request_id!r} at row {positions[0]} was already reported in an earlier "
+                "batch and still waits for its label: send each row once, with an id unique per version"
+            )
+        else:
+            shown = ", ".join(str(position) for position in positions[:5])
+            if len(positions) > 5:
+                shown += f" and {len(positions) - 5} more"
+            message = (
+                f"request id {request_id!r} appears at rows {shown}: "
+                "send each id once, so that a label matches exactly one prediction"
+            )
+        super().__init__("request_ids", message)
+        self.request_id = request_id
+        self.positions = positions
+        self.earlier = earlier
+
+
 class ProfileFormatError(ValueError):
     """Bytes given to `ReferenceProfile.from_bytes` are not a profile this version can read."""
 

@@ -140,7 +140,7 @@ class PendingLabelBuffer:
 
     Eviction policy: first in, first out. When the ring is full, a new row overwrites the
     oldest row still in the ring, and a row that was still waiting for its label counts as
-    evicted. A request id sent again replaces the earlier row. The buffer outlives windows, so a
+    evicted. Callers must not `put` an id that is still waiting (see `first_waiting`). The buffer outlives windows, so a
     label that arrives after its row's window closed still joins, in the window open at the time.
     Categorical values are stored as given and turned into category keys when taken, so that
     only joined rows pay for the conversion. Memory is `capacity` x (8 bytes per numeric column
@@ -189,7 +189,6 @@ class PendingLabelBuffer:
             store[slots] = data.values[rows]
             if data.null_mask is not None:
                 store[slots[data.null_mask[rows]]] = None
-        # A repeated id ends up mapped to its last slot, as with one assignment per row.
         new_ids = list(request_ids[skipped:])
         for ring_slice, id_slice in self._ring_slices(len(new_ids)):
             self._ids[ring_slice] = new_ids[id_slice]
@@ -219,6 +218,16 @@ class PendingLabelBuffer:
             if old_id is not None and slot_of.get(old_id) == slot:
                 del slot_of[old_id]
                 self.evicted += 1
+
+    def first_waiting(self, request_ids: Sequence[object]) -> int | None:
+        """Return the position of the first id that still waits for its label, or None."""
+        slot_of = self._slot_of
+        if not slot_of:
+            return None
+        for position, request_id in enumerate(request_ids):
+            if request_id in slot_of:
+                return position
+        return None
 
     def take(self, request_ids: Sequence[object]) -> tuple[np.ndarray, PendingRows]:
         """Remove the rows of the ids that are waiting; return their positions in `request_ids`."""

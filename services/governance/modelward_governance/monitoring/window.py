@@ -40,6 +40,7 @@ from .config import MonitoringConfig
 from .enums import TaskType
 from .errors import (
     ColumnLengthError,
+    DuplicateRequestIdError,
     MissingColumnError,
     ProfileFormatError,
     UnexpectedColumnError,
@@ -270,6 +271,15 @@ class _CategoryCounter:
         )
 
 
+@dataclass(frozen=True)
+class _ConvertedBatch:
+    """Batch columns after validation: numeric as float64, categorical with their counts."""
+
+    numeric: list[NumericInput]
+    categorical: dict[str, CategoricalInput]
+    counted: dict[str, CategoryCounts]
+
+
 class _OpenWindow:
     """State of the window being filled."""
 
@@ -307,8 +317,9 @@ class _OpenWindow:
 class WindowAccumulator:
     """Accumulates production batches of one model version into windows of bounded memory.
 
-    Call `add_batch` for each batch of predictions and `add_labels` when labels arrive. Close
-    the window with `close` when `should_close` returns True. It is not thread-safe, so call it
+    Call `add_batch` for each batch of predictions and `add_labels` when labels arrive.
+    `add_batch` closes windows by row count itself; close a window by time with `close` when
+    `should_close` returns True. It is not thread-safe, so call it
     from one task.
     """
 
@@ -346,39 +357,87 @@ class WindowAccumulator:
         columns: Mapping[str, ColumnData],
         request_ids: Sequence[object] | np.ndarray | None = None,
         now: float | None = None,
-    ) -> None:
-        """Add a batch of production rows to the open window.
+    ) -> list[WindowStats]:
+        """Add a batch of production rows, closing each window that reaches `max_rows`.
 
         `columns` must contain every feature of the profile and its prediction column, each with
         one value per row. The label column is not sent here but through `add_labels`.
-        `request_ids`, one per row, make the rows joinable with labels later. `now` is the time
-        in seconds, in any clock used consistently, and defaults to `time.time()`. The batch is
-        validated whole before any state changes, so a rejected batch leaves the window as it
-        was.
+        `request_ids`, one per row, make the rows joinable with labels later. An id that repeats
+        within the batch, or that still waits for the label of an earlier row, raises
+        `DuplicateRequestIdError`. `now` is the time in seconds, in any clock used consistently,
+        and defaults to `time.time()`.
+
+        A window with a `max_rows` limit closes as soon as it holds exactly that many rows, and
+        the rest of the batch goes on into the next window, so one batch may close several
+        windows. Returns their statistics, oldest first, each closed at `now`. Closing by time
+        is left to the caller, through `should_close` and `close`. The batch is validated whole
+        before any state changes, so a rejected batch leaves the accumulator as it was.
         """
         moment = time.time() if now is None else now
         n_rows = self._check_shape(columns, request_ids)
-        numeric = [to_numeric(name, columns[name]) for name in self._numeric_names]
+        ids = None if request_ids is None else list(request_ids)
+        if ids is not None:
+            self._check_request_ids(ids)
+        whole = self._convert(columns)
+        closed: list[WindowStats] = []
+        if n_rows == 0:
+            return closed
+        if self._window_full():
+            # A config with a lower max_rows may apply to a window that already holds more.
+            closed.append(self.close(moment))
+        start = 0
+        while start < n_rows:
+            stop = n_rows
+            if self.config.window.max_rows is not None:
+                stop = min(n_rows, start + self.config.window.max_rows - self._window.n_rows)
+            if start == 0 and stop == n_rows:
+                part = whole
+            else:
+                # The whole batch passed validation above, so converting a slice cannot fail.
+                part = self._convert({name: columns[name][start:stop] for name in self.profile.monitored_columns})
+            self._add_rows(part, None if ids is None else ids[start:stop], stop - start, moment)
+            if self._window_full():
+                closed.append(self.close(moment))
+            start = stop
+        return closed
+
+    def _check_request_ids(self, ids: list[object]) -> None:
+        check_unique_request_ids(ids)
+        waiting = self._pending.first_waiting(ids)
+        if waiting is not None:
+            raise DuplicateRequestIdError(ids[waiting], [waiting], earlier=True)
+
+    def _convert(self, columns: Mapping[str, ColumnData]) -> _ConvertedBatch:
         categorical = {
             name: to_categorical(name, columns[name]) for name in self._categorical_names
         }
-        counted = {name: count_categories(name, data) for name, data in categorical.items()}
-        if n_rows == 0:
-            return
+        return _ConvertedBatch(
+            numeric=[to_numeric(name, columns[name]) for name in self._numeric_names],
+            categorical=categorical,
+            counted={name: count_categories(name, data) for name, data in categorical.items()},
+        )
+
+    def _add_rows(
+        self, batch: _ConvertedBatch, request_ids: list[object] | None, n_rows: int, moment: float
+    ) -> None:
         window = self._window
         if window.opened_at is None:
             window.opened_at = moment
-        window.numeric.add(numeric, n_rows)
+        window.numeric.add(batch.numeric, n_rows)
         for name, counter in window.categorical.items():
-            counter.merge(counted[name])
+            counter.merge(batch.counted[name])
         numeric_by_name = dict(
-            zip(self._numeric_names, (data.values for data in numeric), strict=True)
+            zip(self._numeric_names, (data.values for data in batch.numeric), strict=True)
         )
-        keys_at = {name: _keys_reader(name, data) for name, data in categorical.items()}
+        keys_at = {name: _keys_reader(name, data) for name, data in batch.categorical.items()}
         window.joint.add(n_rows, numeric_by_name, keys_at)
         if request_ids is not None:
-            self._pending.put(list(request_ids), numeric_by_name, categorical)
+            self._pending.put(request_ids, numeric_by_name, batch.categorical)
         window.n_rows += n_rows
+
+    def _window_full(self) -> bool:
+        max_rows = self.config.window.max_rows
+        return max_rows is not None and self._window.n_rows >= max_rows
 
     def _check_shape(
         self, columns: Mapping[str, ColumnData], request_ids: Sequence[object] | np.ndarray | None
@@ -414,7 +473,9 @@ class WindowAccumulator:
         """Join labels to waiting rows by request id, into the open window.
 
         Labels of unknown, already joined or evicted ids count as unmatched; null and NaN labels
-        count as missing and leave their row waiting. Returns the joined predictions and labels.
+        count as missing and leave their row waiting. An id that repeats within `request_ids`
+        raises `DuplicateRequestIdError` before anything changes. Returns the joined predictions
+        and labels.
         """
         label_column = self.profile.label or "label"
         if len(request_ids) != len(labels):
@@ -423,6 +484,7 @@ class WindowAccumulator:
                 f"request_ids has {len(request_ids)} entries for {len(labels)} labels: "
                 "send one id per label",
             )
+        check_unique_request_ids(request_ids)
         values = self._read_labels(label_column, labels)
         present = np.flatnonzero(
             np.array([value is not None for value in values.tolist()], dtype=bool)
@@ -574,6 +636,18 @@ class WindowAccumulator:
         ]
         return accumulator
 
+
+
+def check_unique_request_ids(ids: Sequence[object]) -> None:
+    """Raise `DuplicateRequestIdError` naming the first id that repeats and all its rows."""
+    if len(set(ids)) == len(ids):
+        return
+    seen: set[object] = set()
+    for request_id in ids:
+        if request_id in seen:
+            rows = [position for position, other in enumerate(ids) if other == request_id]
+            raise DuplicateRequestIdError(request_id, rows, earlier=False)
+        seen.add(request_id)
 
 
 def _keys_reader(column: str, data: CategoricalInput) -> KeysAt:

@@ -24,10 +24,17 @@ from google.protobuf import json_format
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.db import read_connection
-from modelward_common.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, sample_of
+from modelward_common.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    ModelwardError,
+    NotFound,
+    sample_of,
+)
 from modelward_common.eventstore import EventContext
 from modelward_common.paging import count_rows, fetch_page, parse_order_by
-from modelward_common.request_ids import check_request_ids
 from modelward_common.timeutil import request_time, rfc3339, utc_now
 from modelward_governance import events as gov_events
 from modelward_governance import monitoring as mon
@@ -63,6 +70,8 @@ ACTIVITY_INTERVAL = dt.timedelta(seconds=60)
 MAX_OBSERVE_TIME_AHEAD = dt.timedelta(minutes=5)
 # Reference profiles kept decoded in memory, by model, version and upload digest.
 PROFILE_CACHE_SIZE = 32
+# Actor recorded on the events of a window that closed by time, without a request.
+WINDOW_SWEEP_ACTOR = "service:governance"
 MAX_REPORTED_UNMATCHED = 100
 DRIFT_REPORT_DEFAULT_PAGE = 10
 DRIFT_REPORT_MAX_PAGE = 100
@@ -179,10 +188,12 @@ class MonitoringService:
             accumulator = mon.WindowAccumulator.from_bytes(state["accumulator"], reference.profile, settings.library)
             moment = at.timestamp()
             closed: list[mon.WindowStats] = []
-            if accumulator.n_rows > 0 and accumulator.should_close(moment):
+            if accumulator.n_rows > 0 and (accumulator.should_close(moment) or _is_due(state, utc_now())):
                 closed.append(accumulator.close(moment))
             try:
-                accumulator.add_batch(columns.values, request_ids, moment)
+                closed += accumulator.add_batch(columns.values, request_ids, moment)
+            except mon.DuplicateRequestIdError as error:
+                raise _duplicate_error(error) from error
             except mon.MonitoringInputError as error:
                 raise _input_error("batch.columns", error) from error
             if accumulator.should_close(moment):
@@ -194,7 +205,7 @@ class MonitoringService:
                 items += await self._close_window(connection, target, reference, settings, stats, detections)
                 detections = 0
             await mstore.save_state(connection, _next_state(
-                state, accumulator, detections=detections, batches=1, rows=columns.row_count
+                state, accumulator, settings, detections=detections, batches=1, rows=columns.row_count
             ))
             await self._touch_model(connection, target, items, force=bool(closed), actor=actor)
 
@@ -208,6 +219,57 @@ class MonitoringService:
                 field="model_version", reason="NO_REFERENCE_DATA",
             )
         return state
+
+    # --- closing windows by time -------------------------------------------------------------
+
+    async def close_due_windows(self) -> int:
+        """Close every window whose due time has passed, each in its own transaction.
+
+        Replicas may run this at the same time: each close locks the version's state row and
+        checks the due time again, so a window that another replica or a batch closed first is
+        skipped. Returns how many windows this call closed.
+        """
+        now = utc_now()
+        async with read_connection(self.engine, "CloseDueWindows") as connection:
+            due = await mstore.due_windows(connection, now)
+        closed = 0
+        for model_uid, version in due:
+
+            async def work(connection: AsyncConnection, model_uid: str = model_uid, version: int = version) -> bool:
+                return await self._close_due_window(connection, model_uid, version, now)
+
+            try:
+                closed += await self.governance.execute("CloseDueWindow", work)
+            except ModelwardError as error:
+                logger.warning("closing the due window of model %s version %d failed: %s", model_uid, version, error.message)
+        return closed
+
+    async def _close_due_window(self, connection: AsyncConnection, model_uid: str, version: int, now: dt.datetime) -> bool:
+        state = await mstore.lock_state(connection, model_uid, version)
+        if state is None or not _is_due(state, now):
+            return False
+        model = await store.load_model(connection, model_uid)
+        if model is None or version not in model.versions:
+            # Without its model the window cannot be evaluated; stop selecting it every pass.
+            logger.warning("left the due window of model %s version %d open: the version is no longer in the portfolio", model_uid, version)
+            await mstore.set_due_time(connection, model_uid, version, None)
+            return False
+        target = _Target(model, model.get_version(version))
+        reference = await self._reference(connection, target)
+        settings = await self._settings(connection, target, columns=None)
+        accumulator = mon.WindowAccumulator.from_bytes(state["accumulator"], reference.profile, settings.library)
+        duration = settings.library.window.max_duration_seconds
+        opened = accumulator.window_opened_at
+        if duration is None or opened is None:
+            # The config no longer closes windows by time; clear the stale due time.
+            await mstore.save_state(connection, _next_state(state, accumulator, settings, detections=int(state["window_detections"])))
+            return False
+        # The window ends one duration after its first row, in the clock of the rows' observe times.
+        stats = accumulator.close(opened + duration)
+        items = await self._close_window(connection, target, reference, settings, stats, int(state["window_detections"]))
+        await mstore.save_state(connection, _next_state(state, accumulator, settings, detections=0))
+        await self._touch_model(connection, target, items, force=True, actor=WINDOW_SWEEP_ACTOR, activity=False)
+        return True
 
     async def _close_window(
         self,
@@ -335,9 +397,14 @@ class MonitoringService:
         )
 
     async def _touch_model(
-        self, connection: AsyncConnection, target: _Target, items: list[EventItem], *, force: bool, actor: str
+        self, connection: AsyncConnection, target: _Target, items: list[EventItem], *, force: bool, actor: str,
+        activity: bool = True,
     ) -> None:
-        """Record monitoring activity and re-evaluate the model's policies after alerts changed."""
+        """Record monitoring activity and re-evaluate the model's policies after alerts changed.
+
+        With `activity` False, as when a window closes by time without new data, the model's
+        last activity stays where it was.
+        """
         last = target.model.last_activity_time
         stale = last is None or utc_now() - last >= ACTIVITY_INTERVAL
         if not (force or stale or items):
@@ -345,7 +412,8 @@ class MonitoringService:
         model = await store.load_model(connection, target.model.uid, for_update=True)
         assert model is not None
         now = utc_now()
-        model = record_activity(model, now)
+        if activity:
+            model = record_activity(model, now)
         policy = await self.governance.policy(connection)
         context = EventContext(actor=actor, reason="production monitoring")
         items = items + await self.governance.reevaluate(connection, model, policy, now, context)
@@ -359,7 +427,6 @@ class MonitoringService:
         if not request.request_ids:
             raise InvalidArgument("request_ids", [], "send one request id per label")
         ids = list(request.request_ids)
-        check_request_ids(ids)
         labels, label_type = mconv.column_values(request.labels, len(ids), "labels")
 
         async def work(connection: AsyncConnection) -> mon.LabelJoin:
@@ -372,12 +439,14 @@ class MonitoringService:
             accumulator = mon.WindowAccumulator.from_bytes(state["accumulator"], reference.profile, settings.library)
             try:
                 joined = accumulator.add_labels(ids, labels)
+            except mon.DuplicateRequestIdError as error:
+                raise _duplicate_error(error) from error
             except mon.MonitoringInputError as error:
                 raise _input_error("labels", error) from error
             detector = mon.PageHinkley.from_bytes(state["page_hinkley"])
             detections = int(state["window_detections"]) + _update_page_hinkley(detector, joined, settings)
             await mstore.save_state(connection, _next_state(
-                state, accumulator, detections=detections, page_hinkley=detector.to_bytes()
+                state, accumulator, settings, detections=detections, page_hinkley=detector.to_bytes()
             ))
             await self._touch_model(connection, target, [], force=False, actor=actor)
             return joined
@@ -482,7 +551,7 @@ class MonitoringService:
                         f"name the reference data's prediction column {reference['prediction_column']!r}, "
                         "or upload reference data with this prediction column",
                     )
-            mconv.settings_from_proto(request.config, mconv.task_type_of(target.model.task_type), columns)
+            settings = mconv.settings_from_proto(request.config, mconv.task_type_of(target.model.task_type), columns)
             current = await mstore.load_config(connection, target.model.uid, number)
             if request.config.etag and (current is None or current["etag"] != request.config.etag):
                 raise Aborted(
@@ -495,10 +564,18 @@ class MonitoringService:
                 "updated_by": actor, "update_time": utc_now(),
             }
             await mstore.save_config(connection, row)
+            await self._reschedule_window(connection, target, settings.library.window.max_duration_seconds)
             logger.info("monitoring config of %s set by %s: %s", target.name, actor, request.reason or "no reason given")
             return _config_message(target, row, reference)
 
         return await self.governance.execute("SetMonitoringConfig", work)
+
+    async def _reschedule_window(self, connection: AsyncConnection, target: _Target, duration: float | None) -> None:
+        """Move the open window's due time to match a new window duration, or clear it."""
+        state = await mstore.lock_state(connection, target.model.uid, target.version.version)
+        if state is None:
+            return
+        await mstore.set_due_time(connection, target.model.uid, target.version.version, _due_time(state["window_arrival_time"], duration))
 
     # --- shared reads -----------------------------------------------------------------------
 
@@ -636,7 +713,6 @@ def _request_ids(ids: Sequence[str], rows: int) -> list[str] | None:
         return None
     if len(ids) != rows:
         raise InvalidArgument("request_ids", f"{len(ids)} ids", f"send one id per row ({rows}) or none", problem="do not match the rows")
-    check_request_ids(ids)
     return list(ids)
 
 
@@ -677,6 +753,23 @@ def _input_error(field: str, error: mon.MonitoringInputError) -> InvalidArgument
     return InvalidArgument(field, error.column, str(error), problem="is invalid")
 
 
+def _duplicate_error(error: mon.DuplicateRequestIdError) -> ModelwardError:
+    """Map a repeated request id to INVALID_ARGUMENT, or to ALREADY_EXISTS when an earlier batch stored it."""
+    if error.earlier:
+        position = error.positions[0]
+        return AlreadyExists(
+            f"request_ids[{position}] {error.request_id!r} was already reported in an earlier batch and still "
+            "waits for its label: send each row once (a retried stream should resend only the messages "
+            "that were not acknowledged), with a request id unique per version",
+            field=f"request_ids[{position}]", reason="DUPLICATE_REQUEST_ID",
+        )
+    rows = sample_of(error.positions)
+    return InvalidArgument(
+        "request_ids", error.request_id, "send each request id once, so that a label matches exactly one prediction",
+        problem=f"appears at rows {rows}",
+    )
+
+
 def _registered_metrics(version: PortfolioVersion) -> dict[str, float]:
     """Return the version's registered metrics by canonical name, preferring the test split."""
     found: dict[str, float] = {}
@@ -712,6 +805,8 @@ def _fresh_state(target: _Target, accumulator: mon.WindowAccumulator) -> dict[st
         "window_start_time": None,
         "window_rows": 0,
         "window_detections": 0,
+        "window_arrival_time": None,
+        "window_due_time": None,
         "batch_count": 0,
         "row_count": 0,
         "update_time": utc_now(),
@@ -719,10 +814,11 @@ def _fresh_state(target: _Target, accumulator: mon.WindowAccumulator) -> dict[st
 
 
 def _next_state(
-    state: Any, accumulator: mon.WindowAccumulator, *, detections: int, batches: int = 0, rows: int = 0,
-    page_hinkley: bytes | None = None,
+    state: Any, accumulator: mon.WindowAccumulator, settings: mconv.MonitoringSettings, *, detections: int,
+    batches: int = 0, rows: int = 0, page_hinkley: bytes | None = None,
 ) -> dict[str, Any]:
     opened = accumulator.window_opened_at
+    arrival = _arrival_time(state, accumulator)
     return {
         "model_uid": state["model_uid"],
         "version": state["version"],
@@ -732,10 +828,34 @@ def _next_state(
         "window_start_time": None if opened is None else dt.datetime.fromtimestamp(opened, dt.UTC),
         "window_rows": accumulator.n_rows,
         "window_detections": detections,
+        "window_arrival_time": arrival,
+        "window_due_time": _due_time(arrival, settings.library.window.max_duration_seconds),
         "batch_count": state["batch_count"] + batches,
         "row_count": state["row_count"] + rows,
         "update_time": utc_now(),
     }
+
+
+def _arrival_time(state: Any, accumulator: mon.WindowAccumulator) -> dt.datetime | None:
+    """Return when the open window's first row reached this service, by the server's clock."""
+    if accumulator.n_rows == 0:
+        return None
+    same_window = accumulator.window_index == state["window_index"] and state["window_rows"] > 0
+    if same_window and state["window_arrival_time"] is not None:
+        return state["window_arrival_time"]  # type: ignore[no-any-return]
+    return utc_now()
+
+
+def _due_time(arrival: dt.datetime | None, duration: float | None) -> dt.datetime | None:
+    """Return when a window closes by time, by the server's clock: one duration after its first row arrived."""
+    if arrival is None or duration is None:
+        return None
+    return arrival + dt.timedelta(seconds=duration)
+
+
+def _is_due(state: Any, now: dt.datetime) -> bool:
+    due = state["window_due_time"]
+    return due is not None and state["window_rows"] > 0 and due <= now
 
 
 def _open_window(state: Any) -> monitoring_pb2.DriftWindow:
