@@ -151,6 +151,20 @@ async def _checked_stream(requests: AsyncIterator[Any], method: str) -> AsyncIte
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Apply the rate limit and the caller's deadline, and map ModelwardError to its status;
     log anything else and return INTERNAL."""
+async def _peek_first(requests: AsyncIterator[Any]) -> tuple[AsyncIterator[Any], Any | None]:
+    """Read the first message of a stream; return the whole stream again and that message (None: empty)."""
+    first = await anext(requests, None)
+
+    async def replay() -> AsyncIterator[Any]:
+        if first is None:
+            return
+        yield first
+        async for request in requests:
+            yield request
+
+    return replay(), first
+
+
 
     def __init__(self, rate_limiter: RateLimiter | None = None, guard: CallGuard | None = None) -> None:
         self.rate_limiter = rate_limiter
@@ -250,9 +264,14 @@ def _wrap(
         try:
             _check_request_id_header(context)
             # The guard reads the request's fields, so an undecodable body is rejected first.
-            request = _checked_stream(request, method) if streaming else _checked(request, method)
-            # A client-streaming request is not read yet, so its RPC is checked without one.
-            await _admit(guard, method, None if streaming else request, context)
+            if streaming:
+                # The first message names the model a client-streaming call acts on, so it is read
+                # before the handler runs and authorised like a unary request.
+                request, first = await _peek_first(_checked_stream(request, method))
+                await _admit(guard, method, first, context)
+            else:
+                request = _checked(request, method)
+                await _admit(guard, method, request, context)
             _check_rate(limiter, method, context)
             remaining = context.time_remaining()
             if remaining is None:

@@ -7,6 +7,7 @@ Health checking and reflection need no credentials.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hmac
 import logging
@@ -29,7 +30,9 @@ from modelward_common.auth.roles import (
     allowed_on_model,
     allowed_on_team,
     grants,
+    model_id_in,
 )
+from modelward_common.auth.scope import scope_of
 from modelward_common.auth.store import AccessDirectory
 from modelward_common.errors import PermissionDenied, Unauthenticated
 from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
@@ -181,7 +184,9 @@ class CallGuard:
     async def admit(self, method: str, request: Any | None, context: grpc.aio.ServicerContext) -> Identity | None:
         """Return the caller's identity, or None for exempt methods; raise when not allowed.
 
-        `request` is None for client-streaming calls, which then need the permission globally.
+        `request` is the first message of a client-streaming call, or None when the stream sent
+        none, and then the call needs the permission globally. On a filtered rule the returned
+        identity may carry a ModelScope.
         """
         if is_exempt(method):
             return None
@@ -191,8 +196,7 @@ class CallGuard:
             raise PermissionDenied(f"{method} declares no permission, so no caller may use it", reason="NO_PERMISSION_DECLARED")
         identity = await self.authenticator.authenticate(context)
         await self.reject_inactive(identity)
-        await self.authorize(identity, rule, request, method)
-        return identity
+        return await self.authorize(identity, rule, request, method)
 
     async def reject_inactive(self, identity: Identity) -> None:
         """Raise PermissionDenied when governance marked the caller's principal inactive.
@@ -210,26 +214,31 @@ class CallGuard:
             reason="PRINCIPAL_INACTIVE",
         )
 
-    async def authorize(self, identity: Identity, rule: Rule, request: Any | None, method: str) -> None:
+    async def authorize(self, identity: Identity, rule: Rule, request: Any | None, method: str) -> Identity:
+        """Return the identity, with a ModelScope when only scoped bindings admit a filtered call."""
         if identity.superuser:
-            return
+            return identity
         permission = rule.permission
         bindings = await self.directory.bindings_for(identity.principals())
         if allowed_globally(bindings, permission):
-            return
+            return identity
         target = ""
         if request is not None and rule.team is not None:
             team = rule.team(request)
             if allowed_on_team(bindings, permission, team):
-                return
+                return identity
             target = f" for team {team!r}" if team else ""
+        if request is not None and rule.filtered and not (rule.resource is not None and model_id_in(rule.resource(request))):
+            scope = scope_of(bindings, identity.principals(), permission)
+            if scope is not None:
+                return dataclasses.replace(identity, model_scope=scope)
         if request is not None and rule.resource is not None:
             name = rule.resource(request)
             scoped = any(not binding.is_global and grants(binding, permission) for binding in bindings)
             if name and (scoped or permission in OWNER_PERMISSIONS):
                 model = await self.resolve_model(name)
                 if model is not None and allowed_on_model(bindings, identity.principals(), permission, model):
-                    return
+                    return identity
             target = f" on {name!r}" if name else ""
         raise denied(identity, permission, method, target)
 

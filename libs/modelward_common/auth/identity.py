@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextvars
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelward_common.auth.scope import ModelScope
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,9 @@ class Identity:
     method: str = "jwt"
     # Bootstrap admins hold every permission without a binding.
     superuser: bool = False
+    # Set by the CallGuard on a list call admitted through team or model bindings: the models
+    # the handler may return. None: every model.
+    model_scope: ModelScope | None = None
 
     def principals(self) -> tuple[str, ...]:
         return (self.principal, *self.groups)

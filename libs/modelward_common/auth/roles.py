@@ -92,6 +92,11 @@ class Rule:
     team: Callable[[Any], str] | None = None
 
 
+    # True for calls that return items of many models (lists, and reads of no model such as
+    # GetPolicy). When the request names no model, a caller whose bindings grant the permission
+    # on some teams or models is admitted with a ModelScope, and the handler returns only those
+    # models' items. A request naming one model is checked against that model as usual.
+    filtered: bool = False
 # Looks up the model a resource name refers to; None when there is none.
 ModelResolverFn = Callable[[str], Awaitable["ModelRef | None"]]
 

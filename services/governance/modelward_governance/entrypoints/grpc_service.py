@@ -8,6 +8,7 @@ import grpc
 import sqlalchemy as sa
 
 from modelward_common.auth.guard import BOOTSTRAP_PRINCIPAL
+from modelward_common.auth.scope import current_model_scope
 from modelward_common.consumer import EventConsumer, dead_letters_table
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
@@ -54,7 +55,8 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
 
     async def ListPortfolio(self, request: rpc.ListPortfolioRequest, context: Context) -> rpc.ListPortfolioResponse:
         rows, token, total = await self.queries.list_portfolio(
-            filter_text=request.filter, order_by=request.order_by, page_size=request.page_size, page_token=request.page_token
+            filter_text=request.filter, order_by=request.order_by, page_size=request.page_size, page_token=request.page_token,
+            scope=current_model_scope(),
         )
         response = rpc.ListPortfolioResponse(next_page_token=token, total_size=total)
         now = utc_now()
@@ -119,7 +121,7 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
     async def DryRunPolicy(self, request: rpc.DryRunPolicyRequest, context: Context) -> rpc.DryRunPolicyResponse:
         candidate = parse_policy(request.yaml_text, source="yaml_text", revision=0)
         current = await self._policy()
-        evaluated = await self.queries.dry_run(candidate, current, filter_text=request.filter)
+        evaluated = await self.queries.dry_run(candidate, current, filter_text=request.filter, scope=current_model_scope())
         response = rpc.DryRunPolicyResponse(sha256=candidate.sha256)
         for model, under_candidate, under_current, changes in evaluated:
             response.results.extend(convert.dry_run_results_to_proto(model, under_candidate, under_current))
@@ -146,6 +148,7 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
             is_open=convert.finding_open_from_proto(request.state),
             page_size=request.page_size,
             page_token=request.page_token,
+            scope=current_model_scope(),
         )
         response = rpc.ListFindingsResponse(next_page_token=token, total_size=total)
         async with read_connection(self.governance.engine, "ListFindings") as connection:
@@ -190,7 +193,8 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
                 model_uid = (await self.queries.model(connection, convert.parse_model_name(request.model, "model"))).uid
         state = convert.promotion_state_from_proto(request.state)
         promotions, token = await self.queries.list_promotions(
-            model_uid=model_uid, state=state.value if state else "", page_size=request.page_size, page_token=request.page_token
+            model_uid=model_uid, state=state.value if state else "", page_size=request.page_size, page_token=request.page_token,
+            scope=current_model_scope(),
         )
         return rpc.ListPromotionsResponse(
             promotions=[convert.promotion_to_proto(promotion) for promotion in promotions], next_page_token=token
@@ -270,7 +274,7 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
         return await self.monitoring.drift_report(request)
 
     async def ListAlerts(self, request: rpc.ListAlertsRequest, context: Context) -> rpc.ListAlertsResponse:
-        return await self.monitoring.list_alerts(request)
+        return await self.monitoring.list_alerts(request, current_model_scope())
 
     async def SetMonitoringConfig(self, request: rpc.SetMonitoringConfigRequest, context: Context) -> mon.MonitoringConfig:
         return await self.monitoring.set_config(request, actor=caller(context))

@@ -27,28 +27,31 @@ def _model(request: Any) -> str:
 
 
 GOVERNANCE_RULES: dict[str, Rule] = {
-    # Methods without a resource read or change every model, so they need a global binding.
-    "ListPortfolio": Rule(P.MODELS_READ),
+    # Filtered reads admit team and model bindings and return only the models those reach;
+    # GetPolicy and ValidatePolicy return no model's data. The other methods without a
+    # resource change or read every model, so they need a global binding.
+    "ListPortfolio": Rule(P.MODELS_READ, filtered=True),
     "GetModelCompliance": Rule(P.MODELS_READ, _name),
-    "GetPolicy": Rule(P.MODELS_READ),
+    "GetPolicy": Rule(P.MODELS_READ, filtered=True),
     "ReplacePolicy": Rule(P.POLICIES_WRITE),
-    "ValidatePolicy": Rule(P.MODELS_READ),
-    "DryRunPolicy": Rule(P.MODELS_READ),
-    "ListFindings": Rule(P.MODELS_READ, _model),
+    "ValidatePolicy": Rule(P.MODELS_READ, filtered=True),
+    "DryRunPolicy": Rule(P.MODELS_READ, filtered=True),
+    "ListFindings": Rule(P.MODELS_READ, _model, filtered=True),
     "ApproveVersion": Rule(P.PROMOTIONS_DECIDE, _name),
     "RejectVersion": Rule(P.PROMOTIONS_DECIDE, _name),
     "GetPromotion": Rule(P.MODELS_READ, _name),
-    "ListPromotions": Rule(P.MODELS_READ, _model),
+    "ListPromotions": Rule(P.MODELS_READ, _model, filtered=True),
     "CheckDeployment": Rule(P.MODELS_READ, _model),
     "SetPrincipalActive": Rule(P.PRINCIPALS_WRITE),
     "ListDeadLetters": Rule(P.OPERATIONS_MANAGE),
     "RetryDeadLetter": Rule(P.OPERATIONS_MANAGE),
-    # Client-streaming: the model is named inside the stream, after the check.
-    "UploadReferenceData": Rule(P.MONITORING_CONFIGURE),
-    "ReportProductionData": Rule(P.MONITORING_REPORT),
+    # Client-streaming: checked against the version the first message names; the handler
+    # rejects a later message naming another version with INVALID_ARGUMENT.
+    "UploadReferenceData": Rule(P.MONITORING_CONFIGURE, lambda request: request.model_version),
+    "ReportProductionData": Rule(P.MONITORING_REPORT, lambda request: request.model_version),
     "ReportLabels": Rule(P.MONITORING_REPORT, lambda request: request.model_version),
     "GetDriftReport": Rule(P.MODELS_READ, _name),
-    "ListAlerts": Rule(P.MODELS_READ, lambda request: request.model or request.model_version),
+    "ListAlerts": Rule(P.MODELS_READ, lambda request: request.model or request.model_version, filtered=True),
     "SetMonitoringConfig": Rule(P.MONITORING_CONFIGURE, lambda request: request.config.name),
 }
 

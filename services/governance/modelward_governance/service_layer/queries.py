@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from modelward_common.auth.scope import ModelScope
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
 from modelward_common.filtering import FieldType, FilterField, FilterSchema, filter_clause
@@ -30,6 +31,11 @@ from modelward_governance.domain.redundancy import RedundancyPair
 portfolio = portfolio_table.c
 findings = findings_table.c
 promotions = promotions_table.c
+
+
+def models_in_scope(scope: ModelScope) -> sa.Select[tuple[str]]:
+    """Select the uids of the portfolio's models in `scope`, to filter rows kept per model uid."""
+    return sa.select(portfolio.uid).where(scope.condition(portfolio.uid, portfolio.team, portfolio.owner))
 
 def _enum_names(members: type[enum.Enum], proto_prefix: str) -> dict[str, str]:
     """Map each spelling a filter accepts to the stored value: RISK_TIER_HIGH, HIGH and high."""
@@ -85,8 +91,12 @@ class GovernanceQueries:
         self.token_key = token_key
         self.orphans = orphans
 
-    async def list_portfolio(self, *, filter_text: str, order_by: str, page_size: int, page_token: str) -> tuple[list[PortfolioRow], str, int]:
+    async def list_portfolio(
+        self, *, filter_text: str, order_by: str, page_size: int, page_token: str, scope: ModelScope | None = None
+    ) -> tuple[list[PortfolioRow], str, int]:
         statement = sa.select(portfolio_table)
+        if scope is not None:
+            statement = statement.where(scope.condition(portfolio.uid, portfolio.team, portfolio.owner))
         condition = filter_clause(filter_text, PORTFOLIO_FILTER)
         if condition is not None:
             statement = statement.where(condition)
@@ -101,7 +111,12 @@ class GovernanceQueries:
             for row in page.rows:
                 model = codec.load(PortfolioModel, row.data)
                 pairs = await store.flagged_pairs(connection, model.uid)
-                rows.append(PortfolioRow(model, row.open_findings, row.orphaned, row.compliant, _others(model.uid, pairs)))
+                others = _others(model.uid, pairs)
+                if scope is not None and others:
+                    # A scoped caller sees no name of a model outside its scope.
+                    visible = set((await connection.scalars(models_in_scope(scope).where(portfolio.uid.in_(others)))).all())
+                    others = tuple(uid for uid in others if uid in visible)
+                rows.append(PortfolioRow(model, row.open_findings, row.orphaned, row.compliant, others))
         return rows, page.next_page_token, total
 
     async def model(self, connection: AsyncConnection, model_id: str) -> PortfolioModel:
@@ -116,10 +131,12 @@ class GovernanceQueries:
         return model, evaluate_model(policy, model, now=utc_now())
 
     async def dry_run(
-        self, candidate: Policy, current: Policy, *, filter_text: str
+        self, candidate: Policy, current: Policy, *, filter_text: str, scope: ModelScope | None = None
     ) -> list[tuple[PortfolioModel, ModelEvaluation, ModelEvaluation, FindingChanges]]:
         """Evaluate models under a candidate policy and the current one, changing nothing."""
         statement = sa.select(portfolio_table.c.data).order_by(portfolio.model_id)
+        if scope is not None:
+            statement = statement.where(scope.condition(portfolio.uid, portfolio.team, portfolio.owner))
         condition = filter_clause(filter_text, PORTFOLIO_FILTER)
         if condition is not None:
             statement = statement.where(condition)
@@ -145,10 +162,13 @@ class GovernanceQueries:
         is_open: bool | None,
         page_size: int,
         page_token: str,
+        scope: ModelScope | None = None,
     ) -> tuple[list[Finding], str, int]:
         statement = sa.select(findings_table)
         if model_uid:
             statement = statement.where(findings.model_uid == model_uid)
+        if scope is not None:
+            statement = statement.where(findings.model_uid.in_(models_in_scope(scope)))
         if kind is not None:
             statement = statement.where(findings.kind == kind.value)
         if min_severity is not None:
@@ -172,10 +192,14 @@ class GovernanceQueries:
             raise NotFound(f"promotion promotions/{promotion_id} not found", field="name")
         return found
 
-    async def list_promotions(self, *, model_uid: str, state: str, page_size: int, page_token: str) -> tuple[list[Promotion], str]:
+    async def list_promotions(
+        self, *, model_uid: str, state: str, page_size: int, page_token: str, scope: ModelScope | None = None
+    ) -> tuple[list[Promotion], str]:
         statement = sa.select(promotions_table)
         if model_uid:
             statement = statement.where(promotions.model_uid == model_uid)
+        if scope is not None:
+            statement = statement.where(promotions.model_uid.in_(models_in_scope(scope)))
         if state:
             statement = statement.where(promotions.state == state)
         order = parse_order_by("", {"requested_at": promotions.requested_at}, tiebreaker=promotions.promotion_id, default="requested_at desc")

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from modelward_common.auth.scope import ModelScope
 from modelward_common.errors import NotFound
 from modelward_common.filtering import FieldType, FilterField, FilterSchema, MapField, filter_clause
 from modelward_common.paging import PageToken, count_rows, fetch_page, parse_order_by, query_fingerprint
@@ -116,8 +117,13 @@ VERSION_ORDER = {
 }
 
 
-async def list_models(connection: AsyncConnection, request: rpc.ListModelsRequest, key: bytes) -> rpc.ListModelsResponse:
+async def list_models(
+    connection: AsyncConnection, request: rpc.ListModelsRequest, key: bytes, scope: ModelScope | None = None
+) -> rpc.ListModelsResponse:
+    """List models; `scope` limits them, and so the total and the pages, to a scoped caller's models."""
     statement = sa.select(models_table)
+    if scope is not None:
+        statement = statement.where(scope.condition(models.uid, models.team, models.owner))
     condition = filter_clause(request.filter, model_schema(connection.dialect.name))
     if condition is not None:
         statement = statement.where(condition)
@@ -136,12 +142,18 @@ async def list_models(connection: AsyncConnection, request: rpc.ListModelsReques
 
 
 async def list_versions(
-    connection: AsyncConnection, model_id: str, request: rpc.ListModelVersionsRequest, key: bytes
+    connection: AsyncConnection,
+    model_id: str,
+    request: rpc.ListModelVersionsRequest,
+    key: bytes,
+    scope: ModelScope | None = None,
 ) -> rpc.ListModelVersionsResponse:
     statement = sa.select(
         models.model_id, versions.body, versions.model_uid, versions.version, versions.stage,
         versions.create_time, versions.update_time,
     ).select_from(versions_table.join(models_table, models.uid == versions.model_uid))
+    if scope is not None:
+        statement = statement.where(scope.condition(models.uid, models.team, models.owner))
     if model_id != ANY_MODEL:
         uid = await connection.scalar(sa.select(models.uid).where(models.model_id == model_id))
         if uid is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from modelward_common.auth.scope import current_model_scope
 from modelward_common.eventstore import EventContext
 from modelward_common.grpc_server import caller_principal, metadata_value, request_id_var
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
@@ -50,7 +51,7 @@ class RegistryServicer(rpc_grpc.RegistryServiceServicer):
         return await self.registry.get_model(parse_model_name(request.name))
 
     async def ListModels(self, request: rpc.ListModelsRequest, context: Context) -> rpc.ListModelsResponse:
-        return await self.queries.list_models(request)
+        return await self.queries.list_models(request, current_model_scope())
 
     async def UpdateModel(self, request: rpc.UpdateModelRequest, context: Context) -> res.Model:
         model_id = parse_model_name(request.model.name, "model.name")
@@ -102,7 +103,7 @@ class RegistryServicer(rpc_grpc.RegistryServiceServicer):
         return await self.registry.get_version(name.model_id, name.version)
 
     async def ListModelVersions(self, request: rpc.ListModelVersionsRequest, context: Context) -> rpc.ListModelVersionsResponse:
-        return await self.queries.list_versions(request)
+        return await self.queries.list_versions(request, current_model_scope())
 
     async def UpdateModelVersion(self, request: rpc.UpdateModelVersionRequest, context: Context) -> res.ModelVersion:
         name = parse_version_name(request.model_version.name, "model_version.name")

@@ -35,8 +35,8 @@ def _model_field(request: Any) -> str:
 REGISTRY_RULES: dict[str, Rule] = {
     "CreateModel": Rule(P.MODELS_CREATE, team=lambda request: request.model.team),
     "GetModel": Rule(P.MODELS_READ, _name),
-    # Lists span models, so they need a global binding; scoped callers read model by model.
-    "ListModels": Rule(P.MODELS_READ),
+    # Filtered: a caller with team or model bindings lists only the models they reach.
+    "ListModels": Rule(P.MODELS_READ, filtered=True),
     "UpdateModel": Rule(P.MODELS_WRITE, lambda request: request.model.name),
     "RenameModel": Rule(P.MODELS_WRITE, _name),
     "ArchiveModel": Rule(P.MODELS_ARCHIVE, _name),
@@ -45,7 +45,8 @@ REGISTRY_RULES: dict[str, Rule] = {
     "DeleteModelTags": Rule(P.MODELS_WRITE, _name),
     "CreateModelVersion": Rule(P.MODELS_WRITE, _parent),
     "GetModelVersion": Rule(P.MODELS_READ, _name),
-    "ListModelVersions": Rule(P.MODELS_READ, _parent),
+    # `models/-` lists every model's versions, filtered like ListModels.
+    "ListModelVersions": Rule(P.MODELS_READ, _parent, filtered=True),
     "UpdateModelVersion": Rule(P.MODELS_WRITE, lambda request: request.model_version.name),
     "SetModelVersionTags": Rule(P.MODELS_WRITE, _name),
     "DeleteModelVersionTags": Rule(P.MODELS_WRITE, _name),

@@ -7,6 +7,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common import eventstore
+from modelward_common.auth.scope import ModelScope
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument
 from modelward_common.timeutil import to_timestamp
@@ -26,14 +27,16 @@ class RegistryQueries:
         self.engine = engine
         self.token_key = token_key
 
-    async def list_models(self, request: rpc.ListModelsRequest) -> rpc.ListModelsResponse:
+    async def list_models(self, request: rpc.ListModelsRequest, scope: ModelScope | None = None) -> rpc.ListModelsResponse:
         async with read_connection(self.engine, "ListModels") as connection:
-            return await list_queries.list_models(connection, request, self.token_key)
+            return await list_queries.list_models(connection, request, self.token_key, scope)
 
-    async def list_versions(self, request: rpc.ListModelVersionsRequest) -> rpc.ListModelVersionsResponse:
+    async def list_versions(
+        self, request: rpc.ListModelVersionsRequest, scope: ModelScope | None = None
+    ) -> rpc.ListModelVersionsResponse:
         model_id = parse_model_name(request.parent, "parent", allow_any=True)
         async with read_connection(self.engine, "ListModelVersions") as connection:
-            return await list_queries.list_versions(connection, model_id, request, self.token_key)
+            return await list_queries.list_versions(connection, model_id, request, self.token_key, scope)
 
     async def history(self, request: rpc.GetModelHistoryRequest) -> rpc.GetModelHistoryResponse:
         model_id = parse_model_name(request.name)
