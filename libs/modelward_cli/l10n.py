@@ -1,8 +1,8 @@
 """Every translated label of the CLI's reports, and dates and numbers per language.
 
 Languages: `en` and `pt-BR`. Labels are looked up by key; enum values by their short name (see
-`modelward_sdk.names.enum_label`). Messages the services write (rule results, finding texts)
-arrive in English and are printed as they are.
+`modelward_sdk.names.enum_label`). Governance writes rule results and findings in English;
+`modelward_cli.reasons` builds their pt-BR sentences from their kind and evidence.
 
 Formats:
 - en: dates `2024-05-03 14:07 UTC`, numbers `1,234.5`.
@@ -59,9 +59,17 @@ _LABELS: dict[str, dict[str, str]] = {
     "no": {"en": "no", "pt-BR": "não"},
     "none": {"en": "none", "pt-BR": "nenhum"},
     "never": {"en": "never", "pt-BR": "nunca"},
+    "findings_title": {"en": "Open findings besides the policy rules", "pt-BR": "Achados abertos além das regras da política"},
+    "no_findings": {"en": "none", "pt-BR": "nenhum"},
+    "finding": {"en": "Finding", "pt-BR": "Achado"},
+    "kind": {"en": "Kind", "pt-BR": "Tipo"},
+    "subject": {"en": "Subject", "pt-BR": "Objeto"},
+    "check": {"en": "Rule or check", "pt-BR": "Regra ou verificação"},
+    "opened": {"en": "Opened", "pt-BR": "Aberto em"},
 }
 
-# Enum short names (RiskTier, ModelState, Stage, Severity, RuleKind) in Brazilian Portuguese.
+# Enum short names (RiskTier, ModelState, Stage, Severity, RuleKind, FindingKind, FindingState,
+# AlertKind) in Brazilian Portuguese. Governance's evidence uses the same names.
 _ENUM_PT_BR: dict[str, str] = {
     "low": "baixo", "medium": "médio", "high": "alto", "critical": "crítico",
     "active": "ativo", "archived": "arquivado", "deleted": "excluído",
@@ -71,8 +79,17 @@ _ENUM_PT_BR: dict[str, str] = {
     "required_metadata": "metadados obrigatórios", "owner_required": "responsável obrigatório",
     "metric_threshold": "limite de métrica", "lineage_required": "linhagem obrigatória",
     "forbidden_features": "atributos proibidos", "approvals_required": "aprovações obrigatórias",
-    "max_days_without_review": "prazo máximo sem revisão", "drift_requires_review": "deriva exige revisão",
+    "max_days_without_review": "prazo máximo sem revisão", "drift_requires_review": "drift exige revisão",
+    "policy_violation": "violação de política", "orphaned_model": "modelo órfão",
+    "redundant_model": "modelo redundante", "drift": "drift", "open": "aberto", "resolved": "resolvido",
+    "data_drift": "drift de dados", "prediction_drift": "drift de predição", "concept_drift": "drift de conceito",
+    "driver_shift": "mudança de influência",
 }
+
+
+def pt_br_label(label: str) -> str:
+    """Return an enum short name in Brazilian Portuguese, or the name itself when it has no translation."""
+    return _ENUM_PT_BR.get(label, label)
 
 
 class Localizer:
@@ -90,7 +107,7 @@ class Localizer:
     def enum(self, enum_type: Any, number: int) -> str:
         label = enum_label(enum_type, number) if number else "unspecified"
         if self.language == "pt-BR":
-            return _ENUM_PT_BR.get(label, label)
+            return pt_br_label(label)
         return label.replace("_", " ")
 
     def number(self, value: float, decimals: int = 0) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from google.protobuf import timestamp_pb2
@@ -11,8 +12,10 @@ from modelward_cli.common import (
     Subparsers, add_command, command, governance_client, print_json, print_table,
 )
 from modelward_cli.l10n import LANGUAGES, Localizer, timestamp_text
+from modelward_cli.reasons import finding_text, rule_result_text
 from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import resources_pb2 as res
+from modelward_sdk import GovernanceClient
 from modelward_sdk.names import enum_choices, enum_label
 
 
@@ -26,6 +29,7 @@ def register(subparsers: Subparsers) -> None:
     findings.add_argument("--state", choices=enum_choices(gres.FindingState), default="open",
                           help="open or resolved (default: %(default)s)")
     findings.add_argument("--all-states", action="store_true", help="list open and resolved findings (default: off)")
+    _add_language(findings)
     findings.set_defaults(handler=_findings)
 
     portfolio = add_command(subparsers, "portfolio", "print the portfolio: every model with its compliance and findings")
@@ -43,7 +47,7 @@ def register(subparsers: Subparsers) -> None:
 
 def _add_language(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=LANGUAGES, default="en",
-                        help="language of labels, dates and numbers in the table (default: %(default)s); "
+                        help="language of the table: labels, reasons, dates and numbers (default: %(default)s); "
                              "--output json is the same in every language")
 
 
@@ -54,14 +58,44 @@ def _findings(args: argparse.Namespace) -> None:
             model=args.model, kind=args.kind or 0, min_severity=args.min_severity or 0,
             state=0 if args.all_states else args.state,
         ))
+        rule_kinds: dict[tuple[int, str], int] = {}
+        if args.output != "json" and args.lang != "en":
+            rule_kinds = rule_kinds_of(governance, found)
     if args.output == "json":
         print_json(found)
+        return
+    if args.lang != "en":
+        print_findings(found, Localizer(args.lang), rule_kinds)
         return
     print_table(
         ["FINDING", "KIND", "SEVERITY", "STATE", "SUBJECT", "RULE", "BLOCKS", "MESSAGE", "OPENED"],
         [[finding.name, enum_label(gres.FindingKind, finding.kind), enum_label(gres.Severity, finding.severity),
           enum_label(gres.FindingState, finding.state), finding.model_version or finding.model, finding.rule_id,
           finding.blocks_promotion, finding.message, timestamp_text(finding.open_time)]
+         for finding in found],
+    )
+
+
+def rule_kinds_of(governance: GovernanceClient, found: Iterable[gres.Finding]) -> dict[tuple[int, str], int]:
+    """Return the RuleKind of each (policy revision, rule id) of the policy findings, one GetPolicy per revision."""
+    revisions = {finding.policy_revision for finding in found if finding.kind == gres.FINDING_KIND_POLICY_VIOLATION}
+    kinds = {}
+    for revision in sorted(revision for revision in revisions if revision > 0):
+        policy = governance.get_policy(f"policies/{revision}")
+        kinds.update({(revision, rule.id): rule.kind for rule in policy.rules})
+    return kinds
+
+
+def print_findings(
+    found: Sequence[gres.Finding], text: Localizer, rule_kinds: Mapping[tuple[int, str], int]
+) -> None:
+    headers = ["finding", "kind", "severity", "state", "subject", "check", "blocks_promotion", "message", "opened"]
+    print_table(
+        [text.text(header) for header in headers],
+        [[finding.name, text.enum(gres.FindingKind, finding.kind), text.enum(gres.Severity, finding.severity),
+          text.enum(gres.FindingState, finding.state), finding.model_version or finding.model, finding.rule_id,
+          text.yes_no(finding.blocks_promotion), finding_text(finding, text.language, rule_kinds),
+          text.date(finding.open_time)]
          for finding in found],
     )
 
@@ -108,34 +142,57 @@ def print_portfolio(entries: list[gres.PortfolioEntry], text: Localizer, now: ti
 def _compliance(args: argparse.Namespace) -> None:
     with governance_client(args) as governance:
         report = governance.get_model_compliance(args.model)
+        findings = [] if args.output == "json" else list(governance.list_findings(model=args.model, state="open"))
     if args.output == "json":
         print_json(report)
         return
-    print_compliance(report, Localizer(args.lang))
+    print_compliance(report, Localizer(args.lang), findings)
 
 
-def print_compliance(report: gres.ModelCompliance, text: Localizer) -> None:
+def print_compliance(report: gres.ModelCompliance, text: Localizer, findings: Sequence[gres.Finding] = ()) -> None:
+    """Print every rule's result, then the open findings that are not rule results: orphaned, redundant, drift."""
     model = report.name.removesuffix("/compliance")
     print(text.text("compliance_title", model=model.removeprefix("models/")))
     print(f"{text.text('compliant')}: {text.yes_no(report.compliant)}")
     print(f"{text.text('policy_revision')}: {text.number(report.policy_revision)}")
     print(f"{text.text('evaluated')}: {text.date(report.evaluate_time)}")
     print()
-    rows = [_result_row(text, text.text("scope_model"), "-", result) for result in report.model_results]
+    rows = [_result_row(text, model, text.text("scope_model"), "-", result) for result in report.model_results]
     for version in report.versions:
-        scope = f"{text.text('version')} {version.model_version.rsplit('/', 1)[-1]}"
-        rows.extend(_result_row(text, scope, text.enum(res.Stage, version.stage), result) for result in version.results)
+        scope = _scope(text, version.model_version)
+        rows.extend(_result_row(text, model, scope, text.enum(res.Stage, version.stage), result)
+                    for result in version.results)
     headers = ["scope", "stage", "rule", "result", "severity", "blocks_promotion", "message"]
     print_table([text.text(header) for header in headers], rows)
 
+    # Policy violations are the failed rows above.
+    others = [finding for finding in findings if finding.kind != gres.FINDING_KIND_POLICY_VIOLATION]
+    print()
+    print(f"{text.text('findings_title')}: {text.number(len(others)) if others else text.text('no_findings')}")
+    if others:
+        finding_rows = [
+            [_scope(text, finding.model_version), text.enum(gres.FindingKind, finding.kind),
+             text.enum(gres.Severity, finding.severity), finding.rule_id, finding_text(finding, text.language, {}),
+             text.date(finding.open_time)]
+            for finding in others
+        ]
+        headers = ["scope", "kind", "severity", "check", "message", "opened"]
+        print_table([text.text(header) for header in headers], finding_rows)
 
-def _result_row(text: Localizer, scope: str, stage: str, result: gres.RuleResult) -> list[str]:
+
+def _scope(text: Localizer, model_version: str) -> str:
+    if not model_version:
+        return text.text("scope_model")
+    return f"{text.text('version')} {model_version.rsplit('/', 1)[-1]}"
+
+
+def _result_row(text: Localizer, model: str, scope: str, stage: str, result: gres.RuleResult) -> list[str]:
     if not result.applicable:
         outcome = text.text("not_applicable")
     else:
         outcome = text.text("passed" if result.passed else "failed")
     return [scope, stage, result.rule_id, outcome, text.enum(gres.Severity, result.severity),
-            text.yes_no(result.blocks_promotion), result.message]
+            text.yes_no(result.blocks_promotion), rule_result_text(result, model, text.language)]
 
 
 def _now() -> timestamp_pb2.Timestamp:

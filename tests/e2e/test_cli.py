@@ -41,6 +41,16 @@ async def run_cli(stack, capsys, *argv: str, principal: str | None = AUTHOR) -> 
     return code, captured.out, captured.err
 
 
+async def run_cli_until(stack, capsys, expected: str, *argv: str) -> tuple[int, str]:
+    """Rerun `modelward ARGV` until its output contains `expected` or 20 s pass; return the last exit code and output."""
+    deadline = time.monotonic() + 20
+    while True:
+        code, out, _ = await run_cli(stack, capsys, *argv)
+        if expected in out or time.monotonic() > deadline:
+            return code, out
+        await asyncio.sleep(0.2)
+
+
 async def test_model_commands_and_json(stack, capsys) -> None:
     code, out, _ = await run_cli(stack, capsys, "models", "create", "cli-fraud", "--owner", "team:fraud",
                                  "--team", "fraud", "--risk-tier", "high", "--task-type", "binary_classification",
@@ -163,12 +173,7 @@ async def test_check_deployment_blocked_exit_code(stack, capsys) -> None:
 async def test_portfolio_and_compliance_in_pt_br(stack, capsys) -> None:
     await run_cli(stack, capsys, "models", "create", "cli-credito", "--owner", "team:credito",
                   "--risk-tier", "medium", "--description", "score de crédito")
-    deadline = time.monotonic() + 20
-    while True:
-        code, out, _ = await run_cli(stack, capsys, "portfolio", "--lang", "pt-BR")
-        if "cli-credito" in out or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
+    code, out = await run_cli_until(stack, capsys, "cli-credito", "portfolio", "--lang", "pt-BR")
     assert code == 0
     assert "Portfólio de modelos" in out
     assert "Nível de risco" in out
@@ -184,6 +189,22 @@ async def test_portfolio_and_compliance_in_pt_br(stack, capsys) -> None:
     assert "Regra" in out
     assert "modelo" in out
     assert re.search(r"\b(aprovada|reprovada|não se aplica)\b", out)
+    # Reasons too: the owner rule passes and the model lacks required metadata.
+    assert "o responsável é team:credito" in out
+    assert "o modelo não tem os campos team e task_type nem a tag domain" in out
+    assert "is missing" not in out
+    assert "Achados abertos além das regras da política: nenhum" in out
+
+    code, out, _ = await run_cli(stack, capsys, "compliance", "cli-credito")
+    assert code == 0
+    assert "the model is missing fields team, task_type and tags domain" in out
+    assert "Open findings besides the policy rules: none" in out
+
+    code, out = await run_cli_until(stack, capsys, "model-metadata", "findings", "--model", "cli-credito", "--lang", "pt-BR")
+    assert code == 0
+    assert "violação de política" in out
+    assert "o modelo não tem os campos team e task_type nem a tag domain" in out
+    assert "is missing" not in out
 
     code, out, _ = await run_cli(stack, capsys, "portfolio", "--output", "json")
     assert code == 0

@@ -39,7 +39,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from modelward_cli.main import main as modelward
+from modelward_cli.reasons import finding_pt_br
+from modelward_cli.reports import rule_kinds_of
 from modelward_common.nats_server import find_nats_server
+from modelward_sdk import GovernanceClient
 from tests.conftest import PG_HOST
 from tests.e2e.test_walkthrough import (  # noqa: F401 - pytest collects these here against the compose stack
     _load_walkthrough,
@@ -295,6 +299,42 @@ async def test_services_need_no_other_nats_subjects(compose_stack: ComposeStack,
     # nats-server 2.15 logs a rejected publish or subscribe as "Publish Violation" or "Subscription Violation".
     log = compose_stack.logs["nats"].read_text(errors="replace")
     assert "Violation" not in log, log
+
+
+async def test_walkthrough_findings_read_in_pt_br(compose_stack: ComposeStack, walkthrough_result: Any) -> None:
+    """Every finding the walkthrough produced, with the evidence a real governance wrote, has a pt-BR sentence."""
+
+    def read_findings() -> list[Any]:
+        with GovernanceClient(compose_stack.published("governance"), token=compose_stack.admin_token) as governance:
+            found = [finding for model in walkthrough_result.models.values()
+                     for finding in governance.list_findings(model=model)]
+            kinds = rule_kinds_of(governance, found)
+        return [(finding, finding_pt_br(finding, kinds)) for finding in found]
+
+    rendered = await asyncio.to_thread(read_findings)
+    untranslated = [finding.message for finding, text in rendered if text is None]
+    assert not untranslated, untranslated
+    checks = {finding.rule_id.rsplit(".", 1)[0] if finding.rule_id.startswith("redundant.") else finding.rule_id
+              for finding, _ in rendered}
+    assert "orphaned.no_owner" in checks
+    assert "redundant.artifact_digest" in checks
+    for kind in ("data_drift", "concept_drift", "driver_shift"):
+        assert any(check.startswith(f"drift.{kind}.") for check in checks), f"no {kind} finding"
+
+
+async def test_compliance_report_in_pt_br(
+    compose_stack: ComposeStack, walkthrough_result: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection = ["--registry", compose_stack.published("registry"), "--governance", compose_stack.published("governance"),
+                  "--token", compose_stack.admin_token]
+    copy = walkthrough_result.models["copy"]
+    code = await asyncio.to_thread(modelward, ["compliance", copy, "--lang", "pt-BR", *connection])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"Achados abertos além das regras da política: [1-9]", out)
+    assert "modelo redundante" in out
+    assert re.search(r"a versão 1 tem o mesmo artefato que a versão \d+ do modelo", out)
+    assert "the same artifact" not in out
 
 
 def test_compose_requires_nats_passwords() -> None:

@@ -448,6 +448,11 @@ def _drift_requires_review(
             evidence,
         )
     first = matching[0]
+    evidence["first_alert"] = {
+        "kind": first.kind.value,
+        "severity": first.severity.label,
+        "feature": first.feature,
+    }
     detail = ", ".join(
         part for part in (first.kind.value, first.severity.label, first.feature) if part
     )

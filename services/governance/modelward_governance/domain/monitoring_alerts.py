@@ -251,6 +251,8 @@ def _driver_alert(change: mon.DriverChange, config: mon.DriverConfig, target: st
         ),
         numbers={
             "window_index": index,
+            # What the feature drives: `label`, or `prediction` when too few rows had labels.
+            "target": target,
             "change": change.change,
             "reference_importance": change.reference.importance_share,
             "window_importance": change.window.importance_share,

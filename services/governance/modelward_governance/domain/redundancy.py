@@ -199,7 +199,15 @@ def redundancy_finding_drafts(
                     f"{match.other_model_uid} "
                     f"(similarity {match.similarity:.3f}, threshold {match.threshold:g})"
                 ),
-                evidence=match.evidence,
+                # The message's values too, so clients can word it in other languages.
+                evidence={
+                    **match.evidence,
+                    "version": match.version,
+                    "other_model_uid": match.other_model_uid,
+                    "other_version": match.other_version,
+                    "similarity": match.similarity,
+                    "threshold": match.threshold,
+                },
             )
         )
     return tuple(drafts)
