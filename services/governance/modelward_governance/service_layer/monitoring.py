@@ -35,6 +35,7 @@ from modelward_common.errors import (
 )
 from modelward_common.eventstore import EventContext
 from modelward_common.paging import count_rows, fetch_page, parse_order_by
+from modelward_common.request_ids import check_request_ids
 from modelward_common.timeutil import request_time, rfc3339, utc_now
 from modelward_governance import events as gov_events
 from modelward_governance import monitoring as mon
@@ -427,6 +428,7 @@ class MonitoringService:
         if not request.request_ids:
             raise InvalidArgument("request_ids", [], "send one request id per label")
         ids = list(request.request_ids)
+        check_request_ids(ids)
         labels, label_type = mconv.column_values(request.labels, len(ids), "labels")
 
         async def work(connection: AsyncConnection) -> mon.LabelJoin:
@@ -713,6 +715,7 @@ def _request_ids(ids: Sequence[str], rows: int) -> list[str] | None:
         return None
     if len(ids) != rows:
         raise InvalidArgument("request_ids", f"{len(ids)} ids", f"send one id per row ({rows}) or none", problem="do not match the rows")
+    check_request_ids(ids)
     return list(ids)
 
 
