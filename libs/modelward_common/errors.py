@@ -6,7 +6,8 @@ them into statuses. Every message names the field, the value and the fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import grpc
 
@@ -31,6 +32,42 @@ class InvalidArgument(ModelwardError):
         shown = _show(value)
         super().__init__(f"{field} {shown} {problem}: {fix}", field=field, reason="INVALID_ARGUMENT")
         self.value = value
+        # Every invalid field this error reports, itself first; sent as BadRequest field violations.
+        self.violations: tuple[InvalidArgument, ...] = (self,)
+
+
+# Field violations one error carries at most. gRPC sends the status details in a header that
+# servers and clients cap (16 KiB by default), and each violation contains a whole message.
+MAX_FIELD_VIOLATIONS = 20
+
+
+class FieldViolations:
+    """Run independent checks and collect their InvalidArgument errors, so that one error names
+    every invalid field of a request instead of only the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[InvalidArgument] = []
+
+    def check(self, check: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        try:
+            check(*args, **kwargs)
+        except InvalidArgument as error:
+            self.errors.extend(error.violations)
+
+    def raise_if_any(self) -> None:
+        """Raise one InvalidArgument for every collected error. Its message starts with the first
+        error's message and then names the other fields."""
+        if not self.errors:
+            return
+        first = self.errors[0]
+        if len(self.errors) == 1:
+            raise first
+        others = [error.field for error in self.errors[1:]]
+        combined = InvalidArgument(first.field, first.value, "")
+        combined.message = f"{first.message}; also invalid: {sample_of(others)}"
+        combined.args = (combined.message,)
+        combined.violations = tuple(self.errors[:MAX_FIELD_VIOLATIONS])
+        raise combined
 
 
 class NotFound(ModelwardError):

@@ -88,7 +88,10 @@ def to_status(error: ModelwardError) -> status_pb2.Status:
     details[0].Pack(info)
     if isinstance(error, InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
-            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.message)]
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=violation.field, description=violation.message)
+                for violation in error.violations
+            ]
         )
         packed = any_pb2.Any()
         packed.Pack(bad_request)

@@ -17,6 +17,8 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -1021,6 +1023,59 @@ async def test_create_model_request_id_reused(harness) -> None:
 
     missing = await call_error(harness, "GetModel", rpc.GetModelRequest(name="models/fraud"))
     assert missing.code() == NOT_FOUND
+
+
+def field_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
+    """Return the (field, description) pairs of the error's BadRequest details."""
+    status = rpc_status.from_call(error)
+    assert status is not None
+    pairs: list[tuple[str, str]] = []
+    for detail in status.details:
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            pairs += [(violation.field, violation.description) for violation in bad_request.field_violations]
+    return pairs
+
+
+async def test_create_version_reports_every_invalid_field(harness) -> None:
+    await create_model(harness)
+    request = new_version("churn")
+    version = request.model_version
+    version.artifact.uri = ""
+    version.artifact.sha256 = "XYZ"
+    version.description = "x" * 5001
+    version.metrics[0].value = math.nan
+    version.lineage.code_commit = "not-hex"
+    version.lineage.parent_version = -1
+    before = await take_snapshot(harness)
+
+    error = await call_error(harness, "CreateModelVersion", request)
+
+    assert error.code() == INVALID
+    details = error.details() or ""
+    assert details.startswith("model_version.artifact.uri '' is missing: give the URI where the artifact is stored")
+    expected_fields = [
+        "model_version.artifact.uri", "model_version.artifact.sha256", "model_version.description",
+        "model_version.metrics[0].value", "model_version.lineage.code_commit", "model_version.lineage.parent_version",
+    ]
+    assert "also invalid: model_version.artifact.sha256, model_version.description" in details
+    violations = field_violations(error)
+    assert [field for field, _ in violations] == expected_fields
+    assert violations[1][1].startswith("model_version.artifact.sha256 'XYZ' is invalid: give the SHA-256")
+    assert "finite number" in violations[3][1]
+    await assert_unchanged(harness, before)
+
+
+async def test_create_version_one_invalid_field(harness) -> None:
+    await create_model(harness)
+    request = new_version("churn")
+    request.model_version.artifact.format = "ONNX!"
+
+    error = await call_error(harness, "CreateModelVersion", request)
+
+    assert error.code() == INVALID
+    assert "also invalid" not in (error.details() or "")
+    assert [field for field, _ in field_violations(error)] == ["model_version.artifact.format"]
 
 
 async def test_request_id_too_long(harness) -> None:

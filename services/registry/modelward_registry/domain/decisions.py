@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from google.protobuf.message import Message
 
-from modelward_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from modelward_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolations, InvalidArgument, NotFound
 from modelward_protos.events.v1 import registry_events_pb2 as ev
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.domain import validation as rules
@@ -164,22 +164,29 @@ def decide_delete_model_tags(aggregate: ModelAggregate, keys: Sequence[str]) -> 
 # --- versions -------------------------------------------------------------------------------
 
 
-def check_version_fields(version: res.ModelVersion, prefix: str, paths: Sequence[str]) -> None:
+def check_version_fields(
+    version: res.ModelVersion, prefix: str, paths: Sequence[str], violations: FieldViolations | None = None
+) -> None:
+    """Check the fields named in `paths`. With `violations` the errors are collected there; without,
+    one error naming every invalid field is raised."""
+    collected = violations if violations is not None else FieldViolations()
     if "description" in paths:
-        rules.check_text(version.description, f"{prefix}description", rules.MAX_DESCRIPTION)
+        collected.check(rules.check_text, version.description, f"{prefix}description", rules.MAX_DESCRIPTION)
     if "hyperparameters" in paths:
-        rules.check_string_map(
-            version.hyperparameters, f"{prefix}hyperparameters",
+        collected.check(
+            rules.check_string_map, version.hyperparameters, f"{prefix}hyperparameters",
             key_limit=rules.MAX_PARAM_KEY, value_limit=rules.MAX_PARAM_VALUE, count_limit=rules.MAX_PARAMS,
         )
     if "metrics" in paths:
-        _check_metrics(version, prefix)
+        collected.check(_check_metrics, version, prefix)
     if "feature_names" in paths:
-        _check_features(version, prefix)
+        collected.check(_check_features, version, prefix)
     if "tags" in paths:
-        rules.check_tags(version.tags, f"{prefix}tags")
+        collected.check(rules.check_tags, version.tags, f"{prefix}tags")
     if "signature" in paths:
-        _check_signature(version.signature, f"{prefix}signature")
+        collected.check(_check_signature, version.signature, f"{prefix}signature")
+    if violations is None:
+        collected.raise_if_any()
 
 
 def _check_metrics(version: res.ModelVersion, prefix: str) -> None:
@@ -221,42 +228,54 @@ def _check_signature(signature: res.Signature, field: str) -> None:
                 raise InvalidArgument(f"{where}.shape", list(column.shape), "use sizes of 0 or more, or -1 for a variable size")
 
 
-def _check_lineage(version: res.ModelVersion, prefix: str, latest_version: int) -> None:
+def _check_lineage(version: res.ModelVersion, prefix: str, latest_version: int, violations: FieldViolations) -> None:
     lineage = version.lineage
     for name in ("training_dataset", "evaluation_dataset"):
         dataset: res.DatasetRef = getattr(lineage, name)
         where = f"{prefix}lineage.{name}"
-        rules.check_text(dataset.uri, f"{where}.uri", rules.MAX_URI)
-        rules.check_sha256(dataset.sha256, f"{where}.sha256", required=False)
-        rules.check_non_negative(dataset.row_count, f"{where}.row_count")
-    rules.check_text(lineage.code_repository, f"{prefix}lineage.code_repository", rules.MAX_URI)
-    rules.check_commit(lineage.code_commit, f"{prefix}lineage.code_commit")
-    rules.check_text(lineage.pipeline_run_id, f"{prefix}lineage.pipeline_run_id", 256)
-    if lineage.parent_version < 0 or lineage.parent_version > latest_version:
-        raise InvalidArgument(
-            f"{prefix}lineage.parent_version", lineage.parent_version,
-            f"name an existing version (1 to {latest_version}) or 0 for none",
-        )
+        violations.check(rules.check_text, dataset.uri, f"{where}.uri", rules.MAX_URI)
+        violations.check(rules.check_sha256, dataset.sha256, f"{where}.sha256", required=False)
+        violations.check(rules.check_non_negative, dataset.row_count, f"{where}.row_count")
+    violations.check(rules.check_text, lineage.code_repository, f"{prefix}lineage.code_repository", rules.MAX_URI)
+    violations.check(rules.check_commit, lineage.code_commit, f"{prefix}lineage.code_commit")
+    violations.check(rules.check_text, lineage.pipeline_run_id, f"{prefix}lineage.pipeline_run_id", 256)
+    violations.check(_check_parent_version, lineage.parent_version, f"{prefix}lineage.parent_version", latest_version)
+
+
+def _check_parent_version(parent_version: int, field: str, latest_version: int) -> None:
+    if parent_version < 0 or parent_version > latest_version:
+        raise InvalidArgument(field, parent_version, f"name an existing version (1 to {latest_version}) or 0 for none")
+
+
+def _check_artifact_uri(uri: str, field: str) -> None:
+    if not uri:
+        raise InvalidArgument(field, "", "give the URI where the artifact is stored", problem="is missing")
+    rules.check_text(uri, field, rules.MAX_URI)
 
 
 def check_new_version(version: res.ModelVersion) -> None:
-    """Check what can be checked without the model, so bad input fails before any I/O."""
+    """Check what can be checked without the model, so bad input fails before any I/O.
+
+    The error names every invalid field, and its message starts with the first one's.
+    """
     prefix = "model_version."
     artifact = version.artifact
-    if not artifact.uri:
-        raise InvalidArgument(f"{prefix}artifact.uri", "", "give the URI where the artifact is stored", problem="is missing")
-    rules.check_text(artifact.uri, f"{prefix}artifact.uri", rules.MAX_URI)
-    rules.check_sha256(artifact.sha256, f"{prefix}artifact.sha256", required=True)
-    rules.check_non_negative(artifact.size_bytes, f"{prefix}artifact.size_bytes")
-    rules.check_format(artifact.format, f"{prefix}artifact.format")
-    check_version_fields(version, prefix, VERSION_UPDATE_PATHS)
-    _check_lineage(version, prefix, latest_version=2**62)
+    violations = FieldViolations()
+    violations.check(_check_artifact_uri, artifact.uri, f"{prefix}artifact.uri")
+    violations.check(rules.check_sha256, artifact.sha256, f"{prefix}artifact.sha256", required=True)
+    violations.check(rules.check_non_negative, artifact.size_bytes, f"{prefix}artifact.size_bytes")
+    violations.check(rules.check_format, artifact.format, f"{prefix}artifact.format")
+    check_version_fields(version, prefix, VERSION_UPDATE_PATHS, violations)
+    _check_lineage(version, prefix, 2**62, violations)
+    violations.raise_if_any()
 
 
 def decide_create_version(aggregate: ModelAggregate, version: res.ModelVersion, created_by: str) -> list[Message]:
     check_new_version(version)
     aggregate.require_state(res.MODEL_STATE_ACTIVE, action="create a version")
-    _check_lineage(version, "model_version.", aggregate.model.latest_version)
+    violations = FieldViolations()
+    _check_lineage(version, "model_version.", aggregate.model.latest_version, violations)
+    violations.raise_if_any()
     number = aggregate.model.latest_version + 1
     created = res.ModelVersion(
         version=number,
