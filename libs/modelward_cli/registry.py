@@ -7,7 +7,9 @@ import asyncio
 import os
 from pathlib import Path
 
+from modelward_cli.common import EXIT_PRECONDITION, print_error
 from modelward_common.db import create_engine
+from modelward_common.errors import FailedPrecondition
 
 
 def _default_database_url() -> str:
@@ -28,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="SQLAlchemy URL of the registry database (env MODELWARD_REGISTRY_DATABASE_URL, "
              "default: registry.sqlite in the data folder of 'modelward up', %(default)s)",
     )
+    rebuild.add_argument(
+        "--force", action="store_true",
+        help="rebuild even while a registry is serving on the database; changes it commits during the "
+             "rebuild may be missing from the projections until the next rebuild (default: refuse)",
+    )
     rebuild.set_defaults(handler=_rebuild)
 
 
@@ -44,10 +51,14 @@ def _rebuild(args: argparse.Namespace) -> int:
         engine = create_engine(args.database_url)
         try:
             await prepare_database(engine)
-            stats = await rebuild_projections(engine)
+            stats = await rebuild_projections(engine, force=args.force)
         finally:
             await engine.dispose()
         print(f"rebuilt {stats.models} models and {stats.versions} versions from {stats.events} events in {stats.seconds:.1f} s")
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except FailedPrecondition as error:
+        print_error(error.message)
+        return EXIT_PRECONDITION
     return 0

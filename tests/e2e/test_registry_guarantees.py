@@ -241,3 +241,39 @@ async def test_cli_rebuild_keeps_projections(fresh_sqlite_url, nats_server, nats
     assert result.returncode == 0, result.stderr
     assert "rebuilt 1 models and 1 versions from 3 events" in result.stdout
     assert await _dump_projections(database_url) == live
+
+
+async def test_cli_rebuild_refused_while_serving(fresh_sqlite_url, nats_server, nats_prefix) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    database_url = fresh_sqlite_url()
+    config = registry_config(database_url, nats_server.url, nats_prefix)
+    command = Path(sys.executable).parent / "modelward"
+    async with running_registry(config) as registry:
+        await registry.stub.CreateModel(new_model("serving"))
+        deadline = asyncio.get_running_loop().time() + 10
+        while not registry.app.relay.is_leader:
+            assert asyncio.get_running_loop().time() < deadline, "the relay never took its lease"
+            await asyncio.sleep(0.05)
+        live = await _dump_projections(database_url)
+
+        refused = await asyncio.to_thread(
+            subprocess.run, [str(command), "registry", "rebuild-projections", "--database-url", database_url],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert refused.returncode == 6, refused.stderr
+        assert "a registry is serving on this database" in refused.stderr
+        assert registry.app.relay.holder_id in refused.stderr
+        assert "--force" in refused.stderr
+        assert "rebuilt" not in refused.stdout
+        assert await _dump_projections(database_url) == live
+
+        forced = await asyncio.to_thread(
+            subprocess.run,
+            [str(command), "registry", "rebuild-projections", "--database-url", database_url, "--force"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert forced.returncode == 0, forced.stderr
+        assert "rebuilt 1 models" in forced.stdout

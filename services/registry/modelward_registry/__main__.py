@@ -9,12 +9,16 @@ import signal
 import sys
 
 from modelward_common.db import create_engine
+from modelward_common.errors import FailedPrecondition
 from modelward_common.grpc_server import configure_logging
 from modelward_registry import config as registry_config
 from modelward_registry.bootstrap import RegistryApp, prepare_database
 from modelward_registry.rebuild import rebuild_projections
 
 logger = logging.getLogger("modelward_registry")
+
+# The exit code the modelward CLI uses for a failed precondition.
+EXIT_PRECONDITION = 6
 
 
 async def serve(config: registry_config.RegistryConfig) -> None:
@@ -29,11 +33,11 @@ async def serve(config: registry_config.RegistryConfig) -> None:
     await app.stop()
 
 
-async def rebuild(database_url: str) -> None:
+async def rebuild(database_url: str, *, force: bool) -> None:
     engine = create_engine(database_url)
     try:
         await prepare_database(engine)
-        stats = await rebuild_projections(engine)
+        stats = await rebuild_projections(engine, force=force)
         print(f"rebuilt {stats.models} models and {stats.versions} versions from {stats.events} events "
               f"in {stats.seconds:.1f} s")
     finally:
@@ -59,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=help_text)
         registry_config.add_arguments(sub)
+        if name == "rebuild-projections":
+            sub.add_argument(
+                "--force", action="store_true",
+                help="rebuild even while a registry is serving on the database (default: refuse)",
+            )
     return parser
 
 
@@ -69,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         asyncio.run(serve(config))
     elif args.command == "rebuild-projections":
-        asyncio.run(rebuild(config.database_url))
+        try:
+            asyncio.run(rebuild(config.database_url, force=args.force))
+        except FailedPrecondition as error:
+            print(f"python -m modelward_registry: {error.message}", file=sys.stderr)
+            return EXIT_PRECONDITION
     else:
         asyncio.run(run_migrations(config.database_url))
     return 0

@@ -4,7 +4,8 @@ Streams are read in (stream id, stream version) order and folded one model at a 
 same `apply` the live path uses; finished rows are written in bulk. Memory holds one model and
 one write batch at a time. Run it while no registry writes to the database: it replaces the
 projections in one transaction, and a concurrent command could be lost from them (not from the
-log, so a second rebuild recovers it).
+log, so a second rebuild recovers it). A rebuild therefore refuses to start while a registry's
+relay holds an unexpired lease on the database, unless forced.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.auth.store import ACCESS_EVENT_TYPES
+from modelward_common.errors import FailedPrecondition
 from modelward_common.eventstore import events_table
+from modelward_common.relay import relay_state_table
+from modelward_common.timeutil import utc_now
 from modelward_registry.adapters import repository as repo
 from modelward_registry.adapters.schema import PROJECTION_TABLES, aliases_table, models_table, versions_table
 from modelward_registry.domain.model import ModelAggregate, apply, decode_event, empty_aggregate
@@ -60,10 +64,16 @@ class _BulkWriter:
                 self.rows[name] = []
 
 
-async def rebuild_projections(engine: AsyncEngine) -> RebuildStats:
+async def rebuild_projections(engine: AsyncEngine, *, force: bool = False) -> RebuildStats:
+    """Replace the projections with ones folded from the event log.
+
+    Raises FailedPrecondition when a registry is serving on the database, unless `force`.
+    """
     stats = RebuildStats()
     started = time.monotonic()
     async with engine.begin() as connection:
+        if not force:
+            await _refuse_while_serving(connection)
         for table in PROJECTION_TABLES:
             await connection.execute(table.delete())
         writer = _BulkWriter(connection)
@@ -85,6 +95,30 @@ async def rebuild_projections(engine: AsyncEngine) -> RebuildStats:
         stats.events, stats.models, stats.versions, stats.seconds,
     )
     return stats
+
+
+async def _refuse_while_serving(connection: AsyncConnection) -> None:
+    """Raise FailedPrecondition when a relay holds an unexpired lease, which a running registry
+    renews every few seconds and releases when it stops.
+
+    NOTE: a registry whose relay has not taken the lease yet, or whose lease expired while it was
+    paused, is not detected, and a registry started during the rebuild is not stopped.
+    """
+    leases = relay_state_table.c
+    holders = (
+        await connection.execute(
+            sa.select(leases.name, leases.holder, leases.lease_expires_at)
+            .where(leases.holder.is_not(None), leases.lease_expires_at > utc_now())
+        )
+    ).all()
+    if holders:
+        name, holder, expires = holders[0]
+        raise FailedPrecondition(
+            f"a registry is serving on this database: relay {holder} holds the lease of stream {name} "
+            f"until {expires.isoformat()}; stop every registry first, or pass --force to rebuild anyway "
+            "and risk losing changes they commit meanwhile from the projections",
+            reason="REGISTRY_SERVING",
+        )
 
 
 async def _events_by_stream(connection: AsyncConnection) -> Any:
