@@ -137,8 +137,12 @@ def make_data(rows: int, features: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return reference, current
 
 
-def config_for(rows: int) -> MonitoringConfig:
-    return MonitoringConfig(window=WindowConfig(max_rows=rows, max_duration_seconds=None))
+def single_window_config() -> MonitoringConfig:
+    """Return a config whose window never closes by itself, so one window takes every batch.
+
+    A row limit would close the window inside the last `add_batch`, before the timed close.
+    """
+    return MonitoringConfig(window=WindowConfig(max_rows=None, max_duration_seconds=1e12))
 
 
 def time_own(
@@ -151,7 +155,7 @@ def time_own(
     build = time.perf_counter() - started
     profile_bytes = len(profile.to_bytes())
 
-    config = config_for(current.shape[1])
+    config = single_window_config()
     batches = [
         {name: current[i, start : start + batch_rows] for i, name in enumerate(names)}
         for start in range(0, current.shape[1], batch_rows)
@@ -195,7 +199,7 @@ def time_ingestion_with_ids(
     Request ids also fill the label-join buffer, one dict entry per row.
     """
     names = list(profile.features)
-    accumulator = WindowAccumulator(profile, config_for(batch_rows * batches))
+    accumulator = WindowAccumulator(profile, single_window_config())
     batch = {name: current[i, :batch_rows] for i, name in enumerate(names)}
     id_lists = [[f"r{step}-{row}" for row in range(batch_rows)] for step in range(batches)]
     cpu_started = time.process_time()
@@ -225,7 +229,7 @@ def measure_memory(
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
-        accumulator = WindowAccumulator(profile, config_for(max(checkpoints)))
+        accumulator = WindowAccumulator(profile, single_window_config())
         rows = 0
         for checkpoint in sorted(checkpoints):
             while rows < checkpoint:
