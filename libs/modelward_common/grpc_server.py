@@ -151,9 +151,6 @@ async def _checked_stream(requests: AsyncIterator[Any], method: str) -> AsyncIte
         yield _checked(request, method)
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Apply the rate limit and the caller's deadline, and map ModelwardError to its status;
-    log anything else and return INTERNAL."""
 async def _peek_first(requests: AsyncIterator[Any]) -> tuple[AsyncIterator[Any], Any | None]:
     """Read the first message of a stream; return the whole stream again and that message (None: empty)."""
     first = await anext(requests, None)
@@ -168,6 +165,9 @@ async def _peek_first(requests: AsyncIterator[Any]) -> tuple[AsyncIterator[Any],
     return replay(), first
 
 
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Apply the rate limit and the caller's deadline, and map ModelwardError to its status;
+    log anything else and return INTERNAL."""
 
     def __init__(self, rate_limiter: RateLimiter | None = None, guard: CallGuard | None = None) -> None:
         self.rate_limiter = rate_limiter
