@@ -96,8 +96,14 @@ AfterApply = Callable[[AsyncConnection], Awaitable[None]]
 
 
 class HistorySource(Protocol):
-    async def events_between(self, stream_id: str, after_version: int, before_version: int) -> list[ReceivedEvent]:
-        """Return the stream's events with after_version < version < before_version, in order."""
+    async def events_between(
+        self, stream_id: str, after_version: int, before_version: int, *, event_type: str
+    ) -> list[ReceivedEvent]:
+        """Return the stream's events with after_version < version < before_version, in order.
+
+        `event_type` is the type of the event that revealed the gap, so a source that serves
+        several kinds of stream can tell which kind `stream_id` is.
+        """
         ...
 
 
@@ -183,6 +189,8 @@ class EventConsumer:
         self.parked_count = 0
         self.duplicate_count = 0
         self.healed_count = 0
+        # Events applied from the source's log by apply_missing, not from a JetStream message.
+        self.refilled_count = 0
         self._stopping = asyncio.Event()
         self._client: NatsClient | None = None
 
@@ -442,6 +450,29 @@ class EventConsumer:
         self.on_commit()
         return True
 
+    async def apply_missing(self, events: Sequence[ReceivedEvent]) -> int:
+        """Apply those of `events` that the inbox lacks, in the given order; return how many applied.
+
+        For events read from the source's own log instead of JetStream, such as events lost in
+        transit. Each applies in its own transaction like a redelivered message, so a gap before
+        one is filled from history at once.
+        """
+        if not events:
+            return 0
+        async with self.engine.connect() as connection:
+            seen = await self._seen_ids(connection, [event.event_id for event in events])
+        applied = 0
+        for event in events:
+            if event.event_id not in seen and await self.apply(event, deliveries=self.config.gap_wait_deliveries):
+                applied += 1
+        if applied:
+            self.refilled_count += applied
+            logger.warning(
+                "consumer %s applied %d event(s) from the source's log that had not arrived through JetStream",
+                self.config.name, applied,
+            )
+        return applied
+
     async def _seen_ids(self, connection: AsyncConnection, event_ids: Sequence[str]) -> set[str]:
         """Return which of the event ids the inbox has."""
         result = await connection.execute(
@@ -491,7 +522,7 @@ class EventConsumer:
     async def _heal(self, connection: AsyncConnection, event: ReceivedEvent, last: int) -> list[ReceivedEvent]:
         """Apply the stream's events between `last` and `event` from history; return those applied here."""
         assert self.history is not None
-        missing = await self.history.events_between(event.stream_id, last, event.stream_version)
+        missing = await self.history.events_between(event.stream_id, last, event.stream_version, event_type=event.type)
         versions = [item.stream_version for item in missing]
         if versions != list(range(last + 1, event.stream_version)):
             raise FailedPrecondition(

@@ -26,6 +26,8 @@ class Permission(enum.StrEnum):
     MONITORING_CONFIGURE = "monitoring.configure"
     OPERATIONS_MANAGE = "operations.manage"
     ACCESS_MANAGE = "access.manage"
+    # Read the access events (ListAccessEvents), as governance does to refill lost ones.
+    ACCESS_READ = "access.read"
     AUDIT_READ = "audit.read"
 
 
@@ -90,13 +92,13 @@ class Rule:
     resource: Callable[[Any], str] | None = None
     # Returns the team a new model would belong to, for creates.
     team: Callable[[Any], str] | None = None
-
-
     # True for calls that return items of many models (lists, and reads of no model such as
     # GetPolicy). When the request names no model, a caller whose bindings grant the permission
     # on some teams or models is admitted with a ModelScope, and the handler returns only those
     # models' items. A request naming one model is checked against that model as usual.
     filtered: bool = False
+
+
 # Looks up the model a resource name refers to; None when there is none.
 ModelResolverFn = Callable[[str], Awaitable["ModelRef | None"]]
 

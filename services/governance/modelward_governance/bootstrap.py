@@ -22,7 +22,7 @@ from modelward_common.migrations import migrate
 from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_governance.adapters import store
 from modelward_governance.adapters.audit_streams import model_streams
-from modelward_governance.adapters.registry_history import RegistryHistory
+from modelward_governance.adapters.registry_history import ACCESS_EVENTS_PAGE, RegistryHistory
 from modelward_governance.adapters.schema import MIGRATIONS
 from modelward_governance.config import GovernanceConfig
 from modelward_governance.domain.orphans import OrphanConfig
@@ -87,6 +87,7 @@ class GovernanceApp:
     host: ServiceHost = field(init=False)
     relay: OutboxRelay | None = field(init=False, default=None)
     consumer: EventConsumer | None = field(init=False, default=None)
+    history: RegistryHistory = field(init=False)
     _channel: grpc.aio.Channel | None = field(init=False, default=None)
     access: AccessDirectory = field(init=False)
     _access_changed: bool = field(init=False, default=False)
@@ -108,9 +109,10 @@ class GovernanceApp:
                 tls_ca_file=self.config.registry_tls_ca_file, tls_cert_file=self.config.registry_tls_cert_file,
                 tls_key_file=self.config.registry_tls_key_file,
             )
+            self.history = RegistryHistory(self._channel)
             self.consumer = EventConsumer(
                 self.engine, consumer_config(self.config), self._handle_registry_event,
-                history=RegistryHistory(self._channel), on_commit=self._after_commit,
+                history=self.history, on_commit=self._after_commit,
                 before_apply=self.governance.prepare_batch, after_apply=self.governance.finish_batch,
             )
         queries = GovernanceQueries(self.engine, self.config.token_key(), self.governance.settings.orphans)
@@ -132,6 +134,8 @@ class GovernanceApp:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="governance-relay"))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name="governance-consumer"))
+        if self.consumer is not None and self.config.access_sync_interval > 0:
+            self._tasks.append(asyncio.create_task(self._sync_access_events(), name="governance-access-sync"))
         if self.config.sweep_interval > 0:
             self._tasks.append(asyncio.create_task(self._sweep(), name="governance-sweep"))
         if self.config.window_close_interval > 0:
@@ -154,6 +158,32 @@ class GovernanceApp:
         if self._access_changed:
             self._access_changed = False
             self.access.invalidate()
+
+    async def _sync_access_events(self) -> None:
+        """Apply the registry's access events that JetStream did not deliver, reading its log now and then.
+
+        A lost event in the middle of a binding's or token's stream is filled in when the next
+        event of that stream arrives, as for models. A lost last event (a new binding, a deleted
+        binding, a revoked token) has no successor, so only this pass finds it. Each process
+        reads from the start of the log once, then only what is new.
+        """
+        assert self.consumer is not None
+        position = 0
+        while True:
+            try:
+                events = await self.history.access_events_after(position)
+                await self.consumer.apply_missing(events)
+            except Exception as error:  # noqa: BLE001 - the next pass tries again from the same position
+                logger.warning(
+                    "reading the registry's access events after position %d failed, retrying in %g s: %s",
+                    position, self.config.access_sync_interval, error,
+                )
+                await asyncio.sleep(self.config.access_sync_interval)
+                continue
+            if events:
+                position = events[-1].position
+            if len(events) < ACCESS_EVENTS_PAGE:
+                await asyncio.sleep(self.config.access_sync_interval)
 
     async def _sweep(self) -> None:
         """Re-evaluate every model now and then, so rules that depend on the clock fire."""
@@ -184,7 +214,7 @@ class GovernanceApp:
         if self.relay is not None:
             await self.relay.stop()
         for task in self._tasks:
-            if task.get_name() in ("governance-sweep", "governance-window-close"):
+            if task.get_name() in ("governance-sweep", "governance-window-close", "governance-access-sync"):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

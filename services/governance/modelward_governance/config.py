@@ -41,6 +41,10 @@ class GovernanceConfig:
     # Seconds between checks for production windows whose window_duration has passed, so they
     # close without waiting for a new batch; 0 leaves closing to the next batch.
     window_close_interval: float = 10.0
+    # Seconds between reads of the registry's access events, which apply any binding or token
+    # change that JetStream lost; 0 turns them off, so a lost last event of a binding or token
+    # is never applied.
+    access_sync_interval: float = 60.0
     shutdown_grace: float = 10.0
     page_token_key: str = ""
     log_level: str = "INFO"
@@ -105,6 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between checks for monitoring windows whose window_duration has passed; such "
                              "a window closes at most this long after it is due, even without new data; 0 leaves "
                              "closing to the next batch (env MODELWARD_WINDOW_CLOSE_INTERVAL, default %(default)s)")
+    parser.add_argument("--access-sync-interval", type=float,
+                        default=float(env("MODELWARD_ACCESS_SYNC_INTERVAL", str(defaults.access_sync_interval))),
+                        help="seconds between reads of the registry's role binding and token events, to apply any "
+                             "that JetStream lost; 0 turns them off (env MODELWARD_ACCESS_SYNC_INTERVAL, "
+                             "default %(default)s)")
     parser.add_argument("--shutdown-grace", type=float,
                         default=float(env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace))),
                         help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
@@ -142,6 +151,7 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         redundancy_threshold=args.redundancy_threshold,
         sweep_interval=args.sweep_interval,
         window_close_interval=args.window_close_interval,
+        access_sync_interval=args.access_sync_interval,
         shutdown_grace=args.shutdown_grace,
         page_token_key=args.page_token_key,
         log_level=args.log_level,

@@ -146,3 +146,49 @@ class ListApiTokensResponse(_message.Message):
     api_tokens: _containers.RepeatedCompositeFieldContainer[ApiToken]
     next_page_token: str
     def __init__(self, api_tokens: _Optional[_Iterable[_Union[ApiToken, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListAccessEventsRequest(_message.Message):
+    __slots__ = ("after_position", "stream_id", "after_stream_version", "page_size")
+    AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_STREAM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    after_position: int
+    stream_id: str
+    after_stream_version: int
+    page_size: int
+    def __init__(self, after_position: _Optional[int] = ..., stream_id: _Optional[str] = ..., after_stream_version: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class AccessEvent(_message.Message):
+    __slots__ = ("event_id", "type", "stream_id", "stream_version", "global_position", "time", "actor", "reason", "correlation_id", "causation_id", "subject", "payload")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GLOBAL_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    stream_id: str
+    stream_version: int
+    global_position: int
+    time: _timestamp_pb2.Timestamp
+    actor: str
+    reason: str
+    correlation_id: str
+    causation_id: str
+    subject: str
+    payload: bytes
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., stream_id: _Optional[str] = ..., stream_version: _Optional[int] = ..., global_position: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., subject: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class ListAccessEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AccessEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[AccessEvent, _Mapping]]] = ...) -> None: ...

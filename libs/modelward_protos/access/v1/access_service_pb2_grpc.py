@@ -68,6 +68,11 @@ class AccessServiceStub:
                 request_serializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListApiTokensRequest.SerializeToString,
                 response_deserializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListApiTokensResponse.FromString,
                 _registered_method=True)
+        self.ListAccessEvents = channel.unary_unary(
+                '/modelward.access.v1.AccessService/ListAccessEvents',
+                request_serializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListAccessEventsRequest.SerializeToString,
+                response_deserializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListAccessEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AccessServiceServicer:
@@ -114,6 +119,16 @@ class AccessServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccessEvents(self, request, context):
+        """Returns the recorded access events in the order of the registry's event log, so a
+        consumer can refill events lost on their way through NATS. Needs the permission
+        `access.read`, which only ROLE_ADMIN grants, because the events name every binding and
+        carry token digests.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccessServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +161,11 @@ def add_AccessServiceServicer_to_server(servicer, server):
                     servicer.ListApiTokens,
                     request_deserializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListApiTokensRequest.FromString,
                     response_serializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListApiTokensResponse.SerializeToString,
+            ),
+            'ListAccessEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccessEvents,
+                    request_deserializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListAccessEventsRequest.FromString,
+                    response_serializer=modelward_dot_access_dot_v1_dot_access__service__pb2.ListAccessEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +334,33 @@ class AccessService:
             '/modelward.access.v1.AccessService/ListApiTokens',
             modelward_dot_access_dot_v1_dot_access__service__pb2.ListApiTokensRequest.SerializeToString,
             modelward_dot_access_dot_v1_dot_access__service__pb2.ListApiTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccessEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelward.access.v1.AccessService/ListAccessEvents',
+            modelward_dot_access_dot_v1_dot_access__service__pb2.ListAccessEventsRequest.SerializeToString,
+            modelward_dot_access_dot_v1_dot_access__service__pb2.ListAccessEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

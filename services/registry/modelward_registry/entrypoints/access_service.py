@@ -37,3 +37,8 @@ class AccessServicer(access_grpc.AccessServiceServicer):
 
     async def ListApiTokens(self, request: access_pb.ListApiTokensRequest, context: Context) -> access_pb.ListApiTokensResponse:
         return await self.admin.list_api_tokens(request)
+
+    async def ListAccessEvents(
+        self, request: access_pb.ListAccessEventsRequest, context: Context
+    ) -> access_pb.ListAccessEventsResponse:
+        return await self.admin.list_access_events(request)

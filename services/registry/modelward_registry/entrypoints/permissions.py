@@ -63,6 +63,8 @@ ACCESS_RULES: dict[str, Rule] = {
         "CreateRoleBinding", "DeleteRoleBinding", "ListRoleBindings", "CreateApiToken", "RevokeApiToken", "ListApiTokens",
     )
 }
+# Admins only, like the methods above, because the events name every binding and carry token digests.
+ACCESS_RULES["ListAccessEvents"] = Rule(P.ACCESS_READ)
 
 RULES: dict[str, Rule] = {
     **{f"/{REGISTRY_SERVICE}/{method}": rule for method, rule in REGISTRY_RULES.items()},

@@ -20,6 +20,7 @@ from modelward_common import eventstore
 from modelward_common.auth.api_tokens import generate_api_token
 from modelward_common.auth.roles import Role
 from modelward_common.auth.store import (
+    ACCESS_EVENT_TYPES,
     ROLE_FROM_PROTO,
     ROLE_TO_PROTO,
     api_tokens_table,
@@ -28,7 +29,7 @@ from modelward_common.auth.store import (
 )
 from modelward_common.db import read_connection, transaction
 from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFound
-from modelward_common.eventstore import EventContext, NewEvent
+from modelward_common.eventstore import EventContext, NewEvent, events_table, stored_event
 from modelward_common.paging import fetch_page, parse_order_by
 from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
 from modelward_common.timeutil import request_time, to_timestamp, utc_now
@@ -41,6 +42,8 @@ from modelward_registry.domain.validation import MAX_REASON, check_team, check_t
 logger = logging.getLogger(__name__)
 
 MAX_DISPLAY_NAME = 200
+DEFAULT_EVENTS_PAGE = 100
+MAX_EVENTS_PAGE = 1000
 _BINDING_PREFIX = "roleBindings/"
 _TOKEN_PREFIX = "apiTokens/"
 
@@ -210,6 +213,64 @@ class AccessAdmin:
         return access_pb.ListApiTokensResponse(
             api_tokens=[token_to_proto(row._mapping) for row in page.rows], next_page_token=page.next_page_token
         )
+
+    # --- access events ----------------------------------------------------------------------
+
+    async def list_access_events(self, request: access_pb.ListAccessEventsRequest) -> access_pb.ListAccessEventsResponse:
+        """Return access events in log order after a position, optionally of one binding or token."""
+        if request.after_position < 0:
+            raise InvalidArgument("after_position", request.after_position, "use 0 or the global_position of an event")
+        if request.after_stream_version < 0:
+            raise InvalidArgument("after_stream_version", request.after_stream_version, "use 0 or a positive number")
+        if request.after_stream_version and not request.stream_id:
+            raise InvalidArgument(
+                "after_stream_version", request.after_stream_version, "set stream_id as well, or leave it 0",
+                problem="is set without stream_id",
+            )
+        if request.stream_id:
+            _check_stream_id(request.stream_id)
+        if request.page_size < 0:
+            raise InvalidArgument("page_size", request.page_size, "use 0 for the default or a positive number")
+        page_size = min(request.page_size or DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)
+
+        events = events_table.c
+        # NOTE: without a stream_id this filters the whole log by type. The events table has no
+        # index on type, so a read from position 0 scans every event once.
+        query = (
+            sa.select(events_table)
+            .where(events.type.in_(sorted(ACCESS_EVENT_TYPES)), events.position > request.after_position)
+            .order_by(events.position)
+            .limit(page_size)
+        )
+        if request.stream_id:
+            query = query.where(events.stream_id == request.stream_id, events.stream_version > request.after_stream_version)
+        async with read_connection(self.engine, "ListAccessEvents") as connection:
+            rows = (await connection.execute(query)).all()
+
+        response = access_pb.ListAccessEventsResponse()
+        for row in rows:
+            event = stored_event(row)
+            response.events.append(
+                access_pb.AccessEvent(
+                    event_id=event.event_id, type=event.type, stream_id=event.stream_id,
+                    stream_version=event.stream_version, global_position=event.position,
+                    time=to_timestamp(event.recorded_at), actor=event.actor, reason=event.reason,
+                    correlation_id=event.correlation_id, causation_id=event.causation_id, subject=event.subject,
+                    payload=event.payload,
+                )
+            )
+        return response
+
+
+def _check_stream_id(stream_id: str) -> None:
+    try:
+        if str(uuid.UUID(stream_id)) == stream_id:
+            return
+    except ValueError:
+        pass
+    raise InvalidArgument(
+        "stream_id", stream_id, "use a binding id or a token uid in lowercase UUID form, as in the events' ce-streamid"
+    )
 
 
 async def _model_names(connection: AsyncConnection, uids: set[str]) -> dict[str, str]:
