@@ -21,6 +21,7 @@ from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_protos.access.v1 import access_service_pb2_grpc as access_grpc
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
+from modelward_registry.adapters.alias_cache import AliasCache, ChangeWatcher
 from modelward_registry.adapters.audit_streams import model_streams
 from modelward_registry.adapters.schema import MIGRATIONS
 from modelward_registry.config import RegistryConfig
@@ -81,6 +82,7 @@ class RegistryApp:
     decisions: EventConsumer | None = field(init=False, default=None)
     promotion_decisions: PromotionDecisionHandler = field(init=False)
     _principals_changed: bool = field(init=False, default=False)
+    watcher: ChangeWatcher | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> int:
@@ -89,9 +91,13 @@ class RegistryApp:
         if self.config.run_relay:
             self.relay = OutboxRelay(self.engine, relay_config(self.config))
         wake = self.relay.wake if self.relay else (lambda: None)
+        alias_cache = AliasCache(self.config.alias_cache)
         self.registry = Registry(
-            self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake
+            self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake,
+            alias_cache=alias_cache,
         )
+        if alias_cache.enabled:
+            self.watcher = ChangeWatcher(self.engine, alias_cache)
         queries = RegistryQueries(self.engine, self.config.token_key())
         guard, self.access = await build_guard(
             self.config.auth, self.engine, "registry", RULES, model_resolver(self.engine), INACTIVE_PRINCIPALS
@@ -117,6 +123,8 @@ class RegistryApp:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="registry-relay"))
         if self.decisions is not None:
             self._tasks.append(asyncio.create_task(self.decisions.run(), name="registry-decisions"))
+        if self.watcher is not None:
+            self._tasks.append(asyncio.create_task(self.watcher.run(), name="registry-alias-cache"))
         logger.info("registry ready on port %d (database %s)", port, self.engine.url.render_as_string())
         return port
 
@@ -128,8 +136,8 @@ class RegistryApp:
         await self.promotion_decisions(connection, event)
 
     def _after_governance_commit(self) -> None:
-        if self.relay is not None:
-            self.relay.wake()
+        # Wakes the relay and drops the cached aliases of the models the decisions changed.
+        self.registry.after_external_commit()
         # Reload the inactive principals at once, not after the directory's max age.
         if self._principals_changed:
             self._principals_changed = False
@@ -146,6 +154,8 @@ class RegistryApp:
             await self.decisions.stop()
         if self.relay is not None:
             await self.relay.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

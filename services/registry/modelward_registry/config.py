@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
+from modelward_registry.adapters.alias_cache import AliasCacheSettings
 
 _STAGES = {"STAGING": res.STAGE_STAGING, "PRODUCTION": res.STAGE_PRODUCTION, "ARCHIVED": res.STAGE_ARCHIVED}
 
@@ -44,6 +46,8 @@ class RegistryConfig:
     # When false, no relay runs in this process (another replica or a test publishes).
     run_relay: bool = True
     db_pool_size: int = 10
+    # ResolveAlias answers from memory; see adapters/alias_cache.py.
+    alias_cache: AliasCacheSettings = field(default_factory=AliasCacheSettings)
     # Credentials, TLS and NATS security; authentication is on unless auth.enabled is False.
     auth: AuthConfig = field(default_factory=AuthConfig)
 
@@ -88,6 +92,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit-signing-key", default=env("MODELWARD_REGISTRY_AUDIT_SIGNING_KEY", ""),
                         help="PEM file with the Ed25519 private key that signs audit exports "
                              "(env MODELWARD_REGISTRY_AUDIT_SIGNING_KEY, default: exports are unsigned)")
+    cache = defaults.alias_cache
+    parser.add_argument("--alias-cache-entries", type=_non_negative_int,
+                        default=env("MODELWARD_ALIAS_CACHE_ENTRIES", str(cache.max_entries)),
+                        help="resolved aliases kept in memory for ResolveAlias; 0 turns the cache off "
+                             "(env MODELWARD_ALIAS_CACHE_ENTRIES, default %(default)s)")
+    parser.add_argument("--alias-cache-staleness", type=_positive_seconds,
+                        default=env("MODELWARD_ALIAS_CACHE_STALENESS", str(cache.max_staleness)),
+                        help="seconds after which an alias change made by another replica is certainly seen by "
+                             "ResolveAlias on this one; changes made on this replica are seen at once "
+                             "(env MODELWARD_ALIAS_CACHE_STALENESS, default %(default)s)")
     add_limit_arguments(parser)
     parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
                         help="DEBUG, INFO, WARNING or ERROR (env MODELWARD_LOG_LEVEL, default %(default)s)")
@@ -116,5 +130,31 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
         limits=limits_from_arguments(args),
         audit_signing_key_file=args.audit_signing_key,
         run_relay=not args.no_relay,
+        alias_cache=AliasCacheSettings(
+            max_entries=args.alias_cache_entries,
+            max_staleness=args.alias_cache_staleness,
+            # Poll often enough that a change is usually seen within a tenth of the bound.
+            poll_interval=min(0.05, args.alias_cache_staleness / 10),
+        ),
         auth=auth_from_arguments(args),
     )
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 0 or more") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds above 0")
+    return value

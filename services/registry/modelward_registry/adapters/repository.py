@@ -232,7 +232,7 @@ async def get_version_body(connection: AsyncConnection, model_id: str, number: i
 
 
 RESOLVE_ALIAS = (
-    sa.select(models_table.c.state, aliases_table.c.version, versions_table.c.body)
+    sa.select(models_table.c.state, models_table.c.uid, versions_table.c.body)
     .select_from(
         models_table.outerjoin(
             aliases_table,
@@ -246,9 +246,9 @@ RESOLVE_ALIAS = (
 )
 
 
-async def resolve_alias(connection: AsyncConnection, model_id: str, alias: str) -> tuple[int, bytes | None] | None:
-    """Return (model state, version body or None) or None when the model does not exist."""
+async def resolve_alias(connection: AsyncConnection, model_id: str, alias: str) -> tuple[int, str, bytes | None] | None:
+    """Return (model state, model uid, version body or None) or None when the model does not exist."""
     row = (await connection.execute(RESOLVE_ALIAS, {"model_id": model_id, "alias": alias})).first()
     if row is None:
         return None
-    return row[0], row[2]
+    return row[0], str(row[1]), row[2]

@@ -23,6 +23,7 @@ from modelward_common.eventstore import ConcurrencyConflict, EventContext, NewEv
 from modelward_common.timeutil import utc_now
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters import repository as repo
+from modelward_registry.adapters.alias_cache import AliasCache, AliasCacheSettings
 from modelward_registry.adapters.schema import models_table, request_ids_table
 from modelward_registry.domain import decisions
 from modelward_registry.domain.model import ModelAggregate, apply, empty_aggregate
@@ -75,18 +76,27 @@ class Registry:
         settings: RegistrySettings | None = None,
         *,
         on_commit: Callable[[], None] = lambda: None,
+        alias_cache: AliasCache | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings or RegistrySettings()
         self.on_commit = on_commit
+        self.alias_cache = alias_cache if alias_cache is not None else AliasCache(AliasCacheSettings(max_entries=0))
+        # Streams each open transaction changed (by id of its connection), dropped from the
+        # alias cache once that transaction commits.
+        self._changed_streams: dict[int, set[str]] = {}
+        self._running: set[int | None] = set()
 
     # --- command plumbing -------------------------------------------------------------------
 
     async def _execute(self, operation: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` in a transaction, retrying when a concurrent writer won the race."""
         for attempt in range(1, self.settings.max_conflict_retries + 1):
+            key = None
             try:
                 async with transaction(self.engine, operation) as connection:
+                    key = id(connection)
+                    self._running.add(key)
                     result = await work(connection)
             except ConcurrencyConflict as conflict:
                 logger.info("%s: %s (attempt %d)", operation, conflict.message, attempt)
@@ -96,6 +106,11 @@ class Registry:
                     raise
                 logger.info("%s: unique key taken concurrently, retrying (attempt %d)", operation, attempt)
                 continue
+            finally:
+                self._running.discard(key)
+                changed = self._changed_streams.pop(key, None)
+            if changed:
+                self.alias_cache.drop(changed)
             self.on_commit()
             return result
         raise Aborted(
@@ -117,6 +132,7 @@ class Registry:
                 NewEvent(type=event.DESCRIPTOR.name, payload=event.SerializeToString(), subject=subject_of(aggregate, event))
             )
         await repo.save_aggregate(connection, aggregate)
+        self._changed_streams.setdefault(id(connection), set()).add(aggregate.uid)
         stored = await eventstore.append(connection, aggregate.uid, expected, new_events, context, recorded_at=now)
         for event in stored:
             logger.info(
@@ -124,6 +140,16 @@ class Registry:
                 event.type, event.subject, event.event_id, event.stream_id, event.stream_version,
                 context.correlation_id or "-", context.actor,
             )
+
+    def after_external_commit(self) -> None:
+        """Drop the cached aliases of streams that a transaction not run by `_execute` changed.
+
+        The promotion-decision consumer records events through `record` in its own transactions
+        and calls this after each commit.
+        """
+        for key in [key for key in self._changed_streams if key not in self._running]:
+            self.alias_cache.drop(self._changed_streams.pop(key))
+        self.on_commit()
 
     async def _load(
         self, connection: AsyncConnection, model_id: str, versions: Sequence[int] = (), *, field: str = "name"
@@ -380,18 +406,24 @@ class Registry:
 
     async def resolve_alias(self, model_id: str, alias: str) -> res.ModelVersion:
         decisions.rules.check_alias(alias)
+        cached = self.alias_cache.get(model_id, alias)
+        if cached is not None:
+            return cached
+        generation = self.alias_cache.generation
         async with read_connection(self.engine, "ResolveAlias") as connection:
             found = await repo.resolve_alias(connection, model_id, alias)
             if found is None:
                 raise await self._model_not_found(connection, model_id, "model")
-        state, body = found
+        state, uid, body = found
         if state == res.MODEL_STATE_DELETED:
             raise FailedPrecondition(
                 f"model {model_name(model_id)} is DELETED, so its aliases no longer resolve", reason="MODEL_DELETED"
             )
         if body is None:
             raise NotFound(f"alias {alias!r} not found on {model_name(model_id)}", field="alias")
-        return repo.version_message(model_id, body)
+        version = repo.version_message(model_id, body)
+        self.alias_cache.put(model_id, alias, uid, version, generation)
+        return version
 
     async def transition_stage(
         self, model_id: str, number: int, stage: int, *, archive_existing: bool, etag: str, context: EventContext

@@ -1,0 +1,93 @@
+"""The alias cache's rules, without a database: what it keeps, drops and refuses to answer."""
+
+from __future__ import annotations
+
+from modelward_protos.registry.v1 import resources_pb2 as res
+from modelward_registry.adapters.alias_cache import AliasCache, AliasCacheSettings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fresh_cache(**settings: float) -> tuple[AliasCache, Clock]:
+    clock = Clock()
+    cache = AliasCache(AliasCacheSettings(**settings), clock=clock)  # type: ignore[arg-type]
+    cache.mark_fresh(clock.now)
+    return cache, clock
+
+
+def version(number: int) -> res.ModelVersion:
+    return res.ModelVersion(name=f"models/m/versions/{number}", version=number)
+
+
+def test_answers_what_it_was_given() -> None:
+    cache, _ = fresh_cache()
+    cache.put("churn", "champion", "uid-1", version(3), cache.generation)
+    assert cache.get("churn", "champion") == version(3)
+    assert cache.get("churn", "challenger") is None
+    assert cache.get("Churn", "champion") is None
+
+
+def test_a_read_that_raced_a_drop_is_not_kept() -> None:
+    cache, _ = fresh_cache()
+    started = cache.generation
+    # The model changed (and its entries were dropped) while the read was in the database.
+    cache.drop(["uid-1"])
+    cache.put("churn", "champion", "uid-1", version(3), started)
+    assert cache.get("churn", "champion") is None
+
+
+def test_drop_forgets_every_alias_of_the_model_and_only_those() -> None:
+    cache, _ = fresh_cache()
+    cache.put("churn", "champion", "uid-1", version(3), cache.generation)
+    cache.put("churn", "challenger", "uid-1", version(4), cache.generation)
+    cache.put("fraud", "champion", "uid-2", version(1), cache.generation)
+    cache.drop(["uid-1"])
+    assert cache.get("churn", "champion") is None
+    assert cache.get("churn", "challenger") is None
+    assert cache.get("fraud", "champion") == version(1)
+
+
+def test_keeps_at_most_max_entries_least_recently_used_first() -> None:
+    cache, _ = fresh_cache(max_entries=2)
+    cache.put("a", "x", "uid-a", version(1), cache.generation)
+    cache.put("b", "x", "uid-b", version(2), cache.generation)
+    assert cache.get("a", "x") == version(1)  # now "b" is the least recently used
+    cache.put("c", "x", "uid-c", version(3), cache.generation)
+    assert len(cache) == 2
+    assert cache.get("b", "x") is None
+    assert cache.get("a", "x") == version(1)
+    # The evicted entry left no trace in the per-model index.
+    cache.drop(["uid-b"])
+    assert cache.get("c", "x") == version(3)
+
+
+def test_stops_answering_when_the_watcher_falls_behind() -> None:
+    cache, clock = fresh_cache(max_staleness=1.0)
+    cache.put("churn", "champion", "uid-1", version(3), cache.generation)
+    clock.now += 0.9
+    assert cache.get("churn", "champion") == version(3)
+    clock.now += 0.2
+    assert cache.get("churn", "champion") is None
+    # A finished poll that started now makes the entries usable again.
+    cache.mark_fresh(clock.now)
+    assert cache.get("churn", "champion") == version(3)
+
+
+def test_neither_answers_nor_keeps_before_the_first_poll() -> None:
+    cache = AliasCache(AliasCacheSettings())
+    cache.put("churn", "champion", "uid-1", version(3), cache.generation)
+    cache.mark_fresh(cache._clock())
+    assert cache.get("churn", "champion") is None
+
+
+def test_zero_entries_turns_it_off() -> None:
+    cache, _ = fresh_cache(max_entries=0)
+    cache.put("churn", "champion", "uid-1", version(3), cache.generation)
+    assert not cache.enabled
+    assert cache.get("churn", "champion") is None
