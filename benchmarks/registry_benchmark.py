@@ -156,6 +156,12 @@ async def closed_loop(clients: int, seconds: float, call: Callable[[int], Awaita
     return len(latencies), latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """Return (current RSS, peak RSS) of a process in MB."""
     values = {}
@@ -197,9 +203,12 @@ async def bench_create_and_resolve(
                             async def create(index: int) -> None:
                                 await stub.CreateModelVersion(requests[index % len(requests)], timeout=10, metadata=metadata)
 
+                            cpu_before = cpu_seconds(process.pid)
                             calls, latencies = await closed_loop(args.clients, args.seconds, create)
+                            cpu = (cpu_seconds(process.pid) - cpu_before) / calls * 1000
                             results.append((f"CreateModelVersion, {mode}", f"{calls / args.seconds:,.0f}/s",
-                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms"))
+                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms, "
+                                            f"server CPU {cpu:.2f} ms per call"))
 
                         if args.only in ("", "resolve"):
                             for name in models:
@@ -213,9 +222,12 @@ async def bench_create_and_resolve(
                                     timeout=10, metadata=metadata,
                                 )
 
+                            cpu_before = cpu_seconds(process.pid)
                             calls, latencies = await closed_loop(args.clients, args.seconds, resolve)
+                            cpu = (cpu_seconds(process.pid) - cpu_before) / calls * 1000
                             results.append((f"ResolveAlias, {mode}", f"{calls / args.seconds:,.0f}/s",
-                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms"))
+                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms, "
+                                            f"server CPU {cpu:.2f} ms per call"))
 
                         if args.only in ("", "latency"):
                             await bench_latency(args, stub, models, server.url, prefix, results)

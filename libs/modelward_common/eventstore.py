@@ -87,8 +87,16 @@ _INSERT = events_table.insert()
 _CHAIN_HEAD = (
     sa.select(events_table.c.position, events_table.c.event_hash).order_by(events_table.c.position.desc()).limit(1)
 )
-_NEXT_POSITIONS = sa.text(
-    "SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :count)"
+# PostgreSQL: the chain head and the new positions in one round trip. It must run after the
+# append lock is taken, in a statement of its own, so its snapshot includes the last holder's
+# commit. Positions are part of the hashed bytes, so they are drawn from the column's sequence
+# before the insert; rolled-back appends leave gaps, which the chain tolerates because each
+# event names its predecessor.
+_HEAD_AND_POSITIONS = sa.text(
+    "SELECT head.position, head.event_hash, "
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :count)) "
+    "FROM (SELECT 1) AS one "
+    "LEFT JOIN (SELECT position, event_hash FROM events ORDER BY position DESC LIMIT 1) AS head ON true"
 )
 
 
@@ -192,8 +200,16 @@ async def append_many(connection: AsyncConnection, appends: Sequence[PendingAppe
         # Callers append last in their transaction so the lock is held briefly.
         # SQLite needs no lock because it runs one writing transaction at a time.
         await connection.execute(_APPEND_LOCK)
-    previous_position, previous_hash = await _chain_head(connection)
-    positions = iter(await _next_positions(connection, previous_position, sum(len(item.new_events) for item in appends)))
+    count = sum(len(item.new_events) for item in appends)
+    if connection.dialect.name == "postgresql":
+        head = (await connection.execute(_HEAD_AND_POSITIONS, {"count": count})).one()
+        previous_position, previous_hash = (int(head[0]), str(head[1])) if head[0] is not None else (0, hashchain.GENESIS_HASH)
+        allocated = sorted(int(value) for value in head[2])
+    else:
+        previous_position, previous_hash = await _chain_head(connection)
+        # SQLite's single writer makes the next positions simply follow the head.
+        allocated = list(range(previous_position + 1, previous_position + count + 1))
+    positions = iter(allocated)
     rows = []
     for item in appends:
         at = item.recorded_at or utc_now()
@@ -251,16 +267,6 @@ async def _chain_head(connection: AsyncConnection) -> tuple[int, str]:
     if head is None:
         return 0, hashchain.GENESIS_HASH
     return int(head.position), str(head.event_hash)
-
-
-async def _next_positions(connection: AsyncConnection, head: int, count: int) -> list[int]:
-    # Positions are part of the hashed bytes, so they are taken before the insert. PostgreSQL
-    # draws them from the column's sequence, which later inserts keep using; rolled-back
-    # appends leave gaps, which the chain tolerates because each event names its predecessor.
-    if connection.dialect.name == "postgresql":
-        result = await connection.execute(_NEXT_POSITIONS, {"count": count})
-        return sorted(int(value) for value in result.scalars())
-    return [head + offset for offset in range(1, count + 1)]
 
 
 def stored_event(row: sa.Row[tuple[object, ...]]) -> StoredEvent:

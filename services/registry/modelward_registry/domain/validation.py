@@ -51,8 +51,11 @@ MAX_FEATURE_NAME = 256
 MAX_REASON = 2000
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _has_control(text: str) -> bool:
-    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+    return _CONTROL.search(text) is not None
 
 
 def check_model_id(value: str, field: str = "model_id") -> str:
