@@ -31,8 +31,8 @@ UNBOUND = "user:nora@example.com"
 FRAUD_SERVING = "service:fraud-scorer"
 FRAUD_CONTRIBUTOR = "user:fred@example.com"
 
-# Team of each model, and its owner. VIEWER holds viewer on team `fraud` and on model `risk-z`,
-# and owns `own-w`, so it may read every model but `growth-x`.
+# Team of each model, and its owner. VIEWER is bound as viewer to team `fraud` and to model
+# `risk-z`, and owns `own-w`, so it may read every model but `growth-x`.
 MODELS = {
     "fraud-a": ("fraud", "team:fraud"),
     "fraud-b": ("fraud", "team:fraud"),
@@ -238,8 +238,8 @@ async def test_streams_checked_against_first_message(stack) -> None:
     assert await _windows(governance, fraud) == 0
     assert await _alert_rows(governance) == 0
 
-    # Production batches are stored as they arrive, so the first one stays; the message naming
-    # the other model is rejected before anything of it is stored.
+    # Production batches are stored as they arrive, so the first one stays. The message naming
+    # the other model is rejected before any of its rows is stored.
     with pytest.raises(grpc.aio.AioRpcError) as switched:
         await governance.stub.ReportProductionData(_production([fraud, growth], drifted), metadata=as_principal(FRAUD_SERVING))
     assert switched.value.code() == grpc.StatusCode.INVALID_ARGUMENT
