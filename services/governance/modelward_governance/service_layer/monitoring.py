@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from google.protobuf import json_format
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from modelward_common.auth.scope import ModelScope
 from modelward_common.db import read_connection
 from modelward_common.errors import (
     Aborted,
@@ -55,6 +56,7 @@ from modelward_governance.domain.portfolio import PortfolioModel, PortfolioVersi
 from modelward_governance.entrypoints import convert
 from modelward_governance.entrypoints import monitoring_convert as mconv
 from modelward_governance.service_layer.governance import EventItem, Governance
+from modelward_governance.service_layer.queries import models_in_scope
 from modelward_protos.governance.v1 import governance_service_pb2 as rpc
 from modelward_protos.governance.v1 import monitoring_pb2
 
@@ -494,10 +496,12 @@ class MonitoringService:
             report.windows.append(monitoring_pb2.DriftWindow.FromString(row.report))
         return report
 
-    async def list_alerts(self, request: rpc.ListAlertsRequest) -> rpc.ListAlertsResponse:
-        """List alerts newest first, filtered by model, version, kind, state and severity."""
+    async def list_alerts(self, request: rpc.ListAlertsRequest, scope: ModelScope | None = None) -> rpc.ListAlertsResponse:
+        """List alerts newest first, filtered by model, version, kind, state, severity and the caller's scope."""
         alerts = alerts_table.c
         statement = sa.select(alerts_table)
+        if scope is not None:
+            statement = statement.where(alerts.model_uid.in_(models_in_scope(scope)))
         kind = convert.alert_kind_from_proto(request.kind)
         min_severity = convert.min_severity_from_proto(request.min_severity)
         if request.state not in (monitoring_pb2.ALERT_STATE_UNSPECIFIED, *_ALERT_STATES):
