@@ -19,9 +19,17 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+# Values of exactly these types encode as themselves; subclasses (enums) take the slow path.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: encode(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
@@ -33,9 +41,17 @@ def encode(value: Any) -> Any:
         return sorted((encode(item) for item in value), key=repr)
     if isinstance(value, (tuple, list)):
         return [encode(item) for item in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type, or None for any other type."""
+    if dataclasses.is_dataclass(kind):
+        return tuple(field.name for field in dataclasses.fields(kind))
+    return None
 
 
 @functools.cache
