@@ -165,7 +165,7 @@ class ChangeWatcher:
             try:
                 await self.poll()
             except Exception:  # noqa: BLE001 - a failed poll must not stop the watcher
-                logger.warning("alias cache: reading the event log failed; answering from the database", exc_info=True)
+                logger.warning("alias cache: reading the event log failed; ResolveAlias reads the database until a poll succeeds", exc_info=True)
                 self.cache.clear()
             try:
                 await asyncio.wait_for(self._stopping.wait(), interval)
