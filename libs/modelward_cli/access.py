@@ -10,8 +10,9 @@ import argparse
 import datetime as dt
 import sys
 
+from modelward_common.arguments import positive_float, positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, positive_float, positive_int, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, print_fields, print_json,
     print_table,
 )
 from modelward_cli.l10n import timestamp_text

@@ -18,7 +18,7 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from modelward_cli.common import positive_float
+from modelward_common.arguments import positive_float
 
 EXIT_BROKEN = 3
 _DEFAULT_TARGETS = {"registry": "127.0.0.1:50051", "governance": "127.0.0.1:50052"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import re
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import IO, Any
 import grpc
 from google.protobuf import json_format, message
 
+from modelward_common.arguments import positive_float
 from modelward_sdk import GovernanceClient, RegistryClient
 from modelward_sdk.errors import ConfigurationError, RpcError
 from modelward_sdk.settings import DEFAULT_TIMEOUT
@@ -162,43 +162,6 @@ def registry_client(args: argparse.Namespace) -> RegistryClient:
 
 def governance_client(args: argparse.Namespace) -> GovernanceClient:
     return GovernanceClient(args.governance, token=args.token, timeout=args.timeout)
-
-
-def positive_float(text: str) -> float:
-    """Parse a finite number above 0, such as a timeout in seconds."""
-    value = _finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """Parse a finite number of 0 or more, such as a wait in seconds where 0 means no wait."""
-    value = _finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    # float() also parses 'nan' and 'inf', which no timeout or wait can use.
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give a number of seconds such as 30")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from modelward_common.arguments import positive_float, positive_int
 from modelward_cli.common import (
-    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, positive_float, positive_int,
-    print_json,
+    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, print_json,
     print_table,
 )
 from modelward_cli.l10n import timestamp_text

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from modelward_protos.registry.v1 import resources_pb2 as res
+from modelward_common.arguments import positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, key_value, positive_int, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, key_value, print_fields, print_json,
     print_table, registry_client,
 )
 from modelward_cli.l10n import timestamp_text

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from modelward_common.arguments import positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, governance_client, positive_int, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, governance_client, print_fields, print_json,
     print_table,
 )
 from google.protobuf import timestamp_pb2

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from modelward_common.arguments import non_negative_float, positive_int
 from modelward_cli.common import (
-    EXIT_PRECONDITION, Subparsers, add_command, command, governance_client, non_negative_float, positive_int,
-    print_fields,
+    EXIT_PRECONDITION, Subparsers, add_command, command, governance_client, print_fields,
     print_json, print_table, registry_client,
 )
 from modelward_cli.l10n import timestamp_text

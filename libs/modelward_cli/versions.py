@@ -9,8 +9,9 @@ from pathlib import Path
 import yaml
 from google.protobuf import json_format
 
+from modelward_common.arguments import positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, key_value, positive_int, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, key_value, print_fields, print_json,
     print_table, read_text_file, registry_client,
 )
 from modelward_cli.l10n import timestamp_text

@@ -13,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modelward_common.arguments import non_negative_float, positive_int
+
 
 @dataclass(frozen=True)
 class ServerLimits:
@@ -31,19 +33,19 @@ class ServerLimits:
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerLimits()
     env = os.environ.get
-    parser.add_argument("--max-message-bytes", type=int,
-                        default=int(env("MODELWARD_MAX_MESSAGE_BYTES", str(defaults.max_message_bytes))),
+    parser.add_argument("--max-message-bytes", type=positive_int,
+                        default=env("MODELWARD_MAX_MESSAGE_BYTES", str(defaults.max_message_bytes)),
                         help="largest gRPC message in bytes (env MODELWARD_MAX_MESSAGE_BYTES, default %(default)s)")
-    parser.add_argument("--max-concurrent-rpcs", type=int,
-                        default=int(env("MODELWARD_MAX_CONCURRENT_RPCS", str(defaults.max_concurrent_rpcs))),
+    parser.add_argument("--max-concurrent-rpcs", type=positive_int,
+                        default=env("MODELWARD_MAX_CONCURRENT_RPCS", str(defaults.max_concurrent_rpcs)),
                         help="calls served at once; more get RESOURCE_EXHAUSTED "
                              "(env MODELWARD_MAX_CONCURRENT_RPCS, default %(default)s)")
-    parser.add_argument("--rate-limit", type=float,
-                        default=float(env("MODELWARD_RATE_LIMIT", str(defaults.rate_per_second))),
+    parser.add_argument("--rate-limit", type=non_negative_float,
+                        default=env("MODELWARD_RATE_LIMIT", str(defaults.rate_per_second)),
                         help="calls per second allowed to each principal, 0 for no limit "
                              "(env MODELWARD_RATE_LIMIT, default %(default)s)")
-    parser.add_argument("--rate-burst", type=int,
-                        default=int(env("MODELWARD_RATE_BURST", str(defaults.rate_burst))),
+    parser.add_argument("--rate-burst", type=positive_int,
+                        default=env("MODELWARD_RATE_BURST", str(defaults.rate_burst)),
                         help="calls a principal may make at once after being idle "
                              "(env MODELWARD_RATE_BURST, default %(default)s)")
 

@@ -6,6 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
+from modelward_common.arguments import non_negative_float
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.nats_options import NatsSecurity
 from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
@@ -69,8 +70,8 @@ def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
                        help="required `aud` of JWTs (env MODELWARD_JWT_AUDIENCE)")
     group.add_argument("--jwks-file", default=env("MODELWARD_JWKS_FILE", ""),
                        help="JSON Web Key Set file with the issuer's RS256 or ES256 public keys (env MODELWARD_JWKS_FILE)")
-    group.add_argument("--jwt-clock-skew", type=float,
-                       default=float(env("MODELWARD_JWT_CLOCK_SKEW", str(defaults.jwt_clock_skew))),
+    group.add_argument("--jwt-clock-skew", type=non_negative_float,
+                       default=env("MODELWARD_JWT_CLOCK_SKEW", str(defaults.jwt_clock_skew)),
                        help="seconds of clock difference tolerated on exp and nbf (default %(default)s)")
     group.add_argument("--jwt-principal-claim", default=env("MODELWARD_JWT_PRINCIPAL_CLAIM", defaults.jwt_principal_claim),
                        help="JWT claim naming the caller; a value without a kind: prefix becomes user:<value> "

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import secrets
 from dataclasses import dataclass, field
 
+from modelward_common.arguments import non_negative_float, non_negative_int, positive_float
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -76,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JetStream stream name (env MODELWARD_REGISTRY_STREAM, default %(default)s)")
     parser.add_argument("--subject-prefix", default=env("MODELWARD_SUBJECT_PREFIX", defaults.subject_prefix),
                         help="first subject token (env MODELWARD_SUBJECT_PREFIX, default %(default)s)")
-    parser.add_argument("--shutdown-grace", type=float,
-                        default=float(env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace))),
+    parser.add_argument("--shutdown-grace", type=non_negative_float,
+                        default=env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace)),
                         help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
     parser.add_argument("--page-token-key", default=env("MODELWARD_PAGE_TOKEN_KEY", ""),
                         help="secret that signs page tokens; set the same value on every replica "
@@ -93,11 +93,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PEM file with the Ed25519 private key that signs audit exports "
                              "(env MODELWARD_REGISTRY_AUDIT_SIGNING_KEY, default: exports are unsigned)")
     cache = defaults.alias_cache
-    parser.add_argument("--alias-cache-entries", type=_non_negative_int,
+    parser.add_argument("--alias-cache-entries", type=non_negative_int,
                         default=env("MODELWARD_ALIAS_CACHE_ENTRIES", str(cache.max_entries)),
                         help="resolved aliases kept in memory for ResolveAlias; 0 turns the cache off "
                              "(env MODELWARD_ALIAS_CACHE_ENTRIES, default %(default)s)")
-    parser.add_argument("--alias-cache-staleness", type=_positive_seconds,
+    parser.add_argument("--alias-cache-staleness", type=positive_float,
                         default=env("MODELWARD_ALIAS_CACHE_STALENESS", str(cache.max_staleness)),
                         help="seconds after which an alias change made by another replica is certainly seen by "
                              "ResolveAlias on this one; changes made on this replica are seen at once "
@@ -139,22 +139,3 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
         auth=auth_from_arguments(args),
     )
 
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 0 or more") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds above 0")
-    return value

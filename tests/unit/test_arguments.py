@@ -1,0 +1,72 @@
+"""Number flags of both services refuse values no interval, size or limit can take."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from modelward_common.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from modelward_governance import config as governance_config
+from modelward_registry import config as registry_config
+
+
+@pytest.mark.parametrize("parse, text, value", [
+    (positive_float, "2.5", 2.5),
+    (non_negative_float, "0", 0.0),
+    (positive_int, "3", 3),
+    (non_negative_int, "0", 0),
+])
+def test_parsers_accept_sensible_numbers(parse, text, value) -> None:  # type: ignore[no-untyped-def]
+    assert parse(text) == value
+
+
+@pytest.mark.parametrize("parse, text, problem", [
+    (positive_float, "nan", "not a finite number"),
+    (positive_float, "inf", "not a finite number"),
+    (positive_float, "0", "must be above 0"),
+    (non_negative_float, "-1", "must be 0 or more"),
+    (non_negative_float, "soon", "is not a number"),
+    (positive_int, "0", "must be 1 or more"),
+    (positive_int, "1.5", "is not a whole number"),
+    (non_negative_int, "-3", "must be 0 or more"),
+])
+def test_parsers_name_the_value_and_rule(parse, text, problem) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        parse(text)
+    assert repr(text) in str(raised.value)
+    assert problem in str(raised.value)
+
+
+def _parser(module) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    module.add_arguments(parser)
+    return parser
+
+
+@pytest.mark.parametrize("module, flag, bad", [
+    (registry_config, "--shutdown-grace", "-1"),
+    (registry_config, "--alias-cache-entries", "-1"),
+    (registry_config, "--alias-cache-staleness", "nan"),
+    (registry_config, "--rate-limit", "inf"),
+    (registry_config, "--rate-burst", "0"),
+    (registry_config, "--max-concurrent-rpcs", "0"),
+    (registry_config, "--max-message-bytes", "lots"),
+    (registry_config, "--jwt-clock-skew", "-5"),
+    (governance_config, "--sweep-interval", "nan"),
+    (governance_config, "--window-close-interval", "-1"),
+    (governance_config, "--access-sync-interval", "inf"),
+    (governance_config, "--orphan-max-idle-days", "0"),
+    (governance_config, "--redundancy-threshold", "nan"),
+])
+def test_service_flags_refuse_impossible_numbers(module, flag, bad) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(argparse.ArgumentError) as raised:
+        _parser(module).parse_args([flag, bad])
+    assert flag in str(raised.value)
+
+
+def test_environment_values_go_through_the_same_check(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MODELWARD_SWEEP_INTERVAL", "nan")
+    # argparse checks a string default only when the flag is absent from the command line.
+    with pytest.raises((argparse.ArgumentError, SystemExit)):
+        _parser(governance_config).parse_args([])
