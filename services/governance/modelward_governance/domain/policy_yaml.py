@@ -105,6 +105,7 @@ class InvalidPolicy(InvalidArgument):
         )
         self.value = None
         self.problems = tuple(problems)
+        self.violations = (self,)
 
 
 def policy_sha256(text: str) -> str:
