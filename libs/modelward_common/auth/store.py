@@ -195,3 +195,26 @@ class AccessDirectory:
 
     async def is_inactive(self, principal: str) -> bool:
         return principal in (await self._current()).inactive
+
+
+# PostgreSQL advisory lock key that serialises changes which could remove the last admin.
+ADMINS_LOCK_KEY = 0x6D77_7072  # "mwpr"
+
+
+async def lock_admins(connection: AsyncConnection) -> None:
+    """Serialise changes that could leave no admin (deactivations, deleted bindings) until the
+    transaction ends.
+
+    SQLite needs no lock: its transactions begin with BEGIN IMMEDIATE and so write one at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({ADMINS_LOCK_KEY})"))
+
+
+async def global_admins(connection: AsyncConnection, *, except_binding: str = "") -> set[str]:
+    """Return the principals with a global admin role binding, leaving out one binding if named."""
+    table = role_bindings_table
+    query = sa.select(table.c.principal).where(table.c.role == Role.ADMIN.value, table.c.team == "", table.c.model_uid == "")
+    if except_binding:
+        query = query.where(table.c.binding_id != except_binding)
+    return set((await connection.scalars(query)).all())

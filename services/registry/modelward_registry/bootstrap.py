@@ -102,7 +102,10 @@ class RegistryApp:
         guard, self.access = await build_guard(
             self.config.auth, self.engine, "registry", RULES, model_resolver(self.engine), INACTIVE_PRINCIPALS
         )
-        admin = AccessAdmin(self.engine, self.config.token_key(), on_commit=self._after_access_change)
+        admin = AccessAdmin(
+            self.engine, self.config.token_key(), on_commit=self._after_access_change,
+            bootstrap_admin=bool(self.config.auth.admin_token_files) or not self.config.auth.enabled,
+        )
         self.host = ServiceHost(
             self.config.listen, [SERVICE_NAME, ACCESS_SERVICE, audit_service.SERVICE_NAME], limits=self.config.limits,
             guard=guard, credentials=credentials_for(self.config.auth),

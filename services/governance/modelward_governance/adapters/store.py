@@ -10,8 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelward_common.auth.roles import Role
-from modelward_common.auth.store import role_bindings_table
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import codec
 from modelward_governance.adapters.schema import (
@@ -250,29 +248,8 @@ INACTIVE_PRINCIPALS = sa.select(principals_table.c.principal).where(principals_t
 
 # PostgreSQL advisory lock key that serialises deactivations, so two admins deactivating each
 # other at once cannot both pass the check that an active admin remains.
-PRINCIPALS_LOCK_KEY = 0x6D77_7072  # "mwpr"
-
-
 async def principal_directory(connection: AsyncConnection) -> PrincipalDirectory:
     return PrincipalDirectory(inactive=frozenset((await connection.scalars(INACTIVE_PRINCIPALS)).all()))
-
-
-async def lock_principals(connection: AsyncConnection) -> None:
-    """Serialise principal changes until the transaction ends.
-
-    SQLite needs no lock: its transactions begin with BEGIN IMMEDIATE and so write one at a time.
-    """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({PRINCIPALS_LOCK_KEY})"))
-
-
-async def global_admins(connection: AsyncConnection) -> set[str]:
-    """Return the principals with a global admin role binding, in governance's copy of the bindings."""
-    table = role_bindings_table
-    result = await connection.scalars(
-        sa.select(table.c.principal).where(table.c.role == Role.ADMIN.value, table.c.team == "", table.c.model_uid == "")
-    )
-    return set(result.all())
 
 
 async def set_principal(connection: AsyncConnection, principal: str, active: bool, reason: str, changed_by: str) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common import eventstore
+from modelward_common.auth.store import global_admins, lock_admins
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.db import is_unique_violation, transaction
 from modelward_common.errors import Aborted, FailedPrecondition, NotFound
@@ -566,12 +567,12 @@ class Governance:
 
     async def set_principal_active(self, principal: str, active: bool, *, reason: str, actor: str) -> None:
         async def work(connection: AsyncConnection) -> list[str]:
-            await store.lock_principals(connection)
+            await lock_admins(connection)
             if active and await store.principal_row(connection, principal) is None:
                 raise never_deactivated(principal)
             before = await store.principal_directory(connection)
             if not active and before.is_active(principal) and not self.settings.admin_fallback:
-                check_admin_remains(principal, await store.global_admins(connection), before)
+                check_admin_remains(principal, await global_admins(connection), before)
             after = before.with_active(principal, active)
             await store.set_principal(connection, principal, active, reason, actor)
             owned = await store.models_owned_by(connection, principal)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,8 @@ from modelward_common.auth.store import (
     ROLE_TO_PROTO,
     api_tokens_table,
     apply_access_event,
+    global_admins,
+    lock_admins,
     role_bindings_table,
 )
 from modelward_common.db import read_connection, transaction
@@ -38,6 +40,7 @@ from modelward_protos.events.v1 import access_events_pb2 as access_events
 from modelward_registry.adapters.schema import models_table
 from modelward_registry.domain.names import parse_model_name
 from modelward_registry.domain.validation import MAX_REASON, check_team, check_text
+from modelward_registry.service_layer.principals import INACTIVE_PRINCIPALS
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +77,25 @@ def parse_token_name(name: str) -> str:
 class AccessAdmin:
     """Use cases of the AccessService."""
 
-    def __init__(self, engine: AsyncEngine, page_token_key: bytes, *, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, engine: AsyncEngine, page_token_key: bytes, *, on_commit: Callable[[], None], bootstrap_admin: bool = True
+    ) -> None:
         self.engine = engine
         self.page_token_key = page_token_key
         self.on_commit = on_commit
+        # Whether a bootstrap admin token can always call; without one, the last global admin
+        # binding of an active principal may not be deleted.
+        self.bootstrap_admin = bootstrap_admin
 
     async def _record(
-        self, operation: str, stream_id: str, expected_version: int, payload: Message, subject: str, context: EventContext
+        self, operation: str, stream_id: str, expected_version: int, payload: Message, subject: str, context: EventContext,
+        *, check: Callable[[AsyncConnection], Awaitable[None]] | None = None,
     ) -> None:
         check_text(context.reason, "reason", MAX_REASON)
         now = utc_now()
         async with transaction(self.engine, operation) as connection:
+            if check is not None:
+                await check(connection)
             await apply_access_event(connection, payload, now, context.actor)
             event = NewEvent(type=payload.DESCRIPTOR.name, payload=payload.SerializeToString(), subject=subject)
             stored = await eventstore.append(connection, stream_id, expected_version, [event], context, recorded_at=now)
@@ -138,8 +149,30 @@ class AccessAdmin:
         binding_id = parse_binding_name(name)
         existing = await self.get_role_binding(binding_id)
         event = access_events.RoleBindingDeleted(binding_id=binding_id)
-        await self._record("DeleteRoleBinding", binding_id, 1, event, name, context)
+        check = None
+        if self._may_remove_last_admin(existing):
+            async def check(connection: AsyncConnection) -> None:
+                await self._check_admin_remains(connection, existing, binding_id)
+
+        await self._record("DeleteRoleBinding", binding_id, 1, event, name, context, check=check)
         return existing
+
+    def _may_remove_last_admin(self, binding: access_pb.RoleBinding) -> bool:
+        is_global_admin = binding.role == access_pb.ROLE_ADMIN and not binding.scope.team and not binding.scope.model
+        return is_global_admin and not self.bootstrap_admin
+
+    async def _check_admin_remains(self, connection: AsyncConnection, binding: access_pb.RoleBinding, binding_id: str) -> None:
+        await lock_admins(connection)
+        inactive = set((await connection.scalars(INACTIVE_PRINCIPALS)).all())
+        if await global_admins(connection, except_binding=binding_id) - inactive:
+            return
+        raise FailedPrecondition(
+            f"roleBindings/{binding_id} is the last global admin binding of an active principal ({binding.principal}), "
+            "and this registry has no bootstrap admin token (--admin-token-file), so deleting it would leave nobody "
+            "able to manage access: bind the admin role to another principal first",
+            field="name",
+            reason="LAST_ADMIN",
+        )
 
     async def list_role_bindings(self, request: access_pb.ListRoleBindingsRequest) -> access_pb.ListRoleBindingsResponse:
         table = role_bindings_table
