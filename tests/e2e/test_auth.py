@@ -10,7 +10,6 @@ import uuid
 import grpc
 import pytest
 from google.protobuf import message_factory
-from grpc_status import rpc_status
 
 from modelward_common.auth.client import service_channel
 from modelward_common.auth.roles import ROLE_PERMISSIONS, Role, Rule
@@ -24,7 +23,7 @@ from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
 from modelward_registry.bootstrap import RegistryApp
 from modelward_registry.entrypoints.permissions import RULES as REGISTRY_RULES
 from tests.e2e.test_governance_flow import eventually
-from tests.support.auth import LocalPki, as_principal, bearer, grant, grant_and_wait, issuer
+from tests.support.auth import LocalPki, as_principal, bearer, error_reason, grant, grant_and_wait, issuer
 from tests.support.builders import new_model, new_version
 from tests.support.governance import governance_config, running_governance
 from tests.support.registry import registry_config, running_registry
@@ -105,16 +104,6 @@ async def test_governance_rpc_denies_caller_lacking_permission(stack, path) -> N
     assert GOVERNANCE_RULES[path].permission.value in error.details()
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    from google.rpc import error_details_pb2
-
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info.reason
-    return ""
 
 
 UNAUTHENTICATED_CASES = {
@@ -155,7 +144,7 @@ async def test_bad_credentials_unauthenticated(stack, case, caplog) -> None:
                 path = f"/{gov.DESCRIPTOR.services_by_name['GovernanceService'].full_name}/ListPortfolio"
             error = await _call(channel, path, metadata)
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
-        assert _reason(error) == reason
+        assert error_reason(error) == reason
         assert fragment in error.details()
         assert "Traceback" not in error.details()
     for _, value in metadata:
@@ -241,13 +230,13 @@ async def test_api_token_lifecycle_on_both_services(stack, nats_client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as revoked:
         await registry.stub.ListModels(rpc.ListModelsRequest(), metadata=bearer(secret))
     assert revoked.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert _reason(revoked.value) == "TOKEN_REVOKED"
+    assert error_reason(revoked.value) == "TOKEN_REVOKED"
 
     async def governance_rejects() -> bool:
         try:
             await governance.stub.ListPortfolio(gov.ListPortfolioRequest(), metadata=bearer(secret))
         except grpc.aio.AioRpcError as error:
-            return _reason(error) == "TOKEN_REVOKED"
+            return error_reason(error) == "TOKEN_REVOKED"
         return False
 
     assert await eventually(governance_rejects)
@@ -370,7 +359,7 @@ async def test_api_token_expires(stack) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await registry.stub.ListModels(rpc.ListModelsRequest(), metadata=bearer(created.secret))
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert _reason(caught.value) == "TOKEN_EXPIRED"
+    assert error_reason(caught.value) == "TOKEN_EXPIRED"
 
 
 async def test_api_token_expiry_in_past_rejected(stack) -> None:

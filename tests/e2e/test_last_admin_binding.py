@@ -8,28 +8,18 @@ import uuid
 import grpc
 import pytest
 import sqlalchemy as sa
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from modelward_common.eventstore import events_table
 from modelward_common.timeutil import utc_now
 from modelward_protos.access.v1 import access_service_pb2 as access_pb
 from modelward_registry.adapters.schema import principal_states_table
-from tests.support.auth import as_principal, grant, issuer
+from tests.support.auth import as_principal, error_reason, grant, issuer
 from tests.support.registry import registry_config, running_registry
 
 ROOT = "user:root@example.com"
 SECOND = "user:second@example.com"
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None, error.details()
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info.reason
-    return ""
 
 
 async def _events(registry) -> int:  # type: ignore[no-untyped-def]
@@ -61,7 +51,7 @@ async def test_last_admin_binding_stays(database_url, nats_server, nats_prefix) 
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _delete(registry, root_admin, ROOT)
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert _reason(refused.value) == "LAST_ADMIN"
+        assert error_reason(refused.value) == "LAST_ADMIN"
         assert root_admin.name in refused.value.details()
         assert await _events(registry) == before
 
@@ -72,7 +62,7 @@ async def test_last_admin_binding_stays(database_url, nats_server, nats_prefix) 
         await _delete(registry, root_admin, ROOT)
         with pytest.raises(grpc.aio.AioRpcError) as refused_again:
             await _delete(registry, second_admin, SECOND)
-        assert _reason(refused_again.value) == "LAST_ADMIN"
+        assert error_reason(refused_again.value) == "LAST_ADMIN"
 
 
 async def test_inactive_admin_does_not_count(database_url, nats_server, nats_prefix) -> None:
@@ -91,7 +81,7 @@ async def test_inactive_admin_does_not_count(database_url, nats_server, nats_pre
     async with running_registry(jwt_only) as registry:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _delete(registry, root_admin, ROOT)
-        assert _reason(refused.value) == "LAST_ADMIN"
+        assert error_reason(refused.value) == "LAST_ADMIN"
 
 
 async def test_bootstrap_token_allows_deleting_every_admin(database_url, nats_server, nats_prefix) -> None:

@@ -17,8 +17,6 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from modelward_common.auth.guard import BOOTSTRAP_PRINCIPAL
 from modelward_governance.adapters.schema import principals_table
@@ -28,7 +26,7 @@ from modelward_protos.audit.v1 import audit_service_pb2_grpc as audit_grpc
 from modelward_protos.governance.v1 import governance_service_pb2 as gov
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_registry.adapters.schema import principal_states_table
-from tests.support.auth import Metadata, as_principal, bearer, grant_and_wait, issuer
+from tests.support.auth import Metadata, as_principal, bearer, error_reason, grant_and_wait, issuer
 from tests.support.governance import governance_config, running_governance
 from tests.support.registry import registry_config, running_registry
 
@@ -63,14 +61,6 @@ async def running_stack(databases: Databases, nats_url: str, **governance_overri
             yield registry, governance
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None, error.details()
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info.reason
-    return ""
 
 
 async def _error_of(call: Awaitable[Any]) -> grpc.aio.AioRpcError | None:
@@ -93,7 +83,7 @@ async def _governance_call(governance: Any, metadata: Metadata) -> grpc.aio.AioR
 def _assert_inactive_error(error: grpc.aio.AioRpcError | None, principal: str = LEAVER) -> None:
     assert error is not None, f"the call as {principal} was accepted"
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error.details()
-    assert _reason(error) == "PRINCIPAL_INACTIVE"
+    assert error_reason(error) == "PRINCIPAL_INACTIVE"
     assert principal in error.details()
     assert "reactivate" in error.details()
 
@@ -242,7 +232,7 @@ async def test_last_admin_cannot_be_deactivated(databases, nats_server) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _set_active(governance, root, False, as_root)
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert _reason(refused.value) == "LAST_ADMIN"
+        assert error_reason(refused.value) == "LAST_ADMIN"
         assert root in refused.value.details()
         assert await _event_count(governance.channel, as_root) == before
         async with governance.app.engine.connect() as connection:
@@ -253,7 +243,7 @@ async def test_last_admin_cannot_be_deactivated(databases, nats_server) -> None:
         _assert_inactive_error(await _governance_call(governance, as_root), root)
         with pytest.raises(grpc.aio.AioRpcError) as refused_again:
             await _set_active(governance, second, False, as_principal(second))
-        assert _reason(refused_again.value) == "LAST_ADMIN"
+        assert error_reason(refused_again.value) == "LAST_ADMIN"
 
         await _set_active(governance, root, True, as_principal(second))
         assert await _governance_call(governance, as_root) is None

@@ -192,3 +192,17 @@ class LocalPki:
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         )
         return cert_file, key_file
+
+
+def error_reason(error: Any) -> str:
+    """Return the ErrorInfo reason in a failed call's status details, or "" when it has none."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)
+    assert status is not None, error.details()
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
+    return ""
