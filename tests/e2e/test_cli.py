@@ -10,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
 from modelward_cli.main import main
+from modelward_common.auth.client import bearer_token
+from modelward_protos.governance.v1 import governance_service_pb2 as gov
+from modelward_protos.governance.v1 import governance_service_pb2_grpc as gov_grpc
 from tests.support.sdk_stack import sdk_stack
 
 AUTHOR = "user:ana@example.com"
@@ -246,6 +250,9 @@ async def test_dead_letter_list_and_retry(stack, capsys, nats_server) -> None:
     code, out, _ = await run_cli(stack, capsys, "dead-letters", "list", principal=None)
     assert code == 0
     assert parked[0]["name"] in out
+    async with grpc.aio.insecure_channel(stack.governance, interceptors=bearer_token(stack.admin_token)) as channel:
+        listed = await gov_grpc.GovernanceServiceStub(channel).ListDeadLetters(gov.ListDeadLettersRequest())
+    assert listed.total_size == len(listed.dead_letters) == 1
 
     code, _, err = await run_cli(stack, capsys, "dead-letters", "retry", parked[0]["name"], principal=None)
     assert code == 6

@@ -143,6 +143,7 @@ async def test_under_performing_version_is_blocked(stack) -> None:
     assert await eventually(rejected)
     listed = await governance.stub.ListPromotions(gov.ListPromotionsRequest(model="models/weak"))
     assert listed.promotions[0].failing_rule_ids
+    assert listed.total_size == len(listed.promotions) == 1
 
     async def resolved_in_registry() -> bool:
         found = await registry.stub.GetModelVersion(rpc.GetModelVersionRequest(name=version.name))

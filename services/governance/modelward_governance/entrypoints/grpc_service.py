@@ -13,7 +13,7 @@ from modelward_common.consumer import EventConsumer, dead_letters_table
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
 from modelward_common.grpc_server import caller_principal
-from modelward_common.paging import fetch_page, parse_order_by
+from modelward_common.paging import count_rows, fetch_page, parse_order_by
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import store
 from modelward_governance.domain.orphans import assess_orphan
@@ -192,12 +192,13 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
             async with read_connection(self.governance.engine, "ListPromotions") as connection:
                 model_uid = (await self.queries.model(connection, convert.parse_model_name(request.model, "model"))).uid
         state = convert.promotion_state_from_proto(request.state)
-        promotions, token = await self.queries.list_promotions(
+        promotions, token, total = await self.queries.list_promotions(
             model_uid=model_uid, state=state.value if state else "", page_size=request.page_size, page_token=request.page_token,
             scope=current_model_scope(),
         )
         return rpc.ListPromotionsResponse(
-            promotions=[convert.promotion_to_proto(promotion) for promotion in promotions], next_page_token=token
+            promotions=[convert.promotion_to_proto(promotion) for promotion in promotions], next_page_token=token,
+            total_size=total,
         )
 
     async def CheckDeployment(self, request: rpc.CheckDeploymentRequest, context: Context) -> rpc.CheckDeploymentResponse:
@@ -242,8 +243,10 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
                 connection, statement, order, page_size=request.page_size, page_token=request.page_token,
                 key=self.token_key, fingerprint_parts=["dead-letters", status or ""],
             )
+            total = await count_rows(connection, statement)
         return rpc.ListDeadLettersResponse(
-            dead_letters=[convert.dead_letter_to_proto(row._mapping) for row in page.rows], next_page_token=page.next_page_token
+            dead_letters=[convert.dead_letter_to_proto(row._mapping) for row in page.rows], next_page_token=page.next_page_token,
+            total_size=total,
         )
 
     async def RetryDeadLetter(self, request: rpc.RetryDeadLetterRequest, context: Context) -> res.DeadLetter:

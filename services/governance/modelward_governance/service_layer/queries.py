@@ -194,7 +194,7 @@ class GovernanceQueries:
 
     async def list_promotions(
         self, *, model_uid: str, state: str, page_size: int, page_token: str, scope: ModelScope | None = None
-    ) -> tuple[list[Promotion], str]:
+    ) -> tuple[list[Promotion], str, int]:
         statement = sa.select(promotions_table)
         if model_uid:
             statement = statement.where(promotions.model_uid == model_uid)
@@ -208,7 +208,8 @@ class GovernanceQueries:
                 connection, statement, order, page_size=page_size, page_token=page_token, key=self.token_key,
                 fingerprint_parts=["promotions", model_uid, state],
             )
-        return [codec.load(Promotion, row.data) for row in page.rows], page.next_page_token
+            total = await count_rows(connection, statement)
+        return [codec.load(Promotion, row.data) for row in page.rows], page.next_page_token, total
 
     async def check_deployment(self, model_id: str, *, version: int, alias: str, required_stage: Stage, policy: Policy) -> tuple[PortfolioModel, int, DeploymentDecision]:
         async with read_connection(self.engine, "CheckDeployment") as connection:
