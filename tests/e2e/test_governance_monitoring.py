@@ -236,6 +236,10 @@ async def test_drift_alert_blocks_deployment_until_resolved(stack, nats_client, 
     codes = {reason.code for reason in blocked.reasons}
     assert gres.DENIAL_CODE_DRIFT in codes
     assert any(reason.rule_id == "drift-re-review" for reason in blocked.reasons)
+    compliance = await governance.stub.GetModelCompliance(gov.GetModelComplianceRequest(name="models/fraud/compliance"))
+    assert not compliance.compliant, "the compliance report agrees with CheckDeployment"
+    review = [result for version in compliance.versions for result in version.results if result.rule_id == "drift-re-review"]
+    assert review and not review[0].passed
 
     await report(governance, name, [fraud_batch(part) for part in split(scored_rows(rng, 500), 100)])
     assert not await alerts(governance, name, mon.ALERT_STATE_OPEN)

@@ -128,7 +128,9 @@ class GovernanceQueries:
     async def compliance(self, model_id: str, policy: Policy) -> tuple[PortfolioModel, ModelEvaluation]:
         async with read_connection(self.engine, "GetModelCompliance") as connection:
             model = await self.model(connection, model_id)
-        return model, evaluate_model(policy, model, now=utc_now())
+            open_findings = await store.open_findings(connection, model.uid)
+        # Open drift alerts feed `drift_requires_review`, as in CheckDeployment and the stored findings.
+        return model, evaluate_model(policy, model, now=utc_now(), open_alerts=open_alerts_of(open_findings))
 
     async def dry_run(
         self, candidate: Policy, current: Policy, *, filter_text: str, scope: ModelScope | None = None
