@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,13 @@ async def migrate(engine: AsyncEngine, migrations: Sequence[Migration], *, prefi
     )
     applied: list[int] = []
     async with engine.begin() as connection:
+        # Under the lock too: two replicas starting on a new database would otherwise both find
+        # no table and both create it, and one would fail.
+        await _lock(connection)
         await connection.run_sync(table.create, checkfirst=True)
     for migration in migrations:
         async with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})"))
+            await _lock(connection)
             done = await connection.scalar(
                 sa.select(sa.func.count()).select_from(table).where(table.c.version == migration.version)
             )
@@ -59,3 +61,9 @@ async def migrate(engine: AsyncEngine, migrations: Sequence[Migration], *, prefi
             logger.info("applied migration %s%d: %s", prefix, migration.version, migration.description)
             applied.append(migration.version)
     return applied
+
+
+async def _lock(connection: AsyncConnection) -> None:
+    """Make concurrent migrators take turns until the transaction ends; SQLite's writer lock does it there."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})"))
