@@ -15,6 +15,7 @@ from modelward_governance.domain.policy import (
     RuleKind,
 )
 from modelward_governance.domain.policy_yaml import (
+    MAX_POLICY_BYTES,
     InvalidPolicy,
     default_policy_text,
     parse_policy,
@@ -387,3 +388,48 @@ def test_required_approvals_takes_the_largest_applicable() -> None:
     assert policy.required_approvals(RiskTier.HIGH, Stage.PRODUCTION).rule_ids == ("high",)
     assert policy.required_approvals(RiskTier.LOW, Stage.PRODUCTION).count == 1
     assert policy.required_approvals(RiskTier.LOW, Stage.STAGING).count == 3
+
+
+@pytest.mark.parametrize("depth", [17, 900, 20_000])
+def test_deep_flow_nesting_names_line_and_limit(depth: int) -> None:
+    text = "format_version: 1\nname: test\nrules:\n  - " + "[" * depth + "]" * depth + "\n"
+
+    problems = problem_texts(text)
+
+    assert problems == [
+        "policy.yaml line 4: invalid YAML: lists and mappings nest more than 16 levels deep here; "
+        "a policy needs at most 4"
+    ]
+
+
+def test_deep_block_nesting_names_line_and_limit() -> None:
+    lines = ["format_version: 1", "name: test", "rules:"]
+    lines += ["  " * level + f"  key{level}:" for level in range(40)]
+    lines.append("  " * 41 + "value")
+
+    problems = validate_policy("\n".join(lines) + "\n")
+
+    assert len(problems) == 1
+    assert problems[0].line == 19
+    assert "more than 16 levels deep" in problems[0].message
+
+
+def test_nesting_at_the_limit_is_only_a_field_problem() -> None:
+    # The root mapping and `rules` are two levels, so 14 more reach the limit exactly.
+    text = "format_version: 1\nname: test\nrules: " + "[" * 14 + "]" * 14 + "\n"
+
+    problems = problem_texts(text)
+
+    assert len(problems) == 1
+    assert "levels deep" not in problems[0]
+
+
+def test_oversize_policy_names_size_and_limit() -> None:
+    text = default_policy_text() + "#" + "x" * MAX_POLICY_BYTES + "\n"
+
+    problems = problem_texts(text)
+
+    assert problems == [
+        f"policy.yaml: the policy is {len(text.encode())} bytes, more than the limit of "
+        f"{MAX_POLICY_BYTES}; split long descriptions or remove unused rules"
+    ]
