@@ -1,13 +1,14 @@
 """Number parsers for command-line flags, shared by the CLI and both services.
 
-Python's float() also takes "nan" and "inf", and int() takes negatives; none of those makes
-sense as a timeout, interval, count or limit, so each parser names the value and the fix.
-"""
+Python's float() also takes "nan" and "inf", and int() takes negatives. No timeout, interval,
+count or limit can use those values, so each parser here refuses them and names the value and
+the fix."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 
 def positive_float(text: str) -> float:
@@ -40,6 +41,40 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """Return a parser of whole numbers from `low` to `high`, such as sizes that gRPC keeps in 32 bits."""
+
+    def parse(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; give a whole number from {low:,} to {high:,}")
+        return value
+
+    return parse
+
+
+def float_between(low: float, high: float, *, zero_turns_off: bool = False) -> Callable[[str], float]:
+    """Return a parser of finite numbers from `low` to `high`, and also 0 when 0 turns a feature off.
+
+    A lower bound keeps intervals from spinning a loop: 1e-300 seconds is finite and positive.
+    """
+
+    def parse(text: str) -> float:
+        value = _finite_float(text)
+        if zero_turns_off and value == 0:
+            return value
+        if not low <= value <= high:
+            off = "0 to turn it off, or " if zero_turns_off else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; give {off}a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+# Largest count or size gRPC takes in its channel options: a signed 32-bit integer.
+GRPC_INT_MAX = 2**31 - 1
 
 
 def _int(text: str) -> int:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modelward_common.arguments import non_negative_float, positive_int
+from modelward_common.arguments import GRPC_INT_MAX, int_between, non_negative_float, positive_int
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ class ServerLimits:
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerLimits()
     env = os.environ.get
-    parser.add_argument("--max-message-bytes", type=positive_int,
+    parser.add_argument("--max-message-bytes", type=int_between(1, GRPC_INT_MAX),
                         default=env("MODELWARD_MAX_MESSAGE_BYTES", str(defaults.max_message_bytes)),
                         help="largest gRPC message in bytes (env MODELWARD_MAX_MESSAGE_BYTES, default %(default)s)")
-    parser.add_argument("--max-concurrent-rpcs", type=positive_int,
+    parser.add_argument("--max-concurrent-rpcs", type=int_between(1, GRPC_INT_MAX),
                         default=env("MODELWARD_MAX_CONCURRENT_RPCS", str(defaults.max_concurrent_rpcs)),
                         help="calls served at once; more get RESOURCE_EXHAUSTED "
                              "(env MODELWARD_MAX_CONCURRENT_RPCS, default %(default)s)")

@@ -6,7 +6,15 @@ import argparse
 
 import pytest
 
-from modelward_common.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from modelward_common.arguments import (
+    GRPC_INT_MAX,
+    float_between,
+    int_between,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from modelward_governance import config as governance_config
 from modelward_registry import config as registry_config
 
@@ -58,6 +66,12 @@ def _parser(module) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
     (governance_config, "--access-sync-interval", "inf"),
     (governance_config, "--orphan-max-idle-days", "0"),
     (governance_config, "--redundancy-threshold", "nan"),
+    (governance_config, "--redundancy-threshold", "1.5"),
+    (governance_config, "--orphan-max-idle-days", "99999999999999"),
+    (governance_config, "--sweep-interval", "1e-300"),
+    (registry_config, "--max-message-bytes", "2147483648"),
+    (governance_config, "--max-concurrent-rpcs", "2147483648"),
+    (registry_config, "--alias-cache-staleness", "1e-300"),
 ])
 def test_service_flags_refuse_impossible_numbers(module, flag, bad) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(argparse.ArgumentError) as raised:
@@ -70,3 +84,18 @@ def test_environment_values_go_through_the_same_check(monkeypatch) -> None:  # t
     # argparse checks a string default only when the flag is absent from the command line.
     with pytest.raises((argparse.ArgumentError, SystemExit)):
         _parser(governance_config).parse_args([])
+
+
+def test_zero_turns_an_interval_off() -> None:
+    args = _parser(governance_config).parse_args(["--sweep-interval", "0", "--window-close-interval", "0.1"])
+    assert args.sweep_interval == 0
+    assert args.window_close_interval == 0.1
+
+
+def test_range_error_names_the_bounds() -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        int_between(1, GRPC_INT_MAX)("2147483648")
+    assert "1 to 2,147,483,647" in str(raised.value)
+    with pytest.raises(argparse.ArgumentTypeError) as interval:
+        float_between(0.1, 60, zero_turns_off=True)("0.001")
+    assert "0 to turn it off" in str(interval.value)

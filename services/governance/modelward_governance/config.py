@@ -8,9 +8,15 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelward_common.arguments import non_negative_float, positive_float, positive_int
+from modelward_common.arguments import float_between, int_between, non_negative_float
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
+
+
+# Periodic tasks run at most ten times a second; 0 turns one off.
+INTERVAL = float_between(0.1, 7 * 24 * 3600, zero_turns_off=True)
+# About a hundred years: datetime arithmetic overflows far beyond it.
+MAX_IDLE_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -94,23 +100,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy-file", default=env("MODELWARD_POLICY_FILE", ""),
                         help="YAML policy installed when the database has none (env MODELWARD_POLICY_FILE, "
                              "default: the built-in default policy)")
-    parser.add_argument("--orphan-max-idle-days", type=positive_int,
+    parser.add_argument("--orphan-max-idle-days", type=int_between(1, MAX_IDLE_DAYS),
                         default=env("MODELWARD_ORPHAN_MAX_IDLE_DAYS", str(defaults.orphan_max_idle_days)),
                         help="days without activity before a production model counts as orphaned (default %(default)s)")
-    parser.add_argument("--redundancy-threshold", type=positive_float,
+    parser.add_argument("--redundancy-threshold", type=float_between(0.01, 1.0),
                         default=env("MODELWARD_REDUNDANCY_THRESHOLD", str(defaults.redundancy_threshold)),
                         help="feature-set Jaccard similarity from which models count as redundant, in (0, 1] "
                              "(default %(default)s)")
-    parser.add_argument("--sweep-interval", type=non_negative_float,
+    parser.add_argument("--sweep-interval", type=INTERVAL,
                         default=env("MODELWARD_SWEEP_INTERVAL", str(defaults.sweep_interval)),
                         help="seconds between re-evaluations of every model for time-based rules; 0 turns "
                              "them off (env MODELWARD_SWEEP_INTERVAL, default %(default)s)")
-    parser.add_argument("--window-close-interval", type=non_negative_float,
+    parser.add_argument("--window-close-interval", type=INTERVAL,
                         default=env("MODELWARD_WINDOW_CLOSE_INTERVAL", str(defaults.window_close_interval)),
                         help="seconds between checks for monitoring windows whose window_duration has passed; such "
                              "a window closes at most this long after it is due, even without new data; 0 leaves "
                              "closing to the next batch (env MODELWARD_WINDOW_CLOSE_INTERVAL, default %(default)s)")
-    parser.add_argument("--access-sync-interval", type=non_negative_float,
+    parser.add_argument("--access-sync-interval", type=INTERVAL,
                         default=env("MODELWARD_ACCESS_SYNC_INTERVAL", str(defaults.access_sync_interval)),
                         help="seconds between reads of the registry's role binding and token events, to apply any "
                              "that JetStream lost; 0 turns them off (env MODELWARD_ACCESS_SYNC_INTERVAL, "

@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from modelward_common.arguments import non_negative_float, non_negative_int, positive_float
+from modelward_common.arguments import float_between, non_negative_float, non_negative_int
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -97,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=env("MODELWARD_ALIAS_CACHE_ENTRIES", str(cache.max_entries)),
                         help="resolved aliases kept in memory for ResolveAlias; 0 turns the cache off "
                              "(env MODELWARD_ALIAS_CACHE_ENTRIES, default %(default)s)")
-    parser.add_argument("--alias-cache-staleness", type=positive_float,
+    parser.add_argument("--alias-cache-staleness", type=float_between(0.1, 3600),
                         default=env("MODELWARD_ALIAS_CACHE_STALENESS", str(cache.max_staleness)),
                         help="seconds after which an alias change made by another replica is certainly seen by "
                              "ResolveAlias on this one; changes made on this replica are seen at once "
@@ -134,7 +134,7 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
             max_entries=args.alias_cache_entries,
             max_staleness=args.alias_cache_staleness,
             # Poll often enough that a change is usually seen within a tenth of the bound.
-            poll_interval=min(0.05, args.alias_cache_staleness / 10),
+            poll_interval=max(0.01, min(0.05, args.alias_cache_staleness / 10)),
         ),
         auth=auth_from_arguments(args),
     )
