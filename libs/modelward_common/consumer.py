@@ -36,6 +36,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 from nats.js.errors import FetchTimeoutError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.auth.nats_options import NatsSecurity
@@ -158,8 +159,7 @@ class _BatchState:
     seen: set[str]
     # Applied version of each stream of the batch, as the transaction will commit it.
     last_versions: dict[str, int]
-    # Streams without a progress row before the batch, and streams whose version advanced.
-    new_streams: set[str] = field(default_factory=set)
+    # Streams whose version advanced.
     changed_streams: set[str] = field(default_factory=set)
     inbox_rows: list[dict[str, object]] = field(default_factory=list)
     applied: int = 0
@@ -295,7 +295,7 @@ class EventConsumer:
         async with self.engine.begin() as connection:
             state = _BatchState(seen=await self._seen_ids(connection, [event.event_id for event in events]), last_versions={})
             if self.config.ordered:
-                state.last_versions = await self._lock_progress_rows(connection, {event.stream_id for event in events})
+                state.last_versions = await self._claim_progress_rows(connection, {event.stream_id for event in events})
             if self.before_apply is not None:
                 await self.before_apply(connection, events)
             outcomes = [
@@ -316,18 +316,9 @@ class EventConsumer:
             for row in state.inbox_rows:
                 row["processed_at"] = processed_at
             await connection.execute(inbox_table.insert(), state.inbox_rows)
-        created = [
-            {"consumer": self.config.name, "stream_id": stream_id, "last_version": state.last_versions[stream_id]}
-            for stream_id in sorted(state.changed_streams & state.new_streams)
-        ]
-        if created:
-            # A replica that applied the first event of one of these streams concurrently makes
-            # this insert fail on the primary key. The batch then rolls back and its messages are
-            # processed again one at a time.
-            await connection.execute(progress_table.insert(), created)
         advanced = [
             {"stream": stream_id, "version": state.last_versions[stream_id]}
-            for stream_id in sorted(state.changed_streams - state.new_streams)
+            for stream_id in sorted(state.changed_streams)
         ]
         if advanced:
             await connection.execute(
@@ -342,10 +333,7 @@ class EventConsumer:
         if event.event_id in state.seen:
             return _Outcome.DUPLICATE
         if self.config.ordered:
-            last = state.last_versions.get(event.stream_id)
-            if last is None:
-                last = state.last_versions[event.stream_id] = 0
-                state.new_streams.add(event.stream_id)
+            last = state.last_versions[event.stream_id]
             if event.stream_version <= last:
                 return _Outcome.DUPLICATE
             if event.stream_version > last + 1:
@@ -429,9 +417,7 @@ class EventConsumer:
             if await self._seen_ids(connection, [event.event_id]):
                 return False
             if self.config.ordered:
-                last = (await self._lock_progress_rows(connection, {event.stream_id})).get(event.stream_id)
-                if last is None:
-                    last = await self._insert_progress(connection, event.stream_id)
+                last = (await self._claim_progress_rows(connection, {event.stream_id}))[event.stream_id]
                 if event.stream_version <= last:
                     return False
                 if event.stream_version > last + 1 and (deliveries < self.config.gap_wait_deliveries or self.history is None):
@@ -496,11 +482,22 @@ class EventConsumer:
         )
         return {stream_id: int(last) for stream_id, last in await connection.execute(query)}
 
-    async def _insert_progress(self, connection: AsyncConnection, stream_id: str) -> int:
-        # A concurrent first event of the same stream fails this insert on the primary key
-        # and is redelivered, so both never apply as version 1.
-        await connection.execute(progress_table.insert().values(consumer=self.config.name, stream_id=stream_id, last_version=0))
-        return 0
+    async def _claim_progress_rows(self, connection: AsyncConnection, stream_ids: set[str]) -> dict[str, int]:
+        """Lock the streams' progress rows, creating the missing ones at version 0; return their versions.
+
+        A missing row is inserted with ON CONFLICT DO NOTHING. Another replica may be applying
+        the first event of the same stream at the same time. Then the insert waits for that
+        replica's commit and leaves its row in place, so the version read back counts its event
+        and nothing fails on the primary key.
+        """
+        versions = await self._lock_progress_rows(connection, stream_ids)
+        missing = sorted(stream_ids - versions.keys())
+        if missing:
+            insert = postgresql.insert(progress_table) if connection.dialect.name == "postgresql" else sqlite.insert(progress_table)
+            rows = [{"consumer": self.config.name, "stream_id": stream_id, "last_version": 0} for stream_id in missing]
+            await connection.execute(insert.on_conflict_do_nothing(), rows)
+            versions.update(await self._lock_progress_rows(connection, set(missing)))
+        return versions
 
     async def _save_progress(self, connection: AsyncConnection, stream_id: str, version: int) -> None:
         await connection.execute(

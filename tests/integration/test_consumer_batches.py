@@ -5,6 +5,8 @@ Also covers the event store's append of several streams at once, which governanc
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -12,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelward_common import eventstore, hashchain
-from modelward_common.cloudevents import headers_for
+from modelward_common.cloudevents import headers_for, parse_event
 from modelward_common.consumer import CONSUMER_TABLES, ConsumerConfig, EventConsumer, list_dead_letters
 from modelward_common.db import create_engine
 from modelward_common.eventstore import ConcurrencyConflict, EventContext, NewEvent, StoredEvent, read_stream
@@ -165,6 +167,45 @@ async def test_batch_naks_early_event(database_url) -> None:
     await consumer.process_batch([again, _archived("b", 2)])
     assert again.settled == ["ack"]
     assert await _applied(engine) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)]
+    await engine.dispose()
+
+
+async def test_new_stream_on_two_replicas(database_url, caplog) -> None:
+    """Two replicas start one new stream at once: the second waits for the first, then goes on."""
+    engine = await _engine(database_url)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_handler(connection, event) -> None:
+        if event.stream_id == "a" and event.stream_version == 1:
+            entered.set()
+            await release.wait()
+        await connection.execute(applied_table.insert().values(stream_id=event.stream_id, stream_version=event.stream_version))
+
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="test", max_deliveries=3)
+    first, second = EventConsumer(engine, config, slow_handler), EventConsumer(engine, config, slow_handler)
+    first_event, second_event = _archived("a", 1), _archived("a", 2)
+    caplog.set_level(logging.INFO, logger="modelward_common.consumer")
+
+    applying = asyncio.create_task(first.apply(parse_event(first_event.headers, first_event.data)))
+    await entered.wait()
+    # The second replica's single event and batch both need stream a's progress row, which the
+    # first replica's open transaction is creating.
+    single = asyncio.create_task(second.process_batch([second_event]))
+    batch = [_redelivered(first_event), _archived("b", 1)]
+    batched = asyncio.create_task(second.process_batch(batch))
+    await asyncio.sleep(0.3)
+    assert not single.done(), "the second replica waits for the first one's commit"
+    release.set()
+    assert await applying
+    await single
+    await batched
+
+    assert second_event.settled == ["ack"]
+    assert [message.settled for message in batch] == [["ack"], ["ack"]]
+    assert await _applied(engine) == [("a", 1), ("a", 2), ("b", 1)]
+    assert second.duplicate_count == 1
+    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert not warnings
     await engine.dispose()
 
 
