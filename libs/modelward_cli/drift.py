@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,13 @@ import numpy.typing as npt
 
 from modelward_common.arguments import positive_float, positive_int
 from modelward_cli.common import (
-    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, print_json,
+    ProgressBar, Subparsers, add_actions, add_command, command, governance_client, print_error, print_json,
     print_table,
 )
 from modelward_cli.l10n import timestamp_text
 from modelward_protos.governance.v1 import monitoring_pb2 as mon
 from modelward_protos.governance.v1 import resources_pb2 as gres
-from modelward_sdk import version_name
+from modelward_sdk import GovernanceClient, version_name
 from modelward_sdk.governance import DEFAULT_CHUNK_ROWS
 from modelward_sdk.names import enum_choices, enum_label
 
@@ -75,13 +76,18 @@ def _add_chunk_rows(parser: argparse.ArgumentParser) -> None:
 
 def read_csv_columns(path: Path) -> dict[str, npt.NDArray[object]]:
     """Read a CSV file into typed columns: int64 when every cell is an integer, float64 when every
-    cell is a number, else text. An empty cell is a null."""
-    with open(path, newline="", encoding="utf-8") as stream:
+    cell is a number, else text. An empty cell is a null.
+
+    The file is read as UTF-8 with an optional byte order mark, which Excel's "CSV UTF-8" writes:
+    left in place, it would become part of the first column's name."""
+    with open(path, newline="", encoding="utf-8-sig") as stream:
         reader = csv.reader(stream)
         try:
             header = next(reader)
         except StopIteration:
             raise ValueError(f"{path} is empty: it needs a header row and data rows") from None
+        if not header:
+            raise ValueError(f"{path} line 1 is blank: it needs the header row of column names")
         _check_unique_header(path, header)
         cells: list[list[str]] = [[] for _ in header]
         for line_number, row in enumerate(reader, start=2):
@@ -89,6 +95,8 @@ def read_csv_columns(path: Path) -> dict[str, npt.NDArray[object]]:
                 raise ValueError(f"{path} line {line_number} has {len(row)} cells for {len(header)} columns")
             for column, cell in zip(cells, row, strict=True):
                 column.append(cell)
+    if not cells[0]:
+        raise ValueError(f"{path} has a header row but no data rows: add at least one row below the header")
     return {name: _typed(values) for name, values in zip(header, cells, strict=True)}
 
 
@@ -103,6 +111,42 @@ def _check_unique_header(path: Path, header: list[str]) -> None:
                 "rename or remove one of them"
             )
         first_position[name] = position
+
+
+def check_feature_columns(
+    governance: GovernanceClient, name: str, path: Path, columns: Iterable[str], *,
+    not_features: Iterable[str] | None = None,
+) -> None:
+    """Compare a CSV file's columns with the feature_names registered for version `name`.
+
+    Raise ValueError naming the registered features the file lacks. With `not_features` (the
+    reference data's prediction and label columns), also warn about columns that are not
+    registered features, because the service then monitors them as features. Production files
+    get no such warning: their prediction column is named only in the monitoring config, and the
+    service checks their columns against the reference data. Nothing is checked when the version
+    registers no feature_names or governance does not show it to the caller."""
+    model_id, _, number = name.removeprefix("models/").partition("/versions/")
+    entries = list(governance.list_portfolio(filter=f'model_id = "{model_id}"', page_size=1))
+    versions = [version for entry in entries for version in entry.versions if version.name == name]
+    if not versions or not versions[0].feature_names:
+        return
+    registered = list(versions[0].feature_names)
+    present = list(columns)
+    missing = [feature for feature in registered if feature not in present]
+    if missing:
+        raise ValueError(
+            f"{path} lacks feature column(s) {', '.join(map(repr, missing))} that version {number} of "
+            f"{model_id} registers in feature_names ({', '.join(registered)}); add them to the file"
+        )
+    if not_features is None:
+        return
+    skipped = set(not_features)
+    extra = [column for column in present if column not in registered and column not in skipped]
+    if extra:
+        print_error(
+            f"warning: {path} has column(s) {', '.join(map(repr, extra))} that are not in the feature_names "
+            f"of version {number} of {model_id}, so they are stored and monitored as features too"
+        )
 
 
 def _typed(values: list[str]) -> npt.NDArray[object]:
@@ -168,6 +212,8 @@ def _upload_reference(args: argparse.Namespace) -> None:
     columns = read_csv_columns(args.file)
     name = version_name(args.model, args.version)
     with governance_client(args) as governance:
+        check_feature_columns(governance, name, args.file, columns,
+                              not_features=(args.prediction_column, args.label_column))
         response = governance.upload_reference_data(
             name, columns, prediction_column=args.prediction_column, label_column=args.label_column,
             chunk_rows=args.chunk_rows, progress=ProgressBar("uploading reference data"), timeout=args.upload_timeout,
@@ -189,6 +235,7 @@ def _report_production(args: argparse.Namespace) -> None:
         request_ids = [str(value) for value in np.asarray(columns.pop(args.request_id_column))]
     name = version_name(args.model, args.version)
     with governance_client(args) as governance:
+        check_feature_columns(governance, name, args.file, columns)
         response = governance.report_production_data(
             name, columns, request_ids=request_ids, chunk_rows=args.chunk_rows,
             progress=ProgressBar("sending production data"), timeout=args.upload_timeout,

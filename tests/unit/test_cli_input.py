@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from modelward_cli.drift import read_csv_columns
 from modelward_cli.main import main
 
 USAGE_EXIT = 2
@@ -68,3 +69,34 @@ def test_csv_duplicate_header_rejected(capsys, tmp_path, action) -> None:
     assert str(data) in err
     assert "'amount' twice" in err
     assert "columns 1 and 3" in err
+
+
+@pytest.mark.parametrize("action", ["upload-reference", "report-production"])
+def test_csv_header_only_rejected(capsys, tmp_path, action) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("amount,country\n", encoding="utf-8")
+
+    code = main(["drift", action, "churn", "1", str(data), "--governance", "127.0.0.1:9"])
+    err = capsys.readouterr().err
+
+    assert code == INVALID_EXIT, err
+    assert f"{data} has a header row but no data rows" in err
+    assert "model_version" not in err
+
+
+def test_csv_byte_order_mark_dropped(tmp_path) -> None:
+    data = tmp_path / "excel.csv"
+    data.write_bytes("\ufeffamount,country\n1.5,de\n".encode())
+
+    columns = read_csv_columns(data)
+
+    assert list(columns) == ["amount", "country"]
+    assert columns["amount"].tolist() == [1.5]
+
+
+def test_csv_blank_header_rejected(tmp_path) -> None:
+    data = tmp_path / "blank.csv"
+    data.write_text("\namount\n1\n", encoding="utf-8")
+
+    with pytest.raises(ValueError, match="line 1 is blank"):
+        read_csv_columns(data)
