@@ -9,8 +9,9 @@ sentence needs, such as from an older or newer server, gets the server's English
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from google.protobuf import json_format
@@ -246,7 +247,7 @@ def _column_drift(kind: str) -> Callable[[Reason, str], str]:
         summary = f"{_label(kind)} de nível {_label(reason.severity)}"
         if evidence["method"] == "missing_rate":
             return (
-                f"a taxa de valores ausentes de {feature} mudou {_number(evidence['value'], '.4g')} na janela "
+                f"a taxa de valores ausentes de {feature} mudou em {_number(evidence['value'], '.4g')} na janela "
                 f"{window} (limite {_number(evidence['threshold'], '.4g')}): {summary}"
             )
         p_value = evidence.get("p_value")
@@ -286,7 +287,7 @@ def _driver_shift(reason: Reason, feature: str) -> str:
     evidence = reason.evidence
     target = {"label": "o rótulo", "prediction": "a predição"}[evidence["target"]]
     return (
-        f"a relação de {feature} com {target} mudou {_number(evidence['change'], '.3g')} "
+        f"a relação de {feature} com {target} mudou em {_number(evidence['change'], '.3g')} "
         f"(correlação de {_optional_number(evidence['reference_coefficient'])} para "
         f"{_optional_number(evidence['window_coefficient'])}, informação mútua de "
         f"{_number(evidence['reference_mutual_information'], '.3g')} para "
@@ -369,7 +370,30 @@ def rule_result_text(result: gres.RuleResult, model: str, language: str) -> str:
     return translated or result.message
 
 
-def finding_text(finding: gres.Finding, language: str, rule_kinds: Mapping[tuple[int, str], int]) -> str:
-    """Return the reason of a finding in `language`, or the server's English message."""
+def finding_text(
+    finding: gres.Finding,
+    language: str,
+    rule_kinds: Mapping[tuple[int, str], int],
+    model_names: Mapping[str, str] = MappingProxyType({}),
+) -> str:
+    """Return the reason of a finding in `language`, or the server's English message.
+
+    `model_names` maps model uids to names such as `models/churn`. A redundancy finding names
+    the other model by uid, so the text shows its name instead when the mapping has it."""
     translated = finding_pt_br(finding, rule_kinds) if language == "pt-BR" else None
-    return translated or finding.message
+    text = translated or finding.message
+    if finding.kind == gres.FINDING_KIND_REDUNDANT_MODEL:
+        other_uid = finding.rule_id.rsplit(".", 1)[-1]
+        if other_uid in model_names:
+            text = text.replace(other_uid, model_names[other_uid])
+    return text
+
+
+def redundant_model_uids(found: Iterable[gres.Finding]) -> set[str]:
+    """Return the uids of the other models that redundancy findings name, from their check ids
+    `redundant.<kind>.<other uid>`."""
+    return {
+        finding.rule_id.rsplit(".", 1)[-1]
+        for finding in found
+        if finding.kind == gres.FINDING_KIND_REDUNDANT_MODEL and finding.rule_id.startswith("redundant.")
+    }

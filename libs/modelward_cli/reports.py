@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from types import MappingProxyType
 
 from google.protobuf import timestamp_pb2
 
@@ -12,7 +14,7 @@ from modelward_cli.common import (
     Subparsers, add_command, command, governance_client, print_json, print_table,
 )
 from modelward_cli.l10n import LANGUAGES, Localizer, timestamp_text
-from modelward_cli.reasons import finding_text, rule_result_text
+from modelward_cli.reasons import finding_text, redundant_model_uids, rule_result_text
 from modelward_protos.governance.v1 import resources_pb2 as gres
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_sdk import GovernanceClient
@@ -59,21 +61,43 @@ def _findings(args: argparse.Namespace) -> None:
             state=0 if args.all_states else args.state,
         ))
         rule_kinds: dict[tuple[int, str], int] = {}
-        if args.output != "json" and args.lang != "en":
-            rule_kinds = rule_kinds_of(governance, found)
+        model_names: dict[str, str] = {}
+        if args.output != "json":
+            model_names = model_names_of(governance, redundant_model_uids(found))
+            if args.lang != "en":
+                rule_kinds = rule_kinds_of(governance, found)
     if args.output == "json":
         print_json(found)
         return
     if args.lang != "en":
-        print_findings(found, Localizer(args.lang), rule_kinds)
+        print_findings(found, Localizer(args.lang), rule_kinds, model_names)
         return
     print_table(
         ["FINDING", "KIND", "SEVERITY", "STATE", "SUBJECT", "RULE", "BLOCKS", "MESSAGE", "OPENED"],
         [[finding.name, enum_label(gres.FindingKind, finding.kind), enum_label(gres.Severity, finding.severity),
           enum_label(gres.FindingState, finding.state), finding.model_version or finding.model, finding.rule_id,
-          finding.blocks_promotion, finding.message, timestamp_text(finding.open_time)]
+          finding.blocks_promotion, finding_text(finding, "en", {}, model_names), timestamp_text(finding.open_time)]
          for finding in found],
     )
+
+
+# uids per ListPortfolio filter: the filter language takes at most 100 IN values and 4096
+# characters, and a quoted uid with its comma is 39 characters.
+_UIDS_PER_FILTER = 50
+_UID = re.compile(r"[0-9A-Za-z-]{1,64}")
+
+
+def model_names_of(governance: GovernanceClient, uids: Iterable[str]) -> dict[str, str]:
+    """Map model uids to names such as `models/churn`. A uid of a model that the caller may not
+    see, or that no longer exists, is left out."""
+    # Only plain uids go into the filter, so a malformed check id cannot break its syntax.
+    wanted = sorted(uid for uid in uids if _UID.fullmatch(uid))
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), _UIDS_PER_FILTER):
+        quoted = ", ".join(f'"{uid}"' for uid in wanted[start:start + _UIDS_PER_FILTER])
+        for entry in governance.list_portfolio(filter=f"uid IN ({quoted})"):
+            names[entry.model_uid] = entry.model
+    return names
 
 
 def rule_kinds_of(governance: GovernanceClient, found: Iterable[gres.Finding]) -> dict[tuple[int, str], int]:
@@ -87,14 +111,17 @@ def rule_kinds_of(governance: GovernanceClient, found: Iterable[gres.Finding]) -
 
 
 def print_findings(
-    found: Sequence[gres.Finding], text: Localizer, rule_kinds: Mapping[tuple[int, str], int]
+    found: Sequence[gres.Finding],
+    text: Localizer,
+    rule_kinds: Mapping[tuple[int, str], int],
+    model_names: Mapping[str, str] = MappingProxyType({}),
 ) -> None:
     headers = ["finding", "kind", "severity", "state", "subject", "check", "blocks_promotion", "message", "opened"]
     print_table(
         [text.text(header) for header in headers],
         [[finding.name, text.enum(gres.FindingKind, finding.kind), text.enum(gres.Severity, finding.severity),
           text.enum(gres.FindingState, finding.state), finding.model_version or finding.model, finding.rule_id,
-          text.yes_no(finding.blocks_promotion), finding_text(finding, text.language, rule_kinds),
+          text.yes_no(finding.blocks_promotion), finding_text(finding, text.language, rule_kinds, model_names),
           text.date(finding.open_time)]
          for finding in found],
     )
@@ -143,13 +170,19 @@ def _compliance(args: argparse.Namespace) -> None:
     with governance_client(args) as governance:
         report = governance.get_model_compliance(args.model)
         findings = [] if args.output == "json" else list(governance.list_findings(model=args.model, state="open"))
+        model_names = model_names_of(governance, redundant_model_uids(findings))
     if args.output == "json":
         print_json(report)
         return
-    print_compliance(report, Localizer(args.lang), findings)
+    print_compliance(report, Localizer(args.lang), findings, model_names)
 
 
-def print_compliance(report: gres.ModelCompliance, text: Localizer, findings: Sequence[gres.Finding] = ()) -> None:
+def print_compliance(
+    report: gres.ModelCompliance,
+    text: Localizer,
+    findings: Sequence[gres.Finding] = (),
+    model_names: Mapping[str, str] = MappingProxyType({}),
+) -> None:
     """Print every rule's result, then the open findings that are not rule results: orphaned, redundant, drift."""
     model = report.name.removesuffix("/compliance")
     print(text.text("compliance_title", model=model.removeprefix("models/")))
@@ -172,7 +205,8 @@ def print_compliance(report: gres.ModelCompliance, text: Localizer, findings: Se
     if others:
         finding_rows = [
             [_scope(text, finding.model_version), text.enum(gres.FindingKind, finding.kind),
-             text.enum(gres.Severity, finding.severity), finding.rule_id, finding_text(finding, text.language, {}),
+             text.enum(gres.Severity, finding.severity), finding.rule_id,
+             finding_text(finding, text.language, {}, model_names),
              text.date(finding.open_time)]
             for finding in others
         ]

@@ -18,6 +18,7 @@ from modelward_cli.reasons import (
     RULE_TEXTS_PT_BR,
     finding_pt_br,
     finding_text,
+    redundant_model_uids,
     rule_result_pt_br,
     rule_result_text,
 )
@@ -207,6 +208,22 @@ def test_redundancy_findings_read_in_portuguese() -> None:
     ]
 
 
+def test_redundancy_findings_name_other_model() -> None:
+    match = RedundancyMatch(MatchKind.ARTIFACT_DIGEST, "uid-copy", 1, "uid-original", 3, 1.0, 1.0,
+                            {"artifact_sha256": "f" * 64})
+    (finding,) = [finding_to_proto(finding, "models/copy") for finding in _opened(redundancy_finding_drafts([match]))]
+    names = {"uid-original": "models/original"}
+
+    assert finding_text(finding, "pt-BR", {}, names) == (
+        "a versão 1 tem o mesmo artefato que a versão 3 do modelo models/original (similaridade 1,000, limite 1)"
+    )
+    assert finding_text(finding, "en", {}, names) == (
+        "version 1 has the same artifact as version 3 of model models/original (similarity 1.000, threshold 1)"
+    )
+    assert "uid-original" in finding_text(finding, "en", {}, {})
+    assert redundant_model_uids([finding]) == {"uid-original"}
+
+
 def _alert(kind: AlertKind, feature: str, severity: Severity, method: str, value: float, threshold: float,
            numbers: dict[str, float | str | None]) -> AlertDraft:
     return AlertDraft(kind, feature, severity, method, value, threshold, f"english message of {kind.value}",
@@ -222,7 +239,7 @@ ALERTS = [
      "ks 0,21 em tenure na janela 4 (p-valor 0,00012 abaixo de 0,01, limite 0,1): drift de dados de nível aviso"),
     (_alert(AlertKind.PREDICTION_DRIFT, "score", Severity.WARNING, "missing_rate", 0.08, 0.05,
             {"value": 0.08, "warning_threshold": 0.05}),
-     "a taxa de valores ausentes de score mudou 0,08 na janela 4 (limite 0,05): drift de predição de nível aviso"),
+     "a taxa de valores ausentes de score mudou em 0,08 na janela 4 (limite 0,05): drift de predição de nível aviso"),
     (_alert(AlertKind.CONCEPT_DRIFT, "auc", Severity.CRITICAL, "auc", 0.71, 0.1,
             {"registered": 0.84, "value": 0.71, "degradation": 0.13, "labeled_rows": 380, "min_labeled_rows": 100}),
      "auc 0,71 na janela 4 contra 0,84 registrado: piora de 0,13 em 380 linhas rotuladas: drift de conceito de "
@@ -233,7 +250,7 @@ ALERTS = [
     (_alert(AlertKind.DRIVER_SHIFT, "mean radius", Severity.CRITICAL, "mutual_information", 0.36, 0.3,
             {"target": "label", "change": 0.36, "reference_coefficient": 0.72, "window_coefficient": None,
              "reference_mutual_information": 0.41, "window_mutual_information": 0.05}),
-     "a relação de mean radius com o rótulo mudou 0,36 (correlação de 0,72 para n/d, informação mútua de 0,41 "
+     "a relação de mean radius com o rótulo mudou em 0,36 (correlação de 0,72 para n/d, informação mútua de 0,41 "
      "para 0,05) na janela 4: mudança de influência de nível crítico"),
 ]
 
