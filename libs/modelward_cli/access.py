@@ -12,7 +12,7 @@ import sys
 
 from modelward_common.arguments import positive_float, positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, escape_controls, print_fields, print_json,
     print_table,
 )
 from modelward_cli.l10n import timestamp_text
@@ -174,7 +174,7 @@ def _create_token(args: argparse.Namespace) -> int:
         return 0
     for label, value in _token_fields(created.api_token):
         if label not in ("revoked", "created by"):
-            print(f"  {label}: {value or '-'}", file=sys.stderr)
+            print(f"  {label}: {escape_controls(str(value or '-'))}", file=sys.stderr)
     print(created.secret)
     return 0
 

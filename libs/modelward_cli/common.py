@@ -153,7 +153,10 @@ def read_text_file(path: Path) -> str:
 
 
 def print_error(text: str) -> None:
-    print(f"modelward: {text}", file=sys.stderr)
+    """Print a message on stderr, with control characters other than line breaks escaped,
+    because server messages quote values that callers stored."""
+    escaped = "\n".join(escape_controls(line) for line in text.split("\n"))
+    print(f"modelward: {escaped}", file=sys.stderr)
 
 
 def registry_client(args: argparse.Namespace) -> RegistryClient:

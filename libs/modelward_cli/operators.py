@@ -28,6 +28,9 @@ def register(subparsers: Subparsers) -> None:
 
     retry = add_command(letters, "retry", "apply a parked event again, once its cause is fixed")
     retry.add_argument("name", metavar="NAME", help="dead letter name, deadLetters/<id>, as 'list' prints it")
+    retry.add_argument("--reason", default="",
+                       help="why the event is retried, sent as the request's reason; governance does not record "
+                            "it yet (default: none)")
     retry.set_defaults(handler=_retry_dead_letter)
 
     principals = add_actions(subparsers, "principals",
@@ -82,7 +85,7 @@ def _list_dead_letters(args: argparse.Namespace) -> int:
 @command
 def _retry_dead_letter(args: argparse.Namespace) -> int:
     with governance_client(args) as governance:
-        letter = governance.retry_dead_letter(args.name)
+        letter = governance.retry_dead_letter(args.name, reason=args.reason)
     if args.output == "json":
         print_json(letter)
     else:
@@ -97,8 +100,10 @@ def _set_principal_active(args: argparse.Namespace) -> int:
     if args.output == "json":
         print_json(principal)
     else:
+        # Every field, not only those ListFields returns, so `active` shows `no` as well as `yes`.
+        values = [(field.name, getattr(principal, field.name)) for field in principal.DESCRIPTOR.fields]
         print_fields([
-            (field.name, timestamp_text(value) if isinstance(value, timestamp_pb2.Timestamp) else value)
-            for field, value in principal.ListFields()
+            (name, timestamp_text(value) if isinstance(value, timestamp_pb2.Timestamp) else value)
+            for name, value in values
         ])
     return 0

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from modelward_cli.common import (
-    EXIT_INVALID, Subparsers, add_actions, add_command, command, governance_client, print_fields, print_json,
-    print_table, read_text_file, to_json_value,
+    EXIT_INVALID, Subparsers, add_actions, add_command, command, escape_controls, governance_client, print_fields,
+    print_json, print_table, read_text_file, to_json_value,
 )
 from modelward_cli.l10n import timestamp_text
 from modelward_protos.governance.v1 import resources_pb2 as gres
@@ -51,7 +51,8 @@ def _validate(args: argparse.Namespace) -> int:
         ])
     else:
         for problem in checked.problems:
-            print(f"{args.file} line {problem.line}: {problem.field + ': ' if problem.field else ''}{problem.message}")
+            where = f"{problem.field}: " if problem.field else ""
+            print(escape_controls(f"{args.file} line {problem.line}: {where}{problem.message}"))
     return 0 if checked.valid else EXIT_INVALID
 
 

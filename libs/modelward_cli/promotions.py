@@ -147,6 +147,11 @@ def _show_version_stage(version: res.ModelVersion, output: str) -> None:
         print(f"{version.name} is now in {enum_label(res.Stage, version.stage)}")
 
 
+def _decision_text(decision: gres.ReviewerDecision) -> str:
+    text = f"{decision.reviewer} {enum_label(gres.DecisionOutcome, decision.outcome)}"
+    return f"{text} ({decision.comment})" if decision.comment else text
+
+
 def show_promotion(promotion: gres.Promotion, output: str) -> None:
     if output == "json":
         print_json(promotion)
@@ -158,7 +163,7 @@ def show_promotion(promotion: gres.Promotion, output: str) -> None:
         ("target stage", enum_label(res.Stage, promotion.target_stage)),
         ("state", enum_label(gres.PromotionState, promotion.state)),
         ("approvals", f"{approvals} of {promotion.required_approvals}"),
-        ("reviewers", [f"{d.reviewer} {enum_label(gres.DecisionOutcome, d.outcome)}" for d in promotion.decisions]),
+        ("reviewers", [_decision_text(decision) for decision in promotion.decisions]),
         ("failing rules", list(promotion.failing_rule_ids)),
         ("outcome", promotion.outcome_message),
         ("requested by", promotion.requested_by),

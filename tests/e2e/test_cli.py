@@ -192,7 +192,9 @@ async def test_portfolio_and_compliance_in_pt_br(stack, capsys) -> None:
     assert "Conformidade de cli-credito" in out
     assert "Regra" in out
     assert "modelo" in out
-    assert re.search(r"\b(aprovada|reprovada|não se aplica)\b", out)
+    assert re.search(r"\b(atendida|não atendida|não se aplica)\b", out)
+    assert "aprovada" not in out
+    assert "Versão da política:" in out
     # Reasons too: the owner rule passes and the model lacks required metadata.
     assert "o responsável é team:credito" in out
     assert "o modelo não tem os campos team e task_type nem a tag domain" in out
@@ -254,7 +256,8 @@ async def test_dead_letter_list_and_retry(stack, capsys, nats_server) -> None:
         listed = await gov_grpc.GovernanceServiceStub(channel).ListDeadLetters(gov.ListDeadLettersRequest())
     assert listed.total_size == len(listed.dead_letters) == 1
 
-    code, _, err = await run_cli(stack, capsys, "dead-letters", "retry", parked[0]["name"], principal=None)
+    code, _, err = await run_cli(stack, capsys, "dead-letters", "retry", parked[0]["name"],
+                                 "--reason", "parser fixed", principal=None)
     assert code == 6
     assert "failed again" in err
     assert event_id in err
@@ -338,6 +341,34 @@ async def test_principals_deactivate_prints_dates(stack, capsys) -> None:
     assert code == 0, err
     assert "seconds:" not in out
     assert re.search(r"update_time\s+\d{4}-\d{2}-\d{2}", out), out
+    assert re.search(r"^active\s+no$", out, re.MULTILINE), out
+
+    code, out, err = await run_cli(stack, capsys, "principals", "activate", "user:gone@example.com",
+                                   "--reason", "came back", principal=None)
+    assert code == 0, err
+    assert re.search(r"^active\s+yes$", out, re.MULTILINE), out
+
+
+async def test_redundant_model_named_in_findings(stack, capsys) -> None:
+    for model in ("cli-original", "cli-copy"):
+        await run_cli(stack, capsys, "models", "create", model, "--owner", "team:fraud")
+        code, _, err = await run_cli(stack, capsys, "versions", "create", model, "--artifact-uri",
+                                     f"s3://m/{model}.onnx", "--artifact-sha256", "5e" * 32)
+        assert code == 0, err
+
+    code, out = await run_cli_until(stack, capsys, "models/cli-original", "findings", "--model", "cli-copy",
+                                    "--kind", "redundant_model")
+    assert code == 0
+    assert "of model models/cli-original" in out
+
+    code, out, _ = await run_cli(stack, capsys, "findings", "--model", "cli-copy", "--kind", "redundant_model",
+                                 "--lang", "pt-BR")
+    assert code == 0
+    assert "do modelo models/cli-original" in out
+
+    code, out, _ = await run_cli(stack, capsys, "compliance", "cli-copy", "--lang", "pt-BR")
+    assert code == 0
+    assert "do modelo models/cli-original" in out
 
 
 def test_broken_pipe_exits_quietly(tmp_path: Path) -> None:
