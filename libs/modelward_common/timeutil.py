@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelward_common.errors import InvalidArgument
@@ -15,6 +16,10 @@ from modelward_common.errors import InvalidArgument
 MIN_TIMESTAMP_SECONDS = -62_135_596_800
 MAX_TIMESTAMP_SECONDS = 253_402_300_799
 MAX_TIMESTAMP_NANOS = 999_999_999
+# The range that google/protobuf/duration.proto defines: about +-10,000 years, with nanos of
+# the same sign as seconds.
+MAX_DURATION_SECONDS = 315_576_000_000
+MAX_DURATION_NANOS = 999_999_999
 
 
 def utc_now() -> dt.datetime:
@@ -70,6 +75,24 @@ def request_time(stamp: Timestamp, field: str) -> dt.datetime:
             problem="is out of range",
         )
     return from_timestamp(stamp)
+
+
+def request_duration(duration: Duration, field: str) -> float:
+    """Return a Duration from a request in seconds, or raise InvalidArgument naming `field`.
+
+    protobuf's own conversions raise ValueError on such a Duration, which would surface as
+    INTERNAL.
+    """
+    seconds, nanos = duration.seconds, duration.nanos
+    in_range = abs(seconds) <= MAX_DURATION_SECONDS and abs(nanos) <= MAX_DURATION_NANOS
+    if not in_range or (seconds > 0 > nanos) or (seconds < 0 < nanos):
+        raise InvalidArgument(
+            field, f"seconds={seconds} nanos={nanos}",
+            f"use seconds from -{MAX_DURATION_SECONDS} to {MAX_DURATION_SECONDS}, nanos from "
+            f"-{MAX_DURATION_NANOS} to {MAX_DURATION_NANOS}, and give nanos the sign of seconds "
+            "(1.5 s is seconds=1 nanos=500000000)",
+        )
+    return seconds + nanos / 1e9
 
 
 def rfc3339(value: dt.datetime) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -14,6 +15,8 @@ import grpc
 import numpy as np
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
+
+from modelward_common.errors import Aborted
 
 from modelward_protos.events.v1 import governance_events_pb2 as gev
 from modelward_protos.governance.v1 import governance_service_pb2 as gov
@@ -671,3 +674,146 @@ async def test_invalid_observe_times_rejected(stack, nats_client, nats_prefix) -
 
     accepted = await _report_at(governance, name, [timestamp_pb2.Timestamp(seconds=now + 60)])
     assert accepted.row_count == 1, "a time within the allowed clock skew is accepted"
+
+
+# --- small windows, request ids, labels and window rules -------------------------------------
+
+
+async def test_small_windows_alert_only_on_drift(stack) -> None:
+    registry, governance = stack
+    rng = np.random.default_rng(11)
+    name = await known_version(registry, governance, "lowtraffic", seed="l1", features=("a",))
+    await upload(governance, name, [batch(double("a", rng.normal(0, 1, 200)))])
+    await set_config(governance, name, window_rows=30)
+
+    for _ in range(5):
+        await report(governance, name, [batch(double("a", rng.normal(0, 1, 30)))])
+    windows = (await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))).windows
+    psi_values = [statistic(feature_of(window, "a"), mon.DRIFT_METHOD_PSI).value for window in windows]
+    assert max(psi_values) >= 0.25, "PSI of 30 undrifted rows crosses its critical threshold"
+    assert not await alerts(governance, name), "without a significant test the distances open no alert"
+
+    await report(governance, name, [batch(double("a", rng.normal(2, 1, 30)))])
+    opened = await alerts(governance, name, mon.ALERT_STATE_OPEN, mon.ALERT_KIND_DATA_DRIFT)
+    assert [alert.feature for alert in opened] == ["a"]
+
+
+async def test_empty_request_id_means_no_id(stack) -> None:
+    registry, governance = stack
+    name = await known_version(registry, governance, "partialids", seed="p1", features=("amount",))
+    await upload(governance, name, [batch(double("amount", np.linspace(0, 1, 100)))])
+    await set_config(governance, name, window_rows=100)
+
+    rows = batch(double("amount", [0.1, 0.2, 0.3]))
+    await report(governance, name, [rows], [["e1", "", ""]])
+    await report(governance, name, [rows], [["e2", "", "e3"]])
+    assert await _drift_windows(governance, name) == [(0, 6, False)]
+
+    await _rejected(
+        governance.stub.ReportLabels(gov.ReportLabelsRequest(model_version=name, request_ids=["e1", ""], labels=ints("label", [1, 0]))),
+        grpc.StatusCode.INVALID_ARGUMENT, "request_ids[1]", "is empty",
+    )
+    joined = await governance.stub.ReportLabels(gov.ReportLabelsRequest(
+        model_version=name, request_ids=["e1", "e2", "e3"], labels=ints("label", [1, 0, 1]),
+    ))
+    assert joined.matched_count == 3
+
+
+async def test_labels_checked_against_task(stack, nats_client, nats_prefix) -> None:
+    registry, governance = stack
+    rng = np.random.default_rng(12)
+    name = await known_version(registry, governance, "labelled", seed="b1")
+    await upload(governance, name, [fraud_batch(scored_rows(rng, 500), label=True)], prediction="score", label="label")
+    await set_config(governance, name, window_rows=1000)
+    ids = [f"r{index}" for index in range(4)]
+    await report(governance, name, [fraud_batch(scored_rows(rng, 4))], [ids])
+    state = await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport"))
+    events_before = len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE"))
+
+    cases = [
+        (strings("label", ["yes", "no", "yes", "no"]), ("labels.string_values[0]", "'yes'", "0, 1")),
+        (double("label", [1.0, 7.5, 0.0, 1.0]), ("labels.double_values[1]", "7.5", "0, 1")),
+        (ints("label", [0, 1, 2, 1]), ("labels.int64_values[2]", "2", "binary_classification")),
+    ]
+    for labels, words in cases:
+        call = governance.stub.ReportLabels(gov.ReportLabelsRequest(model_version=name, request_ids=ids, labels=labels))
+        await _rejected(call, grpc.StatusCode.INVALID_ARGUMENT, *words)
+    assert await governance.stub.GetDriftReport(gov.GetDriftReportRequest(name=f"{name}/driftReport")) == state
+    assert len(await governance_events(nats_client, f"{nats_prefix}_GOVERNANCE")) == events_before
+
+    joined = await governance.stub.ReportLabels(gov.ReportLabelsRequest(
+        model_version=name, request_ids=ids, labels=strings("label", ["1", "0", "1", "0"]),
+    ))
+    assert joined.matched_count == 4, "a label sent as the string '1' is the class 1"
+
+
+async def test_config_checks_window_fields(stack) -> None:
+    registry, governance = stack
+    name = await known_version(registry, governance, "windowing", seed="w1", features=("amount",))
+    await upload(governance, name, [batch(double("amount", np.linspace(0, 1, 100)))])
+    cases = [
+        ({"window_duration": duration_pb2.Duration(seconds=1, nanos=-5)}, ("config.window_duration", "nanos=-5", "sign of seconds")),
+        ({"window_duration": duration_pb2.Duration(seconds=-1, nanos=5)}, ("config.window_duration",)),
+        ({"window_duration": duration_pb2.Duration(seconds=1, nanos=1_000_000_000)}, ("config.window_duration",)),
+        ({"window_rows": 10, "min_window_rows": 100}, ("config.min_window_rows", "100", "exceeds window_rows", "10 rows")),
+        ({"driver_shift": mon.DriverShiftConfig(warning=2.5)}, ("config.driver_shift.warning", "[0, 2]")),
+    ]
+    for fields, words in cases:
+        await _rejected(set_config(governance, name, **fields), grpc.StatusCode.INVALID_ARGUMENT, *words)
+    stored = await set_config(governance, name, window_rows=10, min_window_rows=10, driver_shift=mon.DriverShiftConfig(warning=1.5, critical=2.0))
+    assert stored.driver_shift.warning == 1.5
+
+
+async def test_switch_to_rows_closes_full_window(stack, caplog) -> None:
+    registry, governance = stack
+    rng = np.random.default_rng(13)
+    name = await known_version(registry, governance, "switched", seed="s1")
+    await upload(governance, name, [fraud_batch(scored_rows(rng, 500))], prediction="score")
+    await set_config(governance, name, window_duration=duration_pb2.Duration(seconds=3600))
+    await report(governance, name, [fraud_batch(scored_rows(rng, 30))])
+
+    await set_config(governance, name, window_rows=20)
+    assert await _drift_windows(governance, name) == [(0, 30, True)], "the window already past 20 rows closes at once"
+    await report(governance, name, [fraud_batch(scored_rows(rng, 45))])
+    assert await _drift_windows(governance, name) == [(3, 5, False), (2, 20, True), (1, 20, True), (0, 30, True)]
+
+
+async def test_window_close_logged_after_commit(database_url, fresh_sqlite_url, nats_server, nats_prefix, caplog, monkeypatch) -> None:
+    rng = np.random.default_rng(14)
+    caplog.set_level(logging.INFO, logger="modelward_governance.service_layer.monitoring")
+    async with _timed_replicas(database_url, fresh_sqlite_url, nats_server, nats_prefix, "logged", interval=0) as (first, _, name):
+        await report(first, name, [fraud_batch(scored_rows(rng, 30))])
+        await asyncio.sleep(1.1)
+        monitoring = first.app.monitoring
+        touch = monitoring._touch_model
+
+        async def failing_touch(*args, **kwargs) -> None:
+            raise Aborted("test: the transaction fails after the window was evaluated")
+
+        monkeypatch.setattr(monitoring, "_touch_model", failing_touch)
+        assert await monitoring.close_due_windows() == 0
+        assert not [record for record in caplog.records if "closed window 0" in record.getMessage()]
+
+        monkeypatch.setattr(monitoring, "_touch_model", touch)
+        assert await monitoring.close_due_windows() == 1
+        assert len([record for record in caplog.records if "closed window 0" in record.getMessage()]) == 1
+
+
+async def test_window_due_during_downtime_closes_at_start(database_url, fresh_sqlite_url, nats_server, nats_prefix) -> None:
+    rng = np.random.default_rng(15)
+    registry_cfg = registry_config(fresh_sqlite_url(), nats_server.url, nats_prefix, governance_stream_name=f"{nats_prefix}_GOVERNANCE")
+    async with running_registry(registry_cfg) as registry:
+        config = governance_config(database_url, nats_server.url, nats_prefix, registry.target, window_close_interval=3600)
+        async with running_governance(config) as governance:
+            await grant_and_wait(registry, governance, FLOW_ROLES)
+            name = await known_version(registry, governance, "downtime", seed="d1")
+            await upload(governance, name, [fraud_batch(scored_rows(rng, 500))], prediction="score")
+            await set_config(governance, name, window_duration=duration_pb2.Duration(seconds=1))
+            await report(governance, name, [fraud_batch(scored_rows(rng, 30))])
+        await asyncio.sleep(1.2)
+        async with running_governance(config) as restarted:
+
+            async def closed() -> bool:
+                return await _drift_windows(restarted, name) == [(0, 30, True)]
+
+            assert await eventually(closed, timeout=10.0), await _drift_windows(restarted, name)

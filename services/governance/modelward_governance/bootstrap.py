@@ -195,17 +195,20 @@ class GovernanceApp:
                 logger.warning("periodic sweep failed, retrying in %.0f s: %s", self.config.sweep_interval, error)
 
     async def _close_due_windows(self) -> None:
-        """Close monitoring windows whose duration has passed, so they close without new data."""
+        """Close monitoring windows whose duration has passed, so they close without new data.
+
+        The first pass runs at start, so windows that fell due while no replica ran close at once.
+        """
         interval = self.config.window_close_interval
         while True:
-            await asyncio.sleep(interval)
             try:
                 closed = await self.monitoring.close_due_windows()
             except Exception as error:  # noqa: BLE001 - the next pass tries again
                 logger.warning("closing due monitoring windows failed, retrying in %g s: %s", interval, error)
-                continue
-            if closed:
-                logger.info("closed %d monitoring window(s) whose duration had passed", closed)
+            else:
+                if closed:
+                    logger.info("closed %d monitoring window(s) whose duration had passed", closed)
+            await asyncio.sleep(interval)
 
     async def stop(self) -> None:
         await self.host.stop(self.config.shutdown_grace)

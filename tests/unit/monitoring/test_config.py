@@ -73,7 +73,8 @@ def test_error_is_value_error() -> None:
             lambda: PerformanceConfig(critical_degradation=-1.0),
             "PerformanceConfig.critical_degradation",
         ),
-        (lambda: DriverConfig(min_change=2.0), "DriverConfig.min_change"),
+        (lambda: DriverConfig(min_change=2.5), "DriverConfig.min_change"),
+        (lambda: DriftThresholds(confirm_below_size=-1), "DriftThresholds.confirm_below_size"),
         (lambda: PageHinkleyConfig(threshold=0.0), "PageHinkleyConfig.threshold"),
     ],
 )
@@ -81,6 +82,12 @@ def test_invalid_field_rejected(factory: object, field: str) -> None:
     with pytest.raises(ConfigError) as caught:
         factory()  # type: ignore[operator]
     assert caught.value.field == field
+
+
+def test_driver_change_accepts_whole_scale() -> None:
+    """A Pearson correlation may move from -1 to 1, so changes run from 0 to 2."""
+    config = DriverConfig(min_change=1.5, critical_change=2.0)
+    assert config.min_change == 1.5
 
 
 def test_feature_thresholds_override() -> None:

@@ -381,3 +381,62 @@ def test_histogram_edges_and_fractions() -> None:
     assert column.bin_edges[0] == 0.0
     assert column.bin_edges[-1] == 999.0
     assert sum(column.window_fractions) == pytest.approx(1.0)
+
+
+def _small_window_reports(seeds: int, shift: float, monitoring: MonitoringConfig = CONFIG) -> list[DriftReport]:
+    """Compare 30-row windows with a 200-row reference, as a low-traffic model would."""
+    reports = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        _, report = _report(
+            {"x": rng.normal(0, 1, 200), "c": rng.choice(["a", "b", "c", "d"], 200).tolist()},
+            {"x": rng.normal(shift, 1, 30), "c": rng.choice(["a", "b", "c", "d"], 30).tolist()},
+            monitoring,
+            categorical=["c"],
+        )
+        reports.append(report)
+    return reports
+
+
+def test_small_window_distances_need_test() -> None:
+    reports = _small_window_reports(40, shift=0.0)
+    psi_values = [report.feature("x").metric(DriftMethod.PSI).value for report in reports]
+    assert sum(value >= 0.25 for value in psi_values) > 20, "PSI of 30 undrifted rows is mostly above 0.25"
+    for report in reports:
+        for name, test in (("x", DriftMethod.KOLMOGOROV_SMIRNOV), ("c", DriftMethod.CHI_SQUARED)):
+            column = report.feature(name)
+            if column.metric(test).drift_detected:
+                continue
+            for method in (DriftMethod.PSI, DriftMethod.JENSEN_SHANNON, DriftMethod.WASSERSTEIN):
+                if method is DriftMethod.WASSERSTEIN and name == "c":
+                    continue
+                result = column.metric(method)
+                assert result.severity is Severity.NONE, (name, method, result.value)
+                assert result.details["needs_test"] == 1.0
+    alerting = sum(report.severity >= Severity.WARNING for report in reports)
+    assert alerting <= 6, "only the tests' own false alarms remain (about 5% per test)"
+
+
+def test_small_window_drift_still_alerts() -> None:
+    for report in _small_window_reports(10, shift=1.5):
+        column = report.feature("x")
+        assert column.metric(DriftMethod.KOLMOGOROV_SMIRNOV).drift_detected
+        assert column.metric(DriftMethod.PSI).severity is Severity.CRITICAL
+        assert column.metric(DriftMethod.WASSERSTEIN).severity is Severity.WARNING
+
+
+def test_confirm_below_zero_lets_distances_alert() -> None:
+    alone = MonitoringConfig(
+        drift=DriftThresholds(confirm_below_size=0),
+        window=WindowConfig(max_rows=None, max_duration_seconds=1e9),
+    )
+    reports = _small_window_reports(10, shift=0.0, monitoring=alone)
+    assert sum(report.feature("x").metric(DriftMethod.PSI).drift_detected for report in reports) >= 8
+    assert all(report.feature("x").metric(DriftMethod.PSI).details["needs_test"] == 0.0 for report in reports)
+
+
+def test_large_window_distances_alert_alone() -> None:
+    _, report = _report({"x": _normal(5000, 1)}, {"x": _normal(5000, 2, mean=0.3)})
+    psi = report.feature("x").metric(DriftMethod.PSI)
+    assert psi.details["effective_size"] == pytest.approx(2500.0)
+    assert psi.details["needs_test"] == 0.0

@@ -21,6 +21,7 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from modelward_common.errors import InvalidArgument, sample_of
+from modelward_common.timeutil import request_duration
 from modelward_governance import monitoring as mon
 from modelward_governance.domain.monitoring_alerts import ConceptOutcome
 from modelward_governance.domain.severity import Severity
@@ -32,6 +33,7 @@ DOUBLE = "double"
 STRING = "string"
 INT64 = "int64"
 _VALUE_FIELDS = {"double_values": DOUBLE, "string_values": STRING, "int64_values": INT64}
+_VALUE_FIELD_OF = {kind: field for field, kind in _VALUE_FIELDS.items()}
 
 # A config's etag: the first 32 hexadecimal digits of the SHA-256 of its stored JSON.
 CONFIG_ETAG_LENGTH = 32
@@ -149,6 +151,46 @@ def column_values(column: monitoring_pb2.Column, row_count: int, path: str) -> t
     return objects, kind
 
 
+# Binary classifiers predict the positive class "1" (TaskConfig's default), so their labels are
+# 0 and 1, as int64 or double values, or as the strings "0" and "1".
+BINARY_CLASSES = frozenset({"0", "1"})
+
+
+def check_labels(labels: np.ndarray, label_type: str, task: mon.TaskType, profile: mon.ReferenceProfile) -> None:
+    """Reject labels that cannot be a target of this model, naming the first one and the allowed values.
+
+    A regression label is a double. A binary label is 0 or 1. A multiclass label is one of the
+    classes that the reference data's label and prediction columns contain. When neither
+    column is categorical with every category counted, any class is accepted.
+    """
+    field = f"labels.{_VALUE_FIELD_OF[label_type]}"
+    if task is mon.TaskType.REGRESSION:
+        if label_type != DOUBLE:
+            raise InvalidArgument("labels", _VALUE_FIELD_OF[label_type], "send regression labels as double_values", problem="has the wrong value type")
+        return
+    allowed = BINARY_CLASSES if task is mon.TaskType.BINARY_CLASSIFICATION else _reference_classes(profile)
+    if allowed is None:
+        return
+    for row, value in enumerate(labels.tolist()):
+        key = mon.columns.category_key("label", value, row)
+        if key is not None and key not in allowed:
+            raise InvalidArgument(
+                f"{field}[{row}]", value,
+                f"send one of {sample_of(sorted(allowed), 20)}, the classes of this {task.value} model",
+                problem="is not a class of the model",
+            )
+
+
+def _reference_classes(profile: mon.ReferenceProfile) -> frozenset[str] | None:
+    """Return the class keys of the reference's label and prediction columns, None when unknown."""
+    classes: set[str] = set()
+    for name in (profile.label, profile.prediction):
+        column = None if name is None else profile.columns[name]
+        if isinstance(column, mon.CategoricalProfile) and not column.summary.other_count:
+            classes.update(column.summary.counts)
+    return frozenset(classes) or None
+
+
 def batch_sha256(digest: hashlib._Hash, batch: monitoring_pb2.ColumnarBatch) -> None:
     digest.update(batch.SerializeToString(deterministic=True))
 
@@ -235,6 +277,20 @@ def settings_from_proto(
     )
 
 
+def check_min_window_rows(settings: MonitoringSettings) -> None:
+    """Reject a minimum that no row-count window can reach, which would silence every window.
+
+    Only SetMonitoringConfig calls this, so a config stored before the check still loads.
+    """
+    rows = settings.library.window.max_rows
+    if rows is not None and settings.min_window_rows > rows:
+        raise InvalidArgument(
+            "config.min_window_rows", settings.min_window_rows,
+            f"set at most the window's {rows} rows, or 0: with more, no window could open or resolve an alert",
+            problem="exceeds window_rows",
+        )
+
+
 def _window_config(config: monitoring_pb2.MonitoringConfig) -> mon.WindowConfig:
     which = config.WhichOneof("window")
     rows: int | None = DEFAULT_WINDOW_ROWS
@@ -245,7 +301,7 @@ def _window_config(config: monitoring_pb2.MonitoringConfig) -> mon.WindowConfig:
             raise InvalidArgument("config.window_rows", rows, f"set a row count from 1 to {MAX_WINDOW_ROWS}")
     elif which == "window_duration":
         rows = None
-        seconds = config.window_duration.seconds + config.window_duration.nanos / 1e9
+        seconds = request_duration(config.window_duration, "config.window_duration")
         if not 0 < seconds <= MAX_WINDOW_SECONDS:
             raise InvalidArgument(
                 "config.window_duration", f"{seconds}s", f"set a duration above 0 and at most {MAX_WINDOW_SECONDS}s (366 days)"
@@ -354,8 +410,8 @@ def _concept_settings(config: monitoring_pb2.MonitoringConfig, task: mon.TaskTyp
 
 def _driver_config(shift: monitoring_pb2.DriverShiftConfig) -> mon.DriverConfig:
     defaults = mon.DriverConfig()
-    if not math.isfinite(shift.warning) or not 0 <= shift.warning <= 1:
-        raise InvalidArgument("config.driver_shift.warning", shift.warning, "set a change in [0, 1] on the correlation scale, or 0 for 0.1")
+    if not math.isfinite(shift.warning) or not 0 <= shift.warning <= 2:
+        raise InvalidArgument("config.driver_shift.warning", shift.warning, "set a change in [0, 2] on the correlation scale, or 0 for 0.1")
     warning = shift.warning or defaults.min_change
     critical = shift.critical or defaults.critical_change
     if not math.isfinite(shift.critical) or (shift.critical and not warning <= shift.critical <= 2):

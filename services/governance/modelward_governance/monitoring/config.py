@@ -148,6 +148,15 @@ class DriftThresholds:
     >= `missing_rate_warning`, CRITICAL at >= `missing_rate_critical`.
     Any `*_critical` set to None turns that level off for its statistic.
     A column needs `min_values` non-missing values in the reference and in the window.
+
+    PSI, Jensen-Shannon and Wasserstein are distances between two samples, and they grow as
+    the samples shrink even when both come from one distribution. PSI's expected value is
+    about (bins - 1) / n_eff, with n_eff = n_reference * n_window / (n_reference + n_window),
+    so 10 bins and a 30-row window give about 0.3, a CRITICAL. So below an effective size of
+    `confirm_below_size` values these three alert only when the column's test also rejects
+    (Kolmogorov-Smirnov for numeric columns, chi-squared for categorical ones). From that size
+    on they alert alone. 1000 is also where Evidently switches from tests to distances. With
+    0 the distances always alert alone.
     """
 
     psi_warning: float = 0.1
@@ -164,6 +173,7 @@ class DriftThresholds:
     missing_rate_warning: float = 0.05
     missing_rate_critical: float | None = None
     min_values: int = 1
+    confirm_below_size: int = 1000
 
     def __post_init__(self) -> None:
         owner = "DriftThresholds"
@@ -196,6 +206,7 @@ class DriftThresholds:
             owner, "missing_rate", self.missing_rate_warning, self.missing_rate_critical
         )
         _check_min_count(owner, "min_values", self.min_values, 1)
+        _check_min_count(owner, "confirm_below_size", self.confirm_below_size, 0)
 
     @staticmethod
     def _check_band(owner: str, prefix: str, warning: float, critical: float | None) -> None:
@@ -292,7 +303,8 @@ class DriverConfig:
 
     A change is significant when a z-test on the difference, with bootstrap standard errors, has
     a p-value below `alpha` divided by the number of tests (up to two per feature), and the
-    change on the correlation scale is at least `min_change`; it is then a WARNING, and a
+    change on the correlation scale (0 to 2, since a Pearson correlation may move from -1 to 1)
+    is at least `min_change`; it is then a WARNING, and a
     CRITICAL from `critical_change` on. `min_rows` rows with a target are needed on each side.
     Categorical features keep their `max_categories` most frequent reference categories and pool
     the rest.
@@ -311,10 +323,10 @@ class DriverConfig:
         _check_min_count(owner, "bootstrap_resamples", self.bootstrap_resamples, 10)
         _check_fraction(owner, "alpha", self.alpha)
         _require(
-            _is_number(self.min_change) and 0 <= self.min_change <= 1,
+            _is_number(self.min_change) and 0 <= self.min_change <= 2,
             f"{owner}.min_change",
             self.min_change,
-            "set a number in [0, 1] on the correlation scale",
+            "set a number in [0, 2] on the correlation scale",
         )
         if self.critical_change is not None:
             _require(

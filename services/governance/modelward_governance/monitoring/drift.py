@@ -10,10 +10,14 @@ computed from the lower bound with the asymptotic distribution.
 
 Categorical columns get PSI, Jensen-Shannon and chi-squared over the union of the reference and
 window categories. Every column also gets the change of its missing rate (null or NaN).
+
+In small samples PSI, Jensen-Shannon and Wasserstein alert only together with the column's
+test (`DriftThresholds.confirm_below_size`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -277,11 +281,12 @@ def _numeric_drift(
         )
     else:
         ks, wasserstein = _grid_ks_wasserstein(column, current, thresholds, family)
+    gate = _DistanceGate.of(reference.n_values, current.n_values, ks, thresholds)
     results = (
-        _psi_result(reference_bins, current_bins, thresholds),
+        _psi_result(reference_bins, current_bins, thresholds, gate),
         ks,
-        _js_result(reference_bins, current_bins, thresholds),
-        wasserstein,
+        _js_result(reference_bins, current_bins, thresholds, gate),
+        gate.apply(wasserstein),
         _chi2_result(reference_bins, current_bins, thresholds, family),
     )
     assert reference.minimum is not None and current.minimum is not None
@@ -312,10 +317,12 @@ def _categorical_drift(
         current_counts.append(current.other_count)
     reference_bins = np.asarray(reference_counts, dtype=np.int64)
     current_bins = np.asarray(current_counts, dtype=np.int64)
+    chi2 = _chi2_result(reference_bins, current_bins, thresholds, family)
+    gate = _DistanceGate.of(reference.n_values, current.n_values, chi2, thresholds)
     results = (
-        _psi_result(reference_bins, current_bins, thresholds),
-        _js_result(reference_bins, current_bins, thresholds),
-        _chi2_result(reference_bins, current_bins, thresholds, family),
+        _psi_result(reference_bins, current_bins, thresholds, gate),
+        _js_result(reference_bins, current_bins, thresholds, gate),
+        chi2,
     )
     return _Compared(
         metrics=results,
@@ -337,31 +344,80 @@ def _corrected_alpha(alpha: float, tests: int, thresholds: DriftThresholds) -> f
     return alpha / max(tests, 1) if thresholds.bonferroni else alpha
 
 
+@dataclass(frozen=True)
+class _DistanceGate:
+    """Whether a distance statistic (PSI, Jensen-Shannon, Wasserstein) may alert on its own.
+
+    Below `DriftThresholds.confirm_below_size` effective values it may alert only when the
+    column's test (`confirmed_by`) rejected too; see DriftThresholds.
+    """
+
+    effective_size: float
+    confirm_below: int
+    confirmed_by: MetricResult
+
+    @classmethod
+    def of(
+        cls, reference_values: int, window_values: int, test: MetricResult, thresholds: DriftThresholds
+    ) -> _DistanceGate:
+        total = reference_values + window_values
+        effective = reference_values * window_values / total if total else 0.0
+        return cls(effective, thresholds.confirm_below_size, test)
+
+    @property
+    def needs_test(self) -> bool:
+        return self.effective_size < self.confirm_below
+
+    def severity(self, band: Severity) -> Severity:
+        """Return `band`, or NONE when the sample is small and the column's test did not reject."""
+        if self.needs_test and not self.confirmed_by.drift_detected:
+            return Severity.NONE
+        return band
+
+    def details(self) -> dict[str, float]:
+        return {
+            "effective_size": self.effective_size,
+            "confirm_below_size": float(self.confirm_below),
+            "needs_test": float(self.needs_test),
+        }
+
+    def apply(self, result: MetricResult) -> MetricResult:
+        return dataclasses.replace(
+            result, severity=self.severity(result.severity), details={**result.details, **self.details()}
+        )
+
+
 def _psi_result(
-    reference_bins: np.ndarray, current_bins: np.ndarray, thresholds: DriftThresholds
+    reference_bins: np.ndarray, current_bins: np.ndarray, thresholds: DriftThresholds, gate: _DistanceGate
 ) -> MetricResult:
     value = metrics.psi(reference_bins, current_bins)
+    band = _band_severity(value, thresholds.psi_warning, thresholds.psi_critical)
     return MetricResult(
         method=DriftMethod.PSI,
         value=value,
-        severity=_band_severity(value, thresholds.psi_warning, thresholds.psi_critical),
+        severity=gate.severity(band),
         warning_threshold=thresholds.psi_warning,
         critical_threshold=thresholds.psi_critical,
-        details={"bins": float(reference_bins.shape[0]), "smoothing": metrics.PSI_SMOOTHING},
+        details={
+            "bins": float(reference_bins.shape[0]),
+            "smoothing": metrics.PSI_SMOOTHING,
+            **gate.details(),
+        },
     )
 
 
 def _js_result(
-    reference_bins: np.ndarray, current_bins: np.ndarray, thresholds: DriftThresholds
+    reference_bins: np.ndarray, current_bins: np.ndarray, thresholds: DriftThresholds, gate: _DistanceGate
 ) -> MetricResult:
     value = metrics.jensen_shannon_distance(reference_bins, current_bins)
+    band = _band_severity(value, thresholds.js_warning, thresholds.js_critical)
     return MetricResult(
         method=DriftMethod.JENSEN_SHANNON,
         value=value,
-        severity=_band_severity(value, thresholds.js_warning, thresholds.js_critical),
+        severity=gate.severity(band),
         warning_threshold=thresholds.js_warning,
         critical_threshold=thresholds.js_critical,
-        details={"bins": float(reference_bins.shape[0])},
+        details={"bins": float(reference_bins.shape[0]), **gate.details()},
     )
 
 

@@ -225,7 +225,7 @@ class PendingLabelBuffer:
         if not slot_of:
             return None
         for position, request_id in enumerate(request_ids):
-            if request_id in slot_of:
+            if request_id is not None and request_id in slot_of:
                 return position
         return None
 

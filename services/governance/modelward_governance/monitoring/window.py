@@ -362,9 +362,9 @@ class WindowAccumulator:
 
         `columns` must contain every feature of the profile and its prediction column, each with
         one value per row. The label column is not sent here but through `add_labels`.
-        `request_ids`, one per row, make the rows joinable with labels later. An id that repeats
-        within the batch, or that still waits for the label of an earlier row, raises
-        `DuplicateRequestIdError`. `now` is the time in seconds, in any clock used consistently,
+        `request_ids`, one per row, make the rows joinable with labels later. A row whose id is
+        None has no id: it is counted but never joined. An id that repeats within the batch, or
+        that still waits for the label of an earlier row, raises `DuplicateRequestIdError`. `now` is the time in seconds, in any clock used consistently,
         and defaults to `time.time()`.
 
         A window with a `max_rows` limit closes as soon as it holds exactly that many rows, and
@@ -432,7 +432,16 @@ class WindowAccumulator:
         keys_at = {name: _keys_reader(name, data) for name, data in batch.categorical.items()}
         window.joint.add(n_rows, numeric_by_name, keys_at)
         if request_ids is not None:
-            self._pending.put(request_ids, numeric_by_name, batch.categorical)
+            with_id = [row for row, request_id in enumerate(request_ids) if request_id is not None]
+            if len(with_id) == n_rows:
+                self._pending.put(request_ids, numeric_by_name, batch.categorical)
+            elif with_id:
+                rows = np.asarray(with_id, dtype=np.intp)
+                self._pending.put(
+                    [request_ids[row] for row in with_id],
+                    {name: values[rows] for name, values in numeric_by_name.items()},
+                    {name: _take_rows(data, rows) for name, data in batch.categorical.items()},
+                )
         window.n_rows += n_rows
 
     def _window_full(self) -> bool:
@@ -639,15 +648,24 @@ class WindowAccumulator:
 
 
 def check_unique_request_ids(ids: Sequence[object]) -> None:
-    """Raise `DuplicateRequestIdError` naming the first id that repeats and all its rows."""
+    """Raise `DuplicateRequestIdError` naming the first id that repeats and all its rows.
+
+    None means a row without an id and may repeat.
+    """
     if len(set(ids)) == len(ids):
         return
     seen: set[object] = set()
     for request_id in ids:
+        if request_id is None:
+            continue
         if request_id in seen:
             rows = [position for position, other in enumerate(ids) if other == request_id]
             raise DuplicateRequestIdError(request_id, rows, earlier=False)
         seen.add(request_id)
+
+
+def _take_rows(data: CategoricalInput, rows: np.ndarray) -> CategoricalInput:
+    return CategoricalInput(data.values[rows], None if data.null_mask is None else data.null_mask[rows])
 
 
 def _keys_reader(column: str, data: CategoricalInput) -> KeysAt:

@@ -97,6 +97,20 @@ class _Target:
         return self.model.version_name(self.version.version)
 
 
+class _CommitLog:
+    """Log lines of one transaction, written once it commits, so no line reports a change that rolled back."""
+
+    def __init__(self) -> None:
+        self._lines: list[tuple[str, tuple[object, ...]]] = []
+
+    def info(self, message: str, *args: object) -> None:
+        self._lines.append((message, args))
+
+    def write(self) -> None:
+        for message, args in self._lines:
+            logger.info(message, *args)
+
+
 @dataclass
 class _Reference:
     profile: mon.ReferenceProfile
@@ -182,7 +196,8 @@ class MonitoringService:
         request_ids = _request_ids(request.request_ids, columns.row_count)
         at = _observe_time(request.observe_times, columns.row_count)
 
-        async def work(connection: AsyncConnection) -> None:
+        async def work(connection: AsyncConnection) -> _CommitLog:
+            log = _CommitLog()
             target = await _load_target(connection, model_id, number)
             state = await self._locked_state(connection, target)
             reference = await self._reference(connection, target)
@@ -205,14 +220,15 @@ class MonitoringService:
             detections = int(state["window_detections"])
             items: list[EventItem] = []
             for stats in closed:
-                items += await self._close_window(connection, target, reference, settings, stats, detections)
+                items += await self._close_window(connection, target, reference, settings, stats, detections, log)
                 detections = 0
             await mstore.save_state(connection, _next_state(
                 state, accumulator, settings, detections=detections, batches=1, rows=columns.row_count
             ))
             await self._touch_model(connection, target, items, force=bool(closed), actor=actor)
+            return log
 
-        await self.governance.execute("ReportProductionData", work)
+        (await self.governance.execute("ReportProductionData", work)).write()
 
     async def _locked_state(self, connection: AsyncConnection, target: _Target) -> Any:
         state = await mstore.lock_state(connection, target.model.uid, target.version.version)
@@ -238,16 +254,24 @@ class MonitoringService:
         closed = 0
         for model_uid, version in due:
 
-            async def work(connection: AsyncConnection, model_uid: str = model_uid, version: int = version) -> bool:
-                return await self._close_due_window(connection, model_uid, version, now)
+            async def work(
+                connection: AsyncConnection, model_uid: str = model_uid, version: int = version
+            ) -> tuple[bool, _CommitLog]:
+                log = _CommitLog()
+                return await self._close_due_window(connection, model_uid, version, now, log), log
 
             try:
-                closed += await self.governance.execute("CloseDueWindow", work)
+                done, log = await self.governance.execute("CloseDueWindow", work)
             except ModelwardError as error:
                 logger.warning("closing the due window of model %s version %d failed: %s", model_uid, version, error.message)
+                continue
+            log.write()
+            closed += done
         return closed
 
-    async def _close_due_window(self, connection: AsyncConnection, model_uid: str, version: int, now: dt.datetime) -> bool:
+    async def _close_due_window(
+        self, connection: AsyncConnection, model_uid: str, version: int, now: dt.datetime, log: _CommitLog
+    ) -> bool:
         state = await mstore.lock_state(connection, model_uid, version)
         if state is None or not _is_due(state, now):
             return False
@@ -269,7 +293,7 @@ class MonitoringService:
             return False
         # The window ends one duration after its first row, in the clock of the rows' observe times.
         stats = accumulator.close(opened + duration)
-        items = await self._close_window(connection, target, reference, settings, stats, int(state["window_detections"]))
+        items = await self._close_window(connection, target, reference, settings, stats, int(state["window_detections"]), log)
         await mstore.save_state(connection, _next_state(state, accumulator, settings, detections=0))
         await self._touch_model(connection, target, items, force=True, actor=WINDOW_SWEEP_ACTOR, activity=False)
         return True
@@ -282,6 +306,7 @@ class MonitoringService:
         settings: mconv.MonitoringSettings,
         stats: mon.WindowStats,
         detections: int,
+        log: _CommitLog,
     ) -> list[EventItem]:
         """Evaluate a closed window, store its report and reconcile the version's alerts."""
         registered = _registered_metrics(target.version)
@@ -321,11 +346,11 @@ class MonitoringService:
             window_index=stats.index, start_time=start, end_time=end, window_rows=stats.n_rows,
             reference_rows=reference.profile.n_rows,
         )
-        logger.info(
+        log.info(
             "closed window %d of %s: %d rows, %d labelled, severity %s, %d alert(s)",
             stats.index, target.name, stats.n_rows, stats.n_labelled, evaluation.severity.name, len(alerts.failing),
         )
-        return await self._reconcile_alerts(connection, target, alerts, window, end)
+        return await self._reconcile_alerts(connection, target, alerts, window, end, log)
 
     async def _reconcile_alerts(
         self,
@@ -334,6 +359,7 @@ class MonitoringService:
         alerts: WindowAlerts,
         window: gov_events.AlertWindow,
         at: dt.datetime,
+        log: _CommitLog,
     ) -> list[EventItem]:
         version = target.version.version
         open_drift = [
@@ -352,15 +378,21 @@ class MonitoringService:
         drafted = {alert.key: alert for alert in alerts.failing}
         items: list[EventItem] = []
         for finding in changes.resolved:
-            items += await self._resolve_alert(connection, target, finding)
+            items += await self._resolve_alert(connection, target, finding, log)
         for finding in changes.opened:
-            items += await self._open_alert(connection, target, finding, drafted[_alert_key(finding)], window)
+            items += await self._open_alert(connection, target, finding, drafted[_alert_key(finding)], window, log)
         policy = await self.governance.policy(connection)
         items += gov_events.finding_events(changes, model_name=target.model.name, policy_revision=policy.revision)
         return items
 
     async def _open_alert(
-        self, connection: AsyncConnection, target: _Target, finding: Finding, alert: AlertDraft, window: gov_events.AlertWindow
+        self,
+        connection: AsyncConnection,
+        target: _Target,
+        finding: Finding,
+        alert: AlertDraft,
+        window: gov_events.AlertWindow,
+        log: _CommitLog,
     ) -> list[EventItem]:
         proto = monitoring_pb2.Alert(
             name=convert.alert_name(finding.finding_id),
@@ -380,10 +412,12 @@ class MonitoringService:
         if window.start_time is not None:
             proto.window_start_time.FromDatetime(window.start_time)
         await mstore.save_alert(connection, _alert_row(finding, alert.kind, alert.feature, proto))
-        logger.info("opened %s %s alert %s on %s of %s", alert.severity.label, alert.kind.value, finding.finding_id, alert.feature, target.name)
+        log.info("opened %s %s alert %s on %s of %s", alert.severity.label, alert.kind.value, finding.finding_id, alert.feature, target.name)
         return _alert_events(finding.finding_id, alert, window, target.model)
 
-    async def _resolve_alert(self, connection: AsyncConnection, target: _Target, finding: Finding) -> list[EventItem]:
+    async def _resolve_alert(
+        self, connection: AsyncConnection, target: _Target, finding: Finding, log: _CommitLog
+    ) -> list[EventItem]:
         data = await mstore.load_alert_data(connection, finding.finding_id)
         kind, feature = _alert_key(finding)
         assert finding.resolved_at is not None
@@ -392,7 +426,7 @@ class MonitoringService:
             proto.state = monitoring_pb2.ALERT_STATE_RESOLVED
             proto.resolve_time.FromDatetime(finding.resolved_at)
             await mstore.save_alert(connection, _alert_row(finding, kind, feature, proto))
-        logger.info("resolved %s alert %s on %s of %s: %s", kind.value, finding.finding_id, feature, target.name, finding.resolution)
+        log.info("resolved %s alert %s on %s of %s: %s", kind.value, finding.finding_id, feature, target.name, finding.resolution)
         return gov_events.alert_resolved_events(
             alert_id=finding.finding_id, kind=kind, severity=finding.severity, model_uid=target.model.uid,
             model_name=target.model.name, version=target.version.version, feature=feature,
@@ -431,6 +465,12 @@ class MonitoringService:
             raise InvalidArgument("request_ids", [], "send one request id per label")
         ids = list(request.request_ids)
         check_request_ids(ids)
+        if "" in ids:
+            raise InvalidArgument(
+                f"request_ids[{ids.index('')}]", "",
+                "send the request id of the production row the label belongs to; rows reported without an id cannot be labelled",
+                problem="is empty",
+            )
         labels, label_type = mconv.column_values(request.labels, len(ids), "labels")
 
         async def work(connection: AsyncConnection) -> mon.LabelJoin:
@@ -438,8 +478,7 @@ class MonitoringService:
             state = await self._locked_state(connection, target)
             reference = await self._reference(connection, target)
             settings = await self._settings(connection, target, columns=None)
-            if settings.library.task.task is mon.TaskType.REGRESSION and label_type != mconv.DOUBLE:
-                raise InvalidArgument("labels", label_type, "send regression labels as double_values", problem="has the wrong value type")
+            mconv.check_labels(labels, label_type, settings.library.task.task, reference.profile)
             accumulator = mon.WindowAccumulator.from_bytes(state["accumulator"], reference.profile, settings.library)
             try:
                 joined = accumulator.add_labels(ids, labels)
@@ -543,7 +582,8 @@ class MonitoringService:
         """Validate and store a version's monitoring config; it applies from the next batch."""
         model_id, number = _parse_suffixed(request.config.name, "monitoringConfig", field="config.name")
 
-        async def work(connection: AsyncConnection) -> monitoring_pb2.MonitoringConfig:
+        async def work(connection: AsyncConnection) -> tuple[monitoring_pb2.MonitoringConfig, _CommitLog]:
+            log = _CommitLog()
             target = await _load_target(connection, model_id, number, field="config.name")
             reference = await mstore.load_reference(connection, target.model.uid, number)
             columns = None
@@ -558,6 +598,7 @@ class MonitoringService:
                         "or upload reference data with this prediction column",
                     )
             settings = mconv.settings_from_proto(request.config, mconv.task_type_of(target.model.task_type), columns)
+            mconv.check_min_window_rows(settings)
             current = await mstore.load_config(connection, target.model.uid, number)
             if request.config.etag and (current is None or current["etag"] != request.config.etag):
                 raise Aborted(
@@ -570,18 +611,37 @@ class MonitoringService:
                 "updated_by": actor, "update_time": utc_now(),
             }
             await mstore.save_config(connection, row)
-            await self._reschedule_window(connection, target, settings.library.window.max_duration_seconds)
-            logger.info("monitoring config of %s set by %s: %s", target.name, actor, request.reason or "no reason given")
-            return _config_message(target, row, reference)
+            log.info("monitoring config of %s set by %s: %s", target.name, actor, request.reason or "no reason given")
+            await self._apply_window_rule(connection, target, settings, actor=actor, log=log)
+            return _config_message(target, row, reference), log
 
-        return await self.governance.execute("SetMonitoringConfig", work)
+        config, log = await self.governance.execute("SetMonitoringConfig", work)
+        log.write()
+        return config
 
-    async def _reschedule_window(self, connection: AsyncConnection, target: _Target, duration: float | None) -> None:
-        """Move the open window's due time to match a new window duration, or clear it."""
+    async def _apply_window_rule(
+        self, connection: AsyncConnection, target: _Target, settings: mconv.MonitoringSettings, *, actor: str, log: _CommitLog
+    ) -> None:
+        """Apply a new window rule to the open window at once.
+
+        A window that already contains `window_rows` rows or more closes now, with all its rows,
+        because its rows are only kept as aggregates and cannot be split. Otherwise the window's
+        due time follows the new `window_duration`, or is cleared.
+        """
         state = await mstore.lock_state(connection, target.model.uid, target.version.version)
         if state is None:
             return
-        await mstore.set_due_time(connection, target.model.uid, target.version.version, _due_time(state["window_arrival_time"], duration))
+        window = settings.library.window
+        if window.max_rows is None or state["window_rows"] < window.max_rows:
+            due = _due_time(state["window_arrival_time"], window.max_duration_seconds)
+            await mstore.set_due_time(connection, target.model.uid, target.version.version, due)
+            return
+        reference = await self._reference(connection, target)
+        accumulator = mon.WindowAccumulator.from_bytes(state["accumulator"], reference.profile, settings.library)
+        stats = accumulator.close(utc_now().timestamp())
+        items = await self._close_window(connection, target, reference, settings, stats, int(state["window_detections"]), log)
+        await mstore.save_state(connection, _next_state(state, accumulator, settings, detections=0))
+        await self._touch_model(connection, target, items, force=True, actor=actor, activity=False)
 
     # --- shared reads -----------------------------------------------------------------------
 
@@ -714,13 +774,14 @@ def _parse_suffixed(name: str, suffix: str, *, field: str = "name") -> tuple[str
     return convert.parse_version_name(name.removesuffix(f"/{suffix}"), field)
 
 
-def _request_ids(ids: Sequence[str], rows: int) -> list[str] | None:
+def _request_ids(ids: Sequence[str], rows: int) -> list[str | None] | None:
     if not ids:
         return None
     if len(ids) != rows:
         raise InvalidArgument("request_ids", f"{len(ids)} ids", f"send one id per row ({rows}) or none", problem="do not match the rows")
     check_request_ids(ids)
-    return list(ids)
+    # An empty id marks a row without one: it counts in the window but is never joined with a label.
+    return [request_id or None for request_id in ids]
 
 
 def _observe_time(times: Sequence[Any], rows: int) -> dt.datetime:
