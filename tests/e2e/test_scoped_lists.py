@@ -272,3 +272,32 @@ async def test_empty_stream_needs_global_permission(stack) -> None:
         await governance.stub.ReportProductionData(nothing())
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "model_version" in empty.value.details()
+
+
+async def test_stream_without_version_invalid_for_scoped(stack) -> None:
+    _, governance = stack
+    rng = np.random.default_rng(11)
+    batches = [fraud_batch(part) for part in split(scored_rows(rng, 200), 100)]
+    # The first message names no version and the second names the caller's own version.
+    versionless = ["", "models/fraud-a/versions/1"]
+
+    with pytest.raises(grpc.aio.AioRpcError) as as_admin:
+        await governance.stub.ReportProductionData(_production(versionless, batches))
+    assert as_admin.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    for principal in (FRAUD_SERVING, FRAUD_CONTRIBUTOR):
+        with pytest.raises(grpc.aio.AioRpcError) as scoped:
+            await governance.stub.ReportProductionData(_production(versionless, batches), metadata=as_principal(principal))
+        assert scoped.value.code() == grpc.StatusCode.INVALID_ARGUMENT, scoped.value.details()
+        assert scoped.value.details() == as_admin.value.details()
+        assert "set models/{model}/versions/{version} in the first message" in scoped.value.details()
+
+    with pytest.raises(grpc.aio.AioRpcError) as uploaded:
+        await governance.stub.UploadReferenceData(_references("", batches), metadata=as_principal(FRAUD_CONTRIBUTOR))
+    assert uploaded.value.code() == grpc.StatusCode.INVALID_ARGUMENT, uploaded.value.details()
+    assert "model_version" in uploaded.value.details()
+
+    with pytest.raises(grpc.aio.AioRpcError) as unbound:
+        await governance.stub.ReportProductionData(_production(versionless, batches), metadata=as_principal(UNBOUND))
+    assert unbound.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert await _windows(governance, "models/fraud-a/versions/1") == 0

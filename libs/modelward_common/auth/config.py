@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from modelward_common.arguments import non_negative_float
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.nats_options import NatsSecurity
-from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
+from modelward_common.principals import PRINCIPAL_RULE, canonical_principal, is_group, is_valid_principal
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,16 @@ def auth_from_arguments(args: argparse.Namespace) -> AuthConfig:
     mappings: list[tuple[str, str]] = []
     for item in args.certificate_principal:
         name, separator, principal = item.partition("=")
+        principal = canonical_principal(principal)
         if not separator or not name or not is_valid_principal(principal):
             raise SystemExit(
                 f"--certificate-principal {item!r}: use NAME=PRINCIPAL with PRINCIPAL of the form {PRINCIPAL_RULE}, "
                 "such as governance=service:governance"
+            )
+        if is_group(principal):
+            raise SystemExit(
+                f"--certificate-principal {item!r}: a certificate cannot act as a group, because groups cannot be "
+                "deactivated; map it to a user:, service: or team: principal and bind the role to that"
             )
         mappings.append((name, principal))
     config = AuthConfig(

@@ -35,7 +35,7 @@ from modelward_common.auth.roles import (
 from modelward_common.auth.scope import scope_of
 from modelward_common.auth.store import AccessDirectory
 from modelward_common.errors import PermissionDenied, Unauthenticated
-from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
+from modelward_common.principals import PRINCIPAL_RULE, canonical_principal, is_group, is_valid_principal
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,14 @@ class Authenticator:
             raise token_error("TOKEN_REVOKED", f"API token {token_id} was revoked at {record.revoke_time.isoformat()}")
         if record.expire_time is not None and record.expire_time <= dt.datetime.now(dt.UTC):
             raise token_error("TOKEN_EXPIRED", f"API token {token_id} expired at {record.expire_time.isoformat()}")
-        return Identity(record.principal, method="api_token")
+        if is_group(record.principal):
+            # CreateApiToken rejects groups now; a token stored before that still authenticates no one.
+            raise token_error(
+                "PRINCIPAL_INVALID",
+                f"API token {token_id} acts as {record.principal}, and a group cannot be deactivated: "
+                "revoke it and create a token for a user: or service: principal",
+            )
+        return Identity(canonical_principal(record.principal), method="api_token")
 
     def _from_claims(self, claims: dict[str, Any]) -> Identity:
         assert self.jwt_settings is not None
@@ -143,10 +150,17 @@ class Authenticator:
         value = claims.get(claim)
         if not isinstance(value, str) or not value:
             raise token_error("PRINCIPAL_INVALID", f"JWT claim {claim!r} is missing or not a string")
-        principal = value if ":" in value else f"user:{value}"
+        sent = value if ":" in value else f"user:{value}"
+        shown = sent if len(sent) <= 80 else sent[:77] + "..."
+        principal = canonical_principal(sent)
         if not is_valid_principal(principal):
-            shown = principal if len(principal) <= 80 else principal[:77] + "..."
             raise token_error("PRINCIPAL_INVALID", f"JWT claim {claim} {shown!r} is invalid: use {PRINCIPAL_RULE}")
+        if is_group(principal):
+            raise token_error(
+                "PRINCIPAL_INVALID",
+                f"JWT claim {claim} {shown!r} names a group, which cannot be deactivated: the issuer must put a "
+                f"user:, service: or team: principal in {claim} and group slugs in the {self.jwt_settings.groups_claim} claim",
+            )
         groups = claims.get(self.jwt_settings.groups_claim, [])
         members = tuple(
             f"group:{group}" for group in (groups if isinstance(groups, list) else [])
@@ -185,8 +199,9 @@ class CallGuard:
         """Return the caller's identity, or None for exempt methods; raise when not allowed.
 
         `request` is the first message of a client-streaming call, or None when the stream sent
-        none, and then the call needs the permission globally. On a filtered rule the returned
-        identity may carry a ModelScope.
+        none, and then the call needs the permission globally. A first message that names no
+        resource gets the rule's `check_first_message` error when the caller's bindings grant the
+        permission on some models. On a filtered rule the returned identity may carry a ModelScope.
         """
         if is_exempt(method):
             return None
@@ -235,6 +250,8 @@ class CallGuard:
         if request is not None and rule.resource is not None:
             name = rule.resource(request)
             scoped = any(not binding.is_global and grants(binding, permission) for binding in bindings)
+            if not name and scoped and rule.check_first_message is not None:
+                rule.check_first_message(request)
             if name and (scoped or permission in OWNER_PERMISSIONS):
                 model = await self.resolve_model(name)
                 if model is not None and allowed_on_model(bindings, identity.principals(), permission, model):

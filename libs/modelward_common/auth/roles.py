@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modelward_common.principals import canonical_principal
+
 
 class Permission(enum.StrEnum):
     MODELS_READ = "models.read"
@@ -97,6 +99,11 @@ class Rule:
     # on some teams or models is admitted with a ModelScope, and the handler returns only those
     # models' items. A request naming one model is checked against that model as usual.
     filtered: bool = False
+    # For client-streaming calls: raises InvalidArgument when the first message names no
+    # resource. The guard runs it for a caller whose bindings grant the permission on some
+    # teams or models only, so that caller gets the same error as a global caller gets from the
+    # handler instead of PERMISSION_DENIED.
+    check_first_message: Callable[[Any], None] | None = None
 
 
 # Looks up the model a resource name refers to; None when there is none.
@@ -120,7 +127,7 @@ def allowed_globally(bindings: Iterable[Binding], permission: Permission) -> boo
 
 
 def allowed_on_model(bindings: Iterable[Binding], principals: Iterable[str], permission: Permission, model: ModelRef) -> bool:
-    if permission in OWNER_PERMISSIONS and model.owner and model.owner in set(principals):
+    if permission in OWNER_PERMISSIONS and model.owner and canonical_principal(model.owner) in set(principals):
         return True
     for binding in bindings:
         if not grants(binding, permission):

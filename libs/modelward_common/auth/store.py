@@ -4,7 +4,9 @@ Both services keep the same two tables under their own migration track (`<servic
 The registry changes them in the transaction that records the access event; governance applies
 the same events from the registry's stream. `AccessDirectory` serves authorisation from memory
 and reloads after a change, so a call reads no table unless something changed. It also caches
-the inactive principals, read with a query each service supplies from its own table.
+the inactive principals, read with a query each service supplies from its own table. Principals
+are kept and looked up in their canonical form, so rows written before `user:` names were
+lowercased still match.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from modelward_common.auth.roles import Binding, Role
 from modelward_common.db import text_column
 from modelward_common.migrations import Migration, migrate
+from modelward_common.principals import canonical_principal
 from modelward_common.timeutil import UtcDateTime
 from modelward_protos.access.v1 import access_service_pb2 as access_pb
 from modelward_protos.events.v1 import access_events_pb2 as access_events
@@ -173,28 +176,30 @@ class AccessDirectory:
         snapshot = _Snapshot()
         async with self.engine.connect() as connection:
             for row in (await connection.execute(sa.select(role_bindings_table))).mappings():
-                binding = Binding(row["binding_id"], row["principal"], Role(row["role"]), row["team"], row["model_uid"])
+                principal = canonical_principal(row["principal"])
+                binding = Binding(row["binding_id"], principal, Role(row["role"]), row["team"], row["model_uid"])
                 snapshot.bindings.setdefault(binding.principal, []).append(binding)
             for row in (await connection.execute(sa.select(api_tokens_table))).mappings():
                 snapshot.tokens[row["token_id"]] = TokenRecord(
                     row["token_id"], row["principal"], row["secret_sha256"], row["expire_time"], row["revoke_time"]
                 )
             if self.inactive_principals is not None:
-                snapshot.inactive = frozenset((await connection.scalars(self.inactive_principals)).all())
+                inactive = (await connection.scalars(self.inactive_principals)).all()
+                snapshot.inactive = frozenset(canonical_principal(principal) for principal in inactive)
         return snapshot
 
     async def bindings_for(self, principals: Iterable[str]) -> list[Binding]:
         snapshot = await self._current()
         found: list[Binding] = []
         for principal in principals:
-            found.extend(snapshot.bindings.get(principal, ()))
+            found.extend(snapshot.bindings.get(canonical_principal(principal), ()))
         return found
 
     async def token(self, token_id: str) -> TokenRecord | None:
         return (await self._current()).tokens.get(token_id)
 
     async def is_inactive(self, principal: str) -> bool:
-        return principal in (await self._current()).inactive
+        return canonical_principal(principal) in (await self._current()).inactive
 
 
 # PostgreSQL advisory lock key that serialises changes which could remove the last admin.

@@ -24,6 +24,13 @@ def test_certificate_principal_must_be_valid() -> None:
     assert config.certificate_principals == (("governance", "service:governance"),)
 
 
+def test_certificate_principal_not_group() -> None:
+    with pytest.raises(SystemExit, match="a certificate cannot act as a group"):
+        auth_from_arguments(parsed("--admin-token-file", "x", "--certificate-principal", "scorer=group:ops"))
+    config = auth_from_arguments(parsed("--admin-token-file", "x", "--certificate-principal", "scorer=user:Ana@Example.com"))
+    assert config.certificate_principals == (("scorer", "user:ana@example.com"),)
+
+
 def test_auth_needs_some_admin_credential() -> None:
     with pytest.raises(SystemExit) as caught:
         auth_from_arguments(parsed())

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from modelward_common.auth import api_tokens
 from modelward_common.auth.guard import BOOTSTRAP_PRINCIPAL, Authenticator, CallGuard
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.roles import Binding, ModelRef, Permission, Role, Rule
@@ -193,3 +194,55 @@ async def test_bootstrap_admin_never_inactive() -> None:
     identity = await locked.admit("/svc/Write", {"name": "models/churn"}, Context(token))  # type: ignore[arg-type]
     assert identity is not None
     assert identity.principal == BOOTSTRAP_PRINCIPAL
+
+
+async def test_group_subject_unauthenticated() -> None:
+    grouped = guard(Binding("b1", "group:admins", Role.ADMIN))
+    with pytest.raises(Unauthenticated) as caught:
+        await grouped.admit("/svc/Read", {"name": "models/churn"}, Context(issuer().mint("group:admins")))  # type: ignore[arg-type]
+    assert caught.value.reason == "PRINCIPAL_INVALID"
+    assert "JWT claim sub 'group:admins' names a group" in caught.value.message
+
+
+async def test_team_subject_admitted() -> None:
+    # Teams can be deactivated, so a JWT may act as one.
+    teams = guard(Binding("b1", "team:alpha", Role.VIEWER))
+    assert await admitted(teams, "/svc/Read", "team:alpha", {"name": "models/churn"})
+
+
+async def test_subject_case_folded() -> None:
+    allowed = guard(Binding("b1", "user:ana@example.com", Role.VIEWER))
+    identity = await allowed.admit("/svc/Read", {"name": "models/churn"}, Context(issuer().mint("ANA@example.COM")))  # type: ignore[arg-type]
+    assert identity is not None
+    assert identity.principal == "user:ana@example.com"
+    # Owners compare in canonical form too.
+    assert await admitted(guard(), "/svc/Write", "user:OLGA@example.com", {"name": "models/churn"})
+
+
+async def test_inactive_any_case_denied() -> None:
+    locked = inactive_guard("user:ana@example.com")
+    with pytest.raises(PermissionDenied) as caught:
+        await locked.admit("/svc/Read", {"name": "models/churn"}, Context(issuer().mint("Ana@Example.com")))  # type: ignore[arg-type]
+    assert caught.value.reason == "PRINCIPAL_INACTIVE"
+
+
+@dataclass
+class TokenDirectory(Directory):
+    """A directory that stores one API token for a group, as CreateApiToken allowed before."""
+
+    record: TokenRecord | None = None
+
+    async def token(self, token_id: str) -> TokenRecord | None:
+        return self.record if self.record is not None and self.record.token_id == token_id else None
+
+
+async def test_group_api_token_unauthenticated() -> None:
+    created = api_tokens.generate_api_token()
+    directory = TokenDirectory([Binding("b1", "group:admins", Role.ADMIN)])
+    directory.record = TokenRecord(created.token_id, "group:admins", created.secret_sha256, None, None)
+    authenticator = Authenticator(directory)  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated) as caught:
+        await authenticator.from_authorization(f"Bearer {created.secret}")
+    assert caught.value.reason == "PRINCIPAL_INVALID"
+    assert "group:admins" in caught.value.message
+    assert "revoke it" in caught.value.message

@@ -10,15 +10,23 @@ from modelward_common.auth.identity import Identity
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.roles import Binding, ModelRef, Permission, Role, Rule
 from modelward_common.auth.scope import ModelScope
-from modelward_common.errors import PermissionDenied
+from modelward_common.errors import InvalidArgument, PermissionDenied
 from tests.support.auth import AUDIENCE, ISSUER, issuer
 from tests.unit.auth.test_guard import Context, Directory
+
+def _require_version(request: dict[str, str]) -> None:
+    if not request["model_version"]:
+        raise InvalidArgument("model_version", "", "set it in the first message")
+
 
 MODELS = {"models/churn": ModelRef("uid-churn", "growth", "user:olga@example.com")}
 RULES = {
     "/svc/List": Rule(Permission.MODELS_READ, lambda request: request.get("parent", ""), filtered=True),
     "/svc/ListWrites": Rule(Permission.MODELS_WRITE, filtered=True),
     "/svc/Upload": Rule(Permission.MONITORING_REPORT, lambda request: request["model_version"]),
+    "/svc/UploadChecked": Rule(
+        Permission.MONITORING_REPORT, lambda request: request["model_version"], check_first_message=_require_version,
+    ),
 }
 
 
@@ -92,6 +100,22 @@ async def test_stream_checked_against_first_message() -> None:
         await admit(serving, "/svc/Upload", "service:scorer", {"model_version": "models/fraud/versions/1"})
     with pytest.raises(PermissionDenied):
         await admit(serving, "/svc/Upload", "service:scorer", None)
+
+
+async def test_versionless_first_message_invalid_for_scoped() -> None:
+    serving = guard(
+        Binding("b1", "service:scorer", Role.SERVING, team="growth"),
+        Binding("b2", "user:vera@example.com", Role.VIEWER, team="growth"),
+    )
+    with pytest.raises(InvalidArgument, match="model_version '' is invalid: set it in the first message"):
+        await admit(serving, "/svc/UploadChecked", "service:scorer", {"model_version": ""})
+    # Without the permission anywhere, the caller learns nothing about the request.
+    for principal in ("service:stranger", "user:vera@example.com"):
+        with pytest.raises(PermissionDenied):
+            await admit(serving, "/svc/UploadChecked", principal, {"model_version": ""})
+    # A rule without the check keeps PERMISSION_DENIED.
+    with pytest.raises(PermissionDenied):
+        await admit(serving, "/svc/Upload", "service:scorer", {"model_version": ""})
 
 
 def test_empty_scope_matches_nothing() -> None:

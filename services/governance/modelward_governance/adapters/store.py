@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from modelward_common.principals import canonical_principal
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import codec
 from modelward_governance.adapters.schema import (
@@ -249,7 +250,8 @@ INACTIVE_PRINCIPALS = sa.select(principals_table.c.principal).where(principals_t
 # PostgreSQL advisory lock key that serialises deactivations, so two admins deactivating each
 # other at once cannot both pass the check that an active admin remains.
 async def principal_directory(connection: AsyncConnection) -> PrincipalDirectory:
-    return PrincipalDirectory(inactive=frozenset((await connection.scalars(INACTIVE_PRINCIPALS)).all()))
+    inactive = (await connection.scalars(INACTIVE_PRINCIPALS)).all()
+    return PrincipalDirectory(inactive=frozenset(canonical_principal(principal) for principal in inactive))
 
 
 async def set_principal(connection: AsyncConnection, principal: str, active: bool, reason: str, changed_by: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFound
-from modelward_common.principals import is_valid_principal
+from modelward_common.principals import canonical_principal, is_valid_principal
 
 # `user:<email>`, `team:<slug>` or `service:<slug>`, the same forms the registry accepts as owner.
 _PRINCIPAL = re.compile(
@@ -28,16 +28,17 @@ def validate_principal(principal: str, field: str = "principal") -> None:
 
 @dataclass(frozen=True)
 class PrincipalDirectory:
-    """The principals marked inactive. Every principal not listed is active."""
+    """The principals marked inactive, in canonical form. Every principal not listed is active."""
 
     inactive: frozenset[str] = frozenset()
 
     def is_active(self, principal: str) -> bool:
-        return principal not in self.inactive
+        return canonical_principal(principal) not in self.inactive
 
     def with_active(self, principal: str, active: bool) -> PrincipalDirectory:
         """Return a copy with `principal` marked active or inactive."""
         validate_principal(principal)
+        principal = canonical_principal(principal)
         if active:
             return PrincipalDirectory(self.inactive - {principal})
         return PrincipalDirectory(self.inactive | {principal})
@@ -49,7 +50,8 @@ def check_admin_remains(principal: str, admins: Iterable[str], directory: Princi
     `admins` are the principals with a global admin binding. A group counts as active, because
     groups are never deactivated.
     """
-    holders = set(admins)
+    holders = {canonical_principal(admin) for admin in admins}
+    principal = canonical_principal(principal)
     if principal not in holders:
         return
     if any(directory.is_active(other) for other in holders - {principal}):

@@ -286,6 +286,13 @@ def parse_version_name(name: str, field: str = "name") -> tuple[str, int]:
     return model_id, _positive_number(number, name, field, "version")
 
 
+def require_first_version(name: str) -> str:
+    """Return the version the first message of a monitoring stream names; raise InvalidArgument when it names none."""
+    if not name:
+        raise InvalidArgument("model_version", name, "set models/{model}/versions/{version} in the first message")
+    return name
+
+
 def parse_compliance_name(name: str, field: str = "name") -> str:
     """Return the model id of `models/{model}/compliance`."""
     (model_id,) = _name_parts(name, "models/{model}/compliance", field, "models/churn/compliance")

@@ -14,6 +14,7 @@ from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
 from modelward_common.grpc_server import caller_principal
 from modelward_common.paging import count_rows, fetch_page, parse_order_by
+from modelward_common.principals import canonical_principal
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import store
 from modelward_governance.domain.orphans import assess_orphan
@@ -212,8 +213,9 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
     # --- principals and operations ----------------------------------------------------------
 
     async def SetPrincipalActive(self, request: rpc.SetPrincipalActiveRequest, context: Context) -> res.Principal:
-        validate_principal(request.principal)
-        if not request.active and request.principal == BOOTSTRAP_PRINCIPAL:
+        principal = canonical_principal(request.principal)
+        validate_principal(principal)
+        if not request.active and principal == BOOTSTRAP_PRINCIPAL:
             raise InvalidArgument(
                 "principal", request.principal,
                 "the bootstrap admin always keeps access; to retire it, remove its token file from --admin-token-file "
@@ -223,12 +225,12 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
             raise InvalidArgument("reason", request.reason, "say why, for example 'left the company'", problem="is missing")
         if len(request.reason) > 2000:
             raise InvalidArgument("reason", request.reason, "shorten it to at most 2000 characters", problem="is too long")
-        await self.governance.set_principal_active(request.principal, request.active, reason=request.reason, actor=caller(context))
+        await self.governance.set_principal_active(principal, request.active, reason=request.reason, actor=caller(context))
         async with read_connection(self.governance.engine, "SetPrincipalActive") as connection:
-            row = await store.principal_row(connection, request.principal)
+            row = await store.principal_row(connection, principal)
         assert row is not None
         return convert.principal_to_proto(
-            request.principal, active=row["active"], reason=row["reason"], updated_by=row["changed_by"], update_time=row["update_time"]
+            principal, active=row["active"], reason=row["reason"], updated_by=row["changed_by"], update_time=row["update_time"]
         )
 
     async def ListDeadLetters(self, request: rpc.ListDeadLettersRequest, context: Context) -> rpc.ListDeadLettersResponse:

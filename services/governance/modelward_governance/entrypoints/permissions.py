@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common.auth.roles import AUDIT_RULES, ModelRef, ModelResolverFn, Permission, Rule, model_id_in
 from modelward_governance.adapters.schema import portfolio_table, promotions_table
+from modelward_governance.entrypoints import convert
 from modelward_protos.governance.v1 import governance_service_pb2 as rpc
 
 P = Permission
@@ -24,6 +25,14 @@ def _name(request: Any) -> str:
 
 def _model(request: Any) -> str:
     return str(request.model)
+
+
+def _version(request: Any) -> str:
+    return str(request.model_version)
+
+
+def _first_version(request: Any) -> None:
+    convert.require_first_version(request.model_version)
 
 
 GOVERNANCE_RULES: dict[str, Rule] = {
@@ -47,8 +56,8 @@ GOVERNANCE_RULES: dict[str, Rule] = {
     "RetryDeadLetter": Rule(P.OPERATIONS_MANAGE),
     # Client-streaming: checked against the version the first message names; the handler
     # rejects a later message naming another version with INVALID_ARGUMENT.
-    "UploadReferenceData": Rule(P.MONITORING_CONFIGURE, lambda request: request.model_version),
-    "ReportProductionData": Rule(P.MONITORING_REPORT, lambda request: request.model_version),
+    "UploadReferenceData": Rule(P.MONITORING_CONFIGURE, _version, check_first_message=_first_version),
+    "ReportProductionData": Rule(P.MONITORING_REPORT, _version, check_first_message=_first_version),
     "ReportLabels": Rule(P.MONITORING_REPORT, lambda request: request.model_version),
     "GetDriftReport": Rule(P.MODELS_READ, _name),
     "ListAlerts": Rule(P.MODELS_READ, lambda request: request.model or request.model_version, filtered=True),

@@ -167,9 +167,7 @@ class MonitoringService:
         )
 
     async def _check_version_exists(self, name: str) -> None:
-        if not name:
-            raise InvalidArgument("model_version", name, "set models/{model}/versions/{version} in the first message")
-        model_id, number = convert.parse_version_name(name, "model_version")
+        model_id, number = convert.parse_version_name(convert.require_first_version(name), "model_version")
         async with read_connection(self.engine, "UploadReferenceData") as connection:
             await _load_target(connection, model_id, number)
 
@@ -759,9 +757,7 @@ async def _load_target(connection: AsyncConnection, model_id: str, number: int, 
 
 def _stream_name(current: str, sent: str, index: int) -> str:
     if not current:
-        if not sent:
-            raise InvalidArgument("model_version", sent, "set models/{model}/versions/{version} in the first message")
-        return sent
+        return convert.require_first_version(sent)
     if sent and sent != current:
         raise InvalidArgument("model_version", sent, f"leave it empty or repeat {current!r}", problem=f"in message {index} differs from the first message")
     return current

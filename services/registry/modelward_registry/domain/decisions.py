@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from google.protobuf.message import Message
 
 from modelward_common.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolations, InvalidArgument, NotFound
+from modelward_common.principals import canonical_principal
 from modelward_protos.events.v1 import registry_events_pb2 as ev
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.domain import validation as rules
@@ -38,9 +39,21 @@ def _check_model_fields(model: res.Model, prefix: str, paths: Sequence[str]) -> 
         rules.check_tags(model.tags, f"{prefix}tags")
 
 
+def _with_canonical_owner(model: res.Model) -> res.Model:
+    """Return the model with its owner in canonical form, so owner checks match the caller's principal."""
+    owner = canonical_principal(model.owner)
+    if owner == model.owner:
+        return model
+    copy = res.Model()
+    copy.CopyFrom(model)
+    copy.owner = owner
+    return copy
+
+
 def decide_create_model(uid: str, model_id: str, model: res.Model) -> list[Message]:
     rules.check_model_id(model_id)
     _check_model_fields(model, "model.", MODEL_UPDATE_PATHS)
+    model = _with_canonical_owner(model)
     return [
         ev.ModelCreated(
             model_uid=uid,
@@ -83,6 +96,7 @@ def raise_stale_etag(resource: str, etag: str, current: str) -> None:
 def decide_update_model(aggregate: ModelAggregate, model: res.Model, paths: Sequence[str]) -> list[Message]:
     paths = check_update_mask(paths, MODEL_UPDATE_PATHS)
     _check_model_fields(model, "model.", paths)
+    model = _with_canonical_owner(model)
     aggregate.require_state(*_MUTABLE, action="update the model")
     _check_etag(aggregate, model.etag, aggregate.etag(), model_name(aggregate.model_id))
     changed = [path for path in paths if _model_field_differs(aggregate.model, model, path)]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from modelward_common.errors import InvalidArgument
-from modelward_common.principals import MAX_PRINCIPAL, PRINCIPAL_PATTERN as _PRINCIPAL, PRINCIPAL_RULE
+from modelward_common.principals import PRINCIPAL_RULE, canonical_principal, is_valid_principal
 # Re-exported: the service layer checks idempotency keys with the registry's other rules.
 from modelward_common.request_ids import MAX_REQUEST_ID as MAX_REQUEST_ID, check_request_id as check_request_id
 
@@ -71,9 +71,11 @@ def check_alias(value: str, field: str = "alias") -> str:
 
 
 def check_owner(value: str, field: str = "owner") -> str:
-    if value and (len(value) > MAX_PRINCIPAL or not _PRINCIPAL.fullmatch(value)):
+    """Return the canonical form of an owner, or "" for none; raise InvalidArgument when invalid."""
+    owner = canonical_principal(value)
+    if owner and not is_valid_principal(owner):
         raise InvalidArgument(field, value, f"use {PRINCIPAL_RULE}, or leave it empty")
-    return value
+    return owner
 
 
 def check_team(value: str, field: str = "team") -> str:

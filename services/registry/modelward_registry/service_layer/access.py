@@ -33,7 +33,7 @@ from modelward_common.db import read_connection, transaction
 from modelward_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from modelward_common.eventstore import EventContext, NewEvent, events_table, stored_event
 from modelward_common.paging import fetch_page, parse_order_by
-from modelward_common.principals import PRINCIPAL_RULE, is_valid_principal
+from modelward_common.principals import PRINCIPAL_RULE, canonical_principal, is_group, is_valid_principal
 from modelward_common.timeutil import request_time, to_timestamp, utc_now
 from modelward_protos.access.v1 import access_service_pb2 as access_pb
 from modelward_protos.events.v1 import access_events_pb2 as access_events
@@ -52,9 +52,11 @@ _TOKEN_PREFIX = "apiTokens/"
 
 
 def check_principal(value: str, field: str) -> str:
-    if not is_valid_principal(value):
+    """Return the canonical form of a valid principal; raise InvalidArgument naming `field` otherwise."""
+    principal = canonical_principal(value)
+    if not is_valid_principal(principal):
         raise InvalidArgument(field, value, f"use {PRINCIPAL_RULE}")
-    return value
+    return principal
 
 
 def parse_binding_name(name: str) -> str:
@@ -108,7 +110,14 @@ class AccessAdmin:
     # --- role bindings ----------------------------------------------------------------------
 
     async def create_role_binding(self, binding: access_pb.RoleBinding, context: EventContext) -> access_pb.RoleBinding:
-        check_principal(binding.principal, "role_binding.principal")
+        principal = check_principal(binding.principal, "role_binding.principal")
+        if binding.scope.model_uid:
+            # Ignoring it would create a global binding for an admin who meant one model.
+            raise InvalidArgument(
+                "role_binding.scope.model_uid", binding.scope.model_uid,
+                "set scope.model to models/{model} instead; the registry fills model_uid itself",
+                problem="is output only",
+            )
         if binding.role not in ROLE_FROM_PROTO:
             raise InvalidArgument(
                 "role_binding.role", access_pb.Role.Name(binding.role) if binding.role in access_pb.Role.values() else binding.role,
@@ -123,7 +132,7 @@ class AccessAdmin:
             model_uid = await self._model_uid(parse_model_name(binding.scope.model, "role_binding.scope.model"))
         binding_id = str(uuid.uuid4())
         event = access_events.RoleBindingCreated(
-            binding_id=binding_id, principal=binding.principal, role=binding.role, team=team, model_uid=model_uid
+            binding_id=binding_id, principal=principal, role=binding.role, team=team, model_uid=model_uid
         )
         await self._record("CreateRoleBinding", binding_id, 0, event, _BINDING_PREFIX + binding_id, context)
         return await self.get_role_binding(binding_id)
@@ -193,7 +202,13 @@ class AccessAdmin:
     # --- API tokens -------------------------------------------------------------------------
 
     async def create_api_token(self, token: access_pb.ApiToken, context: EventContext) -> access_pb.CreateApiTokenResponse:
-        check_principal(token.principal, "api_token.principal")
+        principal = check_principal(token.principal, "api_token.principal")
+        if is_group(principal):
+            raise InvalidArgument(
+                "api_token.principal", token.principal,
+                "create the token for a user: or service: principal (or a team:), and bind roles to the group instead",
+                problem="is a group, which cannot be deactivated",
+            )
         check_text(token.display_name, "api_token.display_name", MAX_DISPLAY_NAME)
         expire_unix = 0
         if token.HasField("expire_time"):
@@ -204,7 +219,7 @@ class AccessAdmin:
         created = generate_api_token()
         token_uid = str(uuid.UUID(created.token_id))
         event = access_events.ApiTokenCreated(
-            token_uid=token_uid, token_id=created.token_id, principal=token.principal, display_name=token.display_name,
+            token_uid=token_uid, token_id=created.token_id, principal=principal, display_name=token.display_name,
             secret_sha256=created.secret_sha256, expire_unix=expire_unix,
         )
         await self._record("CreateApiToken", token_uid, 0, event, _TOKEN_PREFIX + created.token_id, context)
