@@ -29,8 +29,8 @@ def register(subparsers: Subparsers) -> None:
     retry = add_command(letters, "retry", "apply a parked event again, once its cause is fixed")
     retry.add_argument("name", metavar="NAME", help="dead letter name, deadLetters/<id>, as 'list' prints it")
     retry.add_argument("--reason", default="",
-                       help="why the event is retried, sent as the request's reason; governance does not record "
-                            "it yet (default: none)")
+                       help="why the event is retried; governance writes it to its log with your principal "
+                            "(default: none)")
     retry.set_defaults(handler=_retry_dead_letter)
 
     principals = add_actions(subparsers, "principals",

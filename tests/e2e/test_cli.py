@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -217,7 +218,7 @@ async def test_portfolio_and_compliance_in_pt_br(stack, capsys) -> None:
     assert "models/cli-credito" in {entry["model"] for entry in json.loads(out)}
 
 
-async def test_dead_letter_list_and_retry(stack, capsys, nats_server) -> None:
+async def test_dead_letter_list_and_retry(stack, capsys, caplog, nats_server) -> None:
     """An event governance cannot read is parked; the CLI lists it and reports a failed retry."""
     import uuid
 
@@ -256,8 +257,11 @@ async def test_dead_letter_list_and_retry(stack, capsys, nats_server) -> None:
         listed = await gov_grpc.GovernanceServiceStub(channel).ListDeadLetters(gov.ListDeadLettersRequest())
     assert listed.total_size == len(listed.dead_letters) == 1
 
-    code, _, err = await run_cli(stack, capsys, "dead-letters", "retry", parked[0]["name"],
-                                 "--reason", "parser fixed", principal=None)
+    with caplog.at_level(logging.INFO, logger="modelward_governance.entrypoints.grpc_service"):
+        code, _, err = await run_cli(stack, capsys, "dead-letters", "retry", parked[0]["name"],
+                                     "--reason", "parser fixed", principal=None)
+    letter_id = parked[0]["name"].rsplit("/", 1)[-1]
+    assert f"dead letter {letter_id}: retry by service:bootstrap-admin, reason 'parser fixed'" in caplog.text
     assert code == 6
     assert "failed again" in err
     assert event_id in err

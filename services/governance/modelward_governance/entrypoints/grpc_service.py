@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -28,6 +29,8 @@ from modelward_protos.governance.v1 import governance_service_pb2 as rpc
 from modelward_protos.governance.v1 import governance_service_pb2_grpc as rpc_grpc
 from modelward_protos.governance.v1 import monitoring_pb2 as mon
 from modelward_protos.governance.v1 import resources_pb2 as res
+
+logger = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext
 
@@ -255,6 +258,9 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
         dead_letter_id = convert.parse_dead_letter_name(request.name)
         if self.consumer is None:
             raise NotFound("this governance process runs no event consumer, so it has no dead letters", field="name")
+        # An operator's action on the event flow: the log keeps who retried which letter and why,
+        # quoted and cut short so that the text cannot forge log lines.
+        logger.info("dead letter %d: retry by %s, reason %r", dead_letter_id, caller(context), request.reason[:500])
         await self.consumer.retry_dead_letter(dead_letter_id)
         async with read_connection(self.governance.engine, "RetryDeadLetter") as connection:
             row = (await connection.execute(sa.select(dead_letters_table).where(dead_letters_table.c.id == dead_letter_id))).mappings().one()
