@@ -412,6 +412,9 @@ class _Directory:
     async def token(self, token_id: str) -> None:
         return None
 
+    async def is_inactive(self, principal: str) -> bool:
+        return False
+
 
 _Metadatum = collections.namedtuple("_Metadatum", "key value")
 

@@ -24,6 +24,11 @@ _USER_PREFIX = "user:"
 def is_valid_principal(value: str) -> bool:
     if len(value) > MAX_PRINCIPAL or PRINCIPAL_PATTERN.fullmatch(value) is None:
         return False
+    # The pattern has already refused ASCII whitespace and controls, and ASCII has no other
+    # invisible characters, so only non-ASCII text needs the per-character look-up. Every
+    # authenticated call checks its principal, so the common case stays cheap.
+    if value.isascii():
+        return True
     return not any(char.isspace() or unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in value)
 
 

@@ -7,6 +7,7 @@ Health checking and reflection need no credentials.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import hmac
@@ -63,6 +64,10 @@ def read_bootstrap_token(path: str) -> str:
     return token
 
 
+# JWT identities the Authenticator keeps; the oldest goes first.
+_JWT_IDENTITIES_KEPT = 10_000
+
+
 class Authenticator:
     """Turn a call's bearer token or client certificate into an Identity."""
 
@@ -79,6 +84,8 @@ class Authenticator:
         self.jwt = JwtVerifier(jwt) if jwt is not None else None
         self._bootstrap_digests = tuple(api_tokens.digest(token) for token in bootstrap_tokens)
         self.certificate_principals = dict(certificate_principals or {})
+        # Identities of JWTs seen lately, so that each token's claims are interpreted once.
+        self._jwt_identities: collections.OrderedDict[str, Identity] = collections.OrderedDict()
 
     async def authenticate(self, context: grpc.aio.ServicerContext) -> Identity:
         headers = [str(item.value) for item in context.invocation_metadata() or () if item.key == AUTHORIZATION_HEADER]
@@ -114,7 +121,15 @@ class Authenticator:
             raise token_error(
                 "TOKEN_NOT_ACCEPTED", "this service accepts no JWTs (no issuer is configured); send an API token"
             )
-        return self._from_claims(self.jwt.verify(token))
+        claims = self.jwt.verify(token)
+        # verify() checks expiry on every call; the identity a token's claims give never changes.
+        identity = self._jwt_identities.get(token)
+        if identity is None:
+            identity = self._from_claims(claims)
+            self._jwt_identities[token] = identity
+            if len(self._jwt_identities) > _JWT_IDENTITIES_KEPT:
+                self._jwt_identities.popitem(last=False)
+        return identity
 
     def _is_bootstrap(self, token: str) -> bool:
         if not self._bootstrap_digests:
