@@ -345,11 +345,12 @@ async def bench_rebuild(args: argparse.Namespace, results: list[tuple[str, str, 
 
 async def prepared_registry(
     stack: contextlib.AsyncExitStack, nats_url: str, models: list[str], *, auth: bool
-) -> tuple[rpc_grpc.RegistryServiceStub, tuple[tuple[str, str], ...]]:
-    """Start a registry on a new database with `models`, each with version 1 as `champion`."""
+) -> tuple[rpc_grpc.RegistryServiceStub, tuple[tuple[str, str], ...], int]:
+    """Start a registry on a new database with `models`, each with version 1 as `champion`;
+    return its stub, the metadata of the timed calls and its process id."""
     url = await stack.enter_async_context(database())
     prefix = f"a{uuid.uuid4().hex[:8]}"
-    _, target = stack.enter_context(registry_process(url, nats_url, prefix, auth=auth))
+    process, target = stack.enter_context(registry_process(url, nats_url, prefix, auth=auth))
     await wait_ready(target)
     channel = await stack.enter_async_context(grpc.aio.insecure_channel(target, interceptors=bearer_token(issuer().admin_token)))
     stub = rpc_grpc.RegistryServiceStub(channel)
@@ -359,7 +360,7 @@ async def prepared_registry(
         await stub.CreateModel(new_model(name))
         await stub.CreateModelVersion(new_version(name, seed=name))
         await stub.SetAlias(rpc.SetAliasRequest(name=f"models/{name}/versions/1", alias="champion"))
-    return stub, as_principal(BENCH_PRINCIPAL) if auth else ()
+    return stub, as_principal(BENCH_PRINCIPAL) if auth else (), process.pid
 
 
 async def bench_auth_compare(args: argparse.Namespace, results: list[tuple[str, str, str]]) -> None:
@@ -378,9 +379,12 @@ async def bench_auth_compare(args: argparse.Namespace, results: list[tuple[str, 
                     if args.only not in ("", "create" if workload == "CreateModelVersion" else "resolve"):
                         continue
                     rates: dict[str, list[float]] = {"auth off": [], "auth on": []}
+                    # Server CPU seconds and calls per mode, for the CPU each call costs the server.
+                    cpu: dict[str, list[float]] = {"auth off": [0.0, 0], "auth on": [0.0, 0]}
                     order = ["auth off", "auth on", "auth on", "auth off"] * ((args.auth_rounds + 1) // 2)
                     for mode in order[: 2 * args.auth_rounds]:
-                        stub, metadata = targets[mode]
+                        stub, metadata, pid = targets[mode]
+                        cpu_before = cpu_seconds(pid)
 
                         async def call(index: int) -> None:
                             if workload == "CreateModelVersion":
@@ -391,10 +395,17 @@ async def bench_auth_compare(args: argparse.Namespace, results: list[tuple[str, 
 
                         calls, _ = await closed_loop(args.clients, args.seconds, call)
                         rates[mode].append(calls / args.seconds)
+                        cpu[mode][0] += cpu_seconds(pid) - cpu_before
+                        cpu[mode][1] += calls
                     off, on = statistics.mean(rates["auth off"]), statistics.mean(rates["auth on"])
                     results.append((f"{workload}, auth off", f"{off:,.0f}/s", "windows: " + ", ".join(f"{r:,.0f}" for r in rates["auth off"])))
                     results.append((f"{workload}, auth on", f"{on:,.0f}/s", "windows: " + ", ".join(f"{r:,.0f}" for r in rates["auth on"])))
                     results.append((f"{workload}, cost of auth", f"{100 * (1 - on / off):.1f}%", "of the mean throughput with auth off"))
+                    per_call = {mode: 1000 * spent / max(calls, 1) for mode, (spent, calls) in cpu.items()}
+                    results.append((
+                        f"{workload}, server CPU per call", f"{per_call['auth off']:.3f} ms off, {per_call['auth on']:.3f} ms on",
+                        f"auth adds {100 * (per_call['auth on'] / per_call['auth off'] - 1):.1f}% to the server's CPU per call",
+                    ))
         finally:
             server.stop()
     await bench_guard_cost(results)
