@@ -158,11 +158,17 @@ class Governance:
 
     async def start(self) -> None:
         """Install the first policy if none exists and load the redundancy index."""
-        async with transaction(self.engine, "loading governance state") as connection:
+        async def load(connection: AsyncConnection) -> list[PortfolioModel]:
+            # A failed attempt may have kept its own policy; the one that committed wins.
+            self._policy = None
             if await store.current_policy_row(connection) is None:
                 text = self.settings.initial_policy or default_policy_text()
                 await self._install_policy(connection, text, author="service:governance", reason="initial policy", at=utc_now())
-            models = await store.all_models(connection)
+            return await store.all_models(connection)
+
+        # Replicas starting together on a new database race to install the first policy; the
+        # loser's insert conflicts, and execute() runs it again, when it finds the winner's policy.
+        models = await self.execute("loading governance state", load)
         for model in models:
             subject = subject_for_model(model)
             if subject is not None:
