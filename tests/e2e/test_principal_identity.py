@@ -127,6 +127,17 @@ async def test_case_variant_email_locked_out(databases, nats_server) -> None:
         _assert_inactive_error(await _registry_call(registry, token))
 
 
+async def test_decomposed_accent_locked_out(databases, nats_server) -> None:
+    async with running_stack(databases, nats_server.url) as (registry, governance):
+        await grant_and_wait(registry, governance, [(ADMIN_GROUP, "admin")])
+        # "é" as "e" plus U+0301 in the token, "é" as one character in the deactivation.
+        decomposed = bearer(issuer().mint("le\u0301a@example.com", groups=["mlteam"]))
+        assert await _registry_call(registry, decomposed) is None
+        await _set_active(governance, "user:l\u00e9a@example.com", False)
+        _assert_inactive_error(await _governance_call(governance, decomposed), "user:l\u00e9a@example.com")
+        await _wait_for(lambda: _registry_rejects(registry, decomposed), "the registry rejecting the decomposed JWT")
+
+
 async def _accepted_by_governance(governance, metadata) -> bool:  # type: ignore[no-untyped-def]
     return await _governance_call(governance, metadata) is None
 
