@@ -26,6 +26,11 @@ tighter than AND, which binds tighter than OR:
   read.
 - LIKE treats only `%` (any run of characters) and `_` (one character) as wildcards and is
   case-sensitive on every backend.
+- Fields of principals, such as `owner` and `created_by`, compare in the form that
+  `canonical_principal` stores: `owner = "user:Ana@Example.com"` matches `user:ana@example.com`.
+  A LIKE pattern on them is composed (NFC) run by run, and when it starts with the literal text
+  `user:` its letters are also lowercased. Other patterns keep their case, so
+  `owner LIKE "%@Example.com"` matches no user, whose names are stored in lowercase.
 
 Every term is two-valued: a comparison on a NULL column or a missing map key is false, so
 `owner != "x"` leaves out rows without an owner while `NOT owner = "x"` includes them.
@@ -60,6 +65,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from modelward_common.errors import InvalidArgument
+from modelward_common.principals import canonical_principal
 
 MAX_FILTER_LENGTH = 4096
 """Maximum length of a filter, in characters."""
@@ -635,6 +641,13 @@ class FilterField:
         default_factory=lambda: MappingProxyType({})
     )
     """For ENUM fields: each name accepted in filters, mapped to the stored value."""
+    principal: bool = False
+    """True for STRING fields of principals, whose literals are put in canonical form."""
+
+    @classmethod
+    def of_principal(cls, column: ColumnElement[Any]) -> FilterField:
+        """Build a STRING field of principals, such as an owner, stored by canonical_principal."""
+        return cls(column, FieldType.STRING, principal=True)
 
     @classmethod
     def enum(
@@ -785,6 +798,7 @@ class _Target:
     type: FieldType
     enum_values: Mapping[str, object]
     apply: Callable[[ValueCondition], ColumnElement[bool]]
+    principal: bool = False
 
 
 class _Compiler:
@@ -841,8 +855,10 @@ class _Compiler:
                 "compare it with =, !=, <, <=, > or >=",
             )
 
+        pattern = _canonical_principal_pattern(node.pattern) if target.principal else node.pattern
+
         def condition(column: ColumnElement[Any]) -> ColumnElement[bool]:
-            matched = case_sensitive_like(column, node.pattern)
+            matched = case_sensitive_like(column, pattern)
             return _two_valued(column, sa.not_(matched) if node.negated else matched)
 
         return target.apply(condition)
@@ -870,7 +886,9 @@ class _Compiler:
         field = self._schema.fields.get(name)
         if field is not None and all(_NAME.fullmatch(s) for s in path.segments):
             column = field.column
-            return _Target(name, field.type, field.enum_values, lambda condition: condition(column))
+            return _Target(
+                name, field.type, field.enum_values, lambda condition: condition(column), field.principal
+            )
         for prefix, map_field in self._schema.maps.items():
             prefix_segments = tuple(prefix.split("."))
             if path.segments[: len(prefix_segments)] == prefix_segments:
@@ -916,6 +934,9 @@ class _Compiler:
             FieldType.BOOL: ValueKind.BOOL,
         }.get(target.type)
         if value.kind is expected:
+            if target.principal:
+                assert isinstance(value.value, str)
+                return canonical_principal(value.value)
             return value.value
         raise self._type_error(target, value, path)
 
@@ -957,6 +978,23 @@ class _Compiler:
                 'write a timestamp such as "2024-05-01T12:30:00.250Z" or "2024-05-01T14:30:00+02:00"',
             )
         return parsed
+
+
+def _canonical_principal_pattern(pattern: LikePattern) -> LikePattern:
+    """Put each literal run of a LIKE pattern in the form canonical_principal stores.
+
+    A pattern that starts with the literal text `user:` can match only user names, which are
+    stored in lowercase, so all its runs are lowercased. Runs are normalised one by one, because
+    a character cannot compose with another across a wildcard.
+    """
+    first = pattern.parts[0] if pattern.parts else ""
+    # canonical_principal lowercases only after `user:`; any other prefix gets the composition.
+    prefix = "user:" if isinstance(first, str) and first.startswith("user:") else "team:"
+    parts = tuple(
+        part if isinstance(part, Wildcard) else canonical_principal(prefix + part)[len(prefix) :]
+        for part in pattern.parts
+    )
+    return LikePattern(parts)
 
 
 def _parse_rfc3339(text: str) -> dt.datetime | None:

@@ -55,6 +55,21 @@ METRICS = sa.Table(
     sa.Column("value", sa.Double, nullable=False),
 )
 
+# Principals as the services store them: user names in lowercase and composed (NFC).
+OWNED = sa.Table(
+    "owned",
+    METADATA,
+    sa.Column("name", text_column(200), primary_key=True),
+    sa.Column("owner", text_column(200), nullable=True),
+)
+OWNED_ROWS = {
+    "ana": "user:ana@example.com",
+    "lea": "user:l\u00e9a@example.com",
+    "fraud": "team:Fraud",
+    "nobody": None,
+}
+OWNED_SCHEMA = FilterSchema(fields={"owner": FilterField.of_principal(OWNED.c.owner)})
+
 RISK_TIERS = {
     "RISK_TIER_UNSPECIFIED": 0,
     "RISK_TIER_LOW": 1,
@@ -208,6 +223,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
             for name, value in row[7].items()
         ]
         await connection.execute(sa.insert(METRICS), metric_rows)
+        owned_rows = [{"name": name, "owner": owner} for name, owner in OWNED_ROWS.items()]
+        await connection.execute(sa.insert(OWNED), owned_rows)
     yield engine
     await engine.dispose()
 
@@ -242,6 +259,34 @@ async def test_filter_cases_match_expected(engine: AsyncEngine) -> None:
     mismatches = {}
     for text, expected in CASES:
         found = await names_matching(engine, filter_clause(text, SCHEMA))
+        if found != expected:
+            mismatches[text] = {"missing": expected - found, "unexpected": found - expected}
+    assert mismatches == {}
+
+
+# Literals are put in canonical_principal's form; LIKE patterns only when they start with user:.
+PRINCIPAL_CASES: list[tuple[str, set[str]]] = [
+    ('owner = "user:Ana@Example.COM"', {"ana"}),
+    ('owner != "user:ANA@example.com"', {"lea", "fraud"}),
+    ('owner IN ("user:L\u00c9A@example.com", "team:Fraud")', {"lea", "fraud"}),
+    ('owner = "user:le\u0301a@example.com"', {"lea"}),
+    ('owner = "team:fraud"', set()),
+    ('owner LIKE "user:ANA%"', {"ana"}),
+    ('owner LIKE "user:L_A@%"', {"lea"}),
+    ('owner LIKE "user:%@EXAMPLE.com"', {"ana", "lea"}),
+    ('owner NOT LIKE "user:ANA%"', {"lea", "fraud"}),
+    ('owner LIKE "%@Example.com"', set()),
+    ('owner LIKE "%@example.com"', {"ana", "lea"}),
+    ('owner LIKE "team:F%"', {"fraud"}),
+]
+
+
+async def test_principal_literals_canonical(engine: AsyncEngine) -> None:
+    mismatches = {}
+    for text, expected in PRINCIPAL_CASES:
+        statement = sa.select(OWNED.c.name).where(filter_clause(text, OWNED_SCHEMA))
+        async with engine.connect() as connection:
+            found = set((await connection.execute(statement)).scalars())
         if found != expected:
             mismatches[text] = {"missing": expected - found, "unexpected": found - expected}
     assert mismatches == {}

@@ -51,7 +51,7 @@ PORTFOLIO_FILTER = FilterSchema({
     "name": FilterField(portfolio.model_id, FieldType.STRING),
     "model_id": FilterField(portfolio.model_id, FieldType.STRING),
     "uid": FilterField(portfolio.uid, FieldType.STRING),
-    "owner": FilterField(portfolio.owner, FieldType.STRING),
+    "owner": FilterField.of_principal(portfolio.owner),
     "team": FilterField(portfolio.team, FieldType.STRING),
     "risk_tier": FilterField.enum(portfolio.risk_tier, _enum_names(RiskTier, "RISK_TIER_")),
     "state": FilterField.enum(portfolio.state, _enum_names(ModelState, "MODEL_STATE_")),

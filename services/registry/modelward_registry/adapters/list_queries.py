@@ -50,7 +50,7 @@ def _json_map(column: ColumnElement[Any], value_type: FieldType, dialect: str) -
 
 def _model_fields() -> dict[str, FilterField]:
     return {
-        "owner": FilterField(models.owner, FieldType.STRING),
+        "owner": FilterField.of_principal(models.owner),
         "team": FilterField(models.team, FieldType.STRING),
         "risk_tier": FilterField.enum(models.risk_tier, _RISK_TIERS, alias_prefix="RISK_TIER_"),
         "task_type": FilterField(models.task_type, FieldType.STRING),
@@ -81,7 +81,7 @@ def version_schema(dialect: str) -> FilterSchema:
         "version": FilterField(versions.version, FieldType.INTEGER),
         "stage": FilterField.enum(versions.stage, _STAGES, alias_prefix="STAGE_"),
         "description": FilterField(versions.description, FieldType.STRING),
-        "created_by": FilterField(versions.created_by, FieldType.STRING),
+        "created_by": FilterField.of_principal(versions.created_by),
         "artifact.sha256": FilterField(versions.artifact_sha256, FieldType.STRING),
         "artifact.format": FilterField(versions.artifact_format, FieldType.STRING),
         "lineage.training_dataset.sha256": FilterField(versions.training_dataset_sha256, FieldType.STRING),
