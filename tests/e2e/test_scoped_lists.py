@@ -19,7 +19,7 @@ from modelward_protos.governance.v1 import monitoring_pb2 as mon
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from tests.e2e.test_governance_flow import eventually
-from tests.e2e.test_governance_monitoring import fraud_batch, scored_rows, set_config, split
+from tests.e2e.test_governance_monitoring import fraud_batch, ints, scored_rows, set_config, split
 from tests.support.auth import as_principal, grant, grant_and_wait
 from tests.support.builders import new_model, new_version
 from tests.support.governance import governance_config, running_governance
@@ -301,3 +301,39 @@ async def test_stream_without_version_invalid_for_scoped(stack) -> None:
         await governance.stub.ReportProductionData(_production(versionless, batches), metadata=as_principal(UNBOUND))
     assert unbound.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert await _windows(governance, "models/fraud-a/versions/1") == 0
+
+
+async def test_labels_without_version_invalid_for_scoped(stack) -> None:
+    _, governance = stack
+    request = gov.ReportLabelsRequest(request_ids=["x"], labels=ints("label", [1]))
+
+    with pytest.raises(grpc.aio.AioRpcError) as as_admin:
+        await governance.stub.ReportLabels(request)
+    assert as_admin.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    with pytest.raises(grpc.aio.AioRpcError) as scoped:
+        await governance.stub.ReportLabels(request, metadata=as_principal(FRAUD_SERVING))
+    assert scoped.value.code() == grpc.StatusCode.INVALID_ARGUMENT, scoped.value.details()
+    assert scoped.value.details() == as_admin.value.details()
+    assert "model_version" in scoped.value.details()
+
+    # Without the permission anywhere, the caller learns nothing about the request.
+    for principal in (UNBOUND, VIEWER):
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await governance.stub.ReportLabels(request, metadata=as_principal(principal))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "monitoring.report" in denied.value.details()
+
+
+async def test_owner_filter_canonical(stack) -> None:
+    registry, governance = stack
+    mixed_case = 'owner = "user:Vera@EXAMPLE.com"'
+
+    models = await registry.stub.ListModels(rpc.ListModelsRequest(filter=mixed_case))
+    assert [model.name for model in models.models] == ["models/own-w"]
+    versions = await registry.stub.ListModelVersions(rpc.ListModelVersionsRequest(parent="models/-", filter=mixed_case))
+    assert [version.name for version in versions.model_versions] == ["models/own-w/versions/1"]
+    portfolio = await governance.stub.ListPortfolio(gov.ListPortfolioRequest(filter=mixed_case))
+    assert [entry.model for entry in portfolio.entries] == ["models/own-w"]
+    liked = await registry.stub.ListModels(rpc.ListModelsRequest(filter='owner LIKE "user:VERA%"'))
+    assert [model.name for model in liked.models] == ["models/own-w"]

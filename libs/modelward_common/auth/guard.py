@@ -214,8 +214,8 @@ class CallGuard:
         """Return the caller's identity, or None for exempt methods; raise when not allowed.
 
         `request` is the first message of a client-streaming call, or None when the stream sent
-        none, and then the call needs the permission globally. A first message that names no
-        resource gets the rule's `check_first_message` error when the caller's bindings grant the
+        none, and then the call needs the permission globally. A request or first message that
+        names no resource gets the rule's `check_first_message` error when the caller's bindings grant the
         permission on some models. On a filtered rule the returned identity may carry a ModelScope.
         """
         if is_exempt(method):

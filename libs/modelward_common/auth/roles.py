@@ -99,10 +99,10 @@ class Rule:
     # on some teams or models is admitted with a ModelScope, and the handler returns only those
     # models' items. A request naming one model is checked against that model as usual.
     filtered: bool = False
-    # For client-streaming calls: raises InvalidArgument when the first message names no
-    # resource. The guard runs it for a caller whose bindings grant the permission on some
-    # teams or models only, so that caller gets the same error as a global caller gets from the
-    # handler instead of PERMISSION_DENIED.
+    # Raises InvalidArgument when the first message of a client-streaming call, or the request
+    # of a unary call, names no resource. The guard runs it for a caller whose bindings grant
+    # the permission on some teams or models only, so that caller gets the same error as a
+    # global caller gets from the handler instead of PERMISSION_DENIED.
     check_first_message: Callable[[Any], None] | None = None
 
 

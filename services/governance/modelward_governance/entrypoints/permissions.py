@@ -35,6 +35,11 @@ def _first_version(request: Any) -> None:
     convert.require_first_version(request.model_version)
 
 
+def _labels_version(request: Any) -> None:
+    # The same check and message that ReportLabels gives a global caller.
+    convert.parse_version_name(request.model_version, "model_version")
+
+
 GOVERNANCE_RULES: dict[str, Rule] = {
     # Filtered reads admit team and model bindings and return only the models those reach;
     # GetPolicy and ValidatePolicy return no model's data. The other methods without a
@@ -55,10 +60,11 @@ GOVERNANCE_RULES: dict[str, Rule] = {
     "ListDeadLetters": Rule(P.OPERATIONS_MANAGE),
     "RetryDeadLetter": Rule(P.OPERATIONS_MANAGE),
     # Client-streaming: checked against the version the first message names; the handler
-    # rejects a later message naming another version with INVALID_ARGUMENT.
+    # rejects a later message naming another version with INVALID_ARGUMENT. ReportLabels is
+    # unary, and its request is checked the same way.
     "UploadReferenceData": Rule(P.MONITORING_CONFIGURE, _version, check_first_message=_first_version),
     "ReportProductionData": Rule(P.MONITORING_REPORT, _version, check_first_message=_first_version),
-    "ReportLabels": Rule(P.MONITORING_REPORT, lambda request: request.model_version),
+    "ReportLabels": Rule(P.MONITORING_REPORT, _version, check_first_message=_labels_version),
     "GetDriftReport": Rule(P.MODELS_READ, _name),
     "ListAlerts": Rule(P.MODELS_READ, lambda request: request.model or request.model_version, filtered=True),
     "SetMonitoringConfig": Rule(P.MONITORING_CONFIGURE, lambda request: request.config.name),
