@@ -385,8 +385,15 @@ def finding_text(
     if finding.kind == gres.FINDING_KIND_REDUNDANT_MODEL:
         other_uid = finding.rule_id.rsplit(".", 1)[-1]
         if other_uid in model_names:
-            text = text.replace(other_uid, model_names[other_uid])
+            text = _with_model_name(text, other_uid, model_names[other_uid])
     return text
+
+
+def _with_model_name(text: str, uid: str, name: str) -> str:
+    """Replace a model uid in a reason with the model name, which starts with "models/"."""
+    for uid_phrase, name_phrase in ((f"do modelo {uid}", f"de {name}"), (f"model {uid}", name)):
+        text = text.replace(uid_phrase, name_phrase)
+    return text.replace(uid, name)
 
 
 def redundant_model_uids(found: Iterable[gres.Finding]) -> set[str]:

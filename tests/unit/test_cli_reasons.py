@@ -215,10 +215,10 @@ def test_redundancy_findings_name_other_model() -> None:
     names = {"uid-original": "models/original"}
 
     assert finding_text(finding, "pt-BR", {}, names) == (
-        "a versão 1 tem o mesmo artefato que a versão 3 do modelo models/original (similaridade 1,000, limite 1)"
+        "a versão 1 tem o mesmo artefato que a versão 3 de models/original (similaridade 1,000, limite 1)"
     )
     assert finding_text(finding, "en", {}, names) == (
-        "version 1 has the same artifact as version 3 of model models/original (similarity 1.000, threshold 1)"
+        "version 1 has the same artifact as version 3 of models/original (similarity 1.000, threshold 1)"
     )
     assert "uid-original" in finding_text(finding, "en", {}, {})
     assert redundant_model_uids([finding]) == {"uid-original"}

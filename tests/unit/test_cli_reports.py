@@ -53,7 +53,7 @@ def test_compliance_labels_in_portuguese(capsys) -> None:
     assert " não atendida " in rows[1]
     assert "aprovada" not in out
     assert "drift em produção" in out
-    assert "a versão 2 tem o mesmo artefato que a versão 1 do modelo models/fraud-copy" in out
+    assert "a versão 2 tem o mesmo artefato que a versão 1 de models/fraud-copy" in out
     assert f"do modelo {OTHER_UID}" not in out
 
 
