@@ -141,14 +141,20 @@ def command(handler: Callable[[argparse.Namespace], int | None]) -> Handler:
     return run
 
 
-def read_text_file(path: Path) -> str:
-    """Read a UTF-8 file; raise ValueError naming the file when it is not UTF-8."""
+_UTF16_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_text_file(path: Path, fix: str = "save the file as UTF-8") -> str:
+    """Read a UTF-8 file; raise ValueError naming the file and `fix` when it is not UTF-8."""
     data = path.read_bytes()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
+        if data.startswith(_UTF16_BYTE_ORDER_MARKS):
+            # Excel's "Unicode text" and UTF-16 CSV files start with a UTF-16 byte order mark.
+            raise ValueError(f"{path} is UTF-16 text, not UTF-8; {fix}") from None
         raise ValueError(
-            f"{path} is not UTF-8 text: byte 0x{data[error.start]:02x} at offset {error.start}; save the file as UTF-8"
+            f"{path} is not UTF-8 text: byte 0x{data[error.start]:02x} at offset {error.start}; {fix}"
         ) from None
 
 

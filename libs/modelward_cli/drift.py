@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy.typing as npt
 from modelward_common.arguments import positive_float, positive_int
 from modelward_cli.common import (
     ProgressBar, Subparsers, add_actions, add_command, command, governance_client, print_error, print_json,
-    print_table,
+    print_table, read_text_file,
 )
 from modelward_cli.l10n import timestamp_text
 from modelward_protos.governance.v1 import monitoring_pb2 as mon
@@ -48,6 +49,7 @@ def register(subparsers: Subparsers) -> None:
     reference.add_argument("file", type=Path, metavar="CSV", help="CSV file with a header row")
     reference.add_argument("--prediction-column", default="", help="column holding the prediction (default: none)")
     reference.add_argument("--label-column", default="", help="column holding the label (default: none)")
+    _add_csv_format(reference)
     _add_chunk_rows(reference)
     reference.set_defaults(handler=_upload_reference)
 
@@ -57,6 +59,7 @@ def register(subparsers: Subparsers) -> None:
     production.add_argument("--request-id-column", default="",
                             help="column of per-row request ids for later labels; it is not sent as a feature "
                                  "(default: none)")
+    _add_csv_format(production)
     _add_chunk_rows(production)
     production.set_defaults(handler=_report_production)
 
@@ -67,6 +70,21 @@ def _add_version(parser: argparse.ArgumentParser) -> None:
                         help="version number, unless MODEL is a full version name")
 
 
+CSV_DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
+DECIMAL_SEPARATORS = {"point": ".", "comma": ","}
+CSV_ENCODING_FIX = 'save it as "CSV UTF-8" (in Excel: Save As, then CSV UTF-8)'
+
+
+def _add_csv_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--delimiter", choices=("auto", *CSV_DELIMITERS), default="auto",
+                        help="character between cells; auto reads comma, unless the header row has no comma "
+                             "and has a semicolon (then semicolon) or a tab (then tab) (default: %(default)s)")
+    parser.add_argument("--decimal", choices=("auto", *DECIMAL_SEPARATORS), default="auto",
+                        help="decimal separator of numbers; auto reads comma in semicolon-separated files, "
+                             "as Excel writes them where the decimal separator is a comma, and point "
+                             "otherwise (default: %(default)s)")
+
+
 def _add_chunk_rows(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-rows", type=positive_int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
                         help="rows per streamed message (default: %(default)s)")
@@ -74,30 +92,57 @@ def _add_chunk_rows(parser: argparse.ArgumentParser) -> None:
                         help="seconds the whole upload may take (default: %(default)s)")
 
 
-def read_csv_columns(path: Path) -> dict[str, npt.NDArray[object]]:
+def read_csv_columns(
+    path: Path, delimiter: str = "auto", decimal: str = "auto"
+) -> dict[str, npt.NDArray[object]]:
     """Read a CSV file into typed columns: int64 when every cell is an integer, float64 when every
     cell is a number, else text. An empty cell is a null.
 
     The file is read as UTF-8 with an optional byte order mark, which Excel's "CSV UTF-8" writes:
-    left in place, it would become part of the first column's name."""
-    with open(path, newline="", encoding="utf-8-sig") as stream:
-        reader = csv.reader(stream)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ValueError(f"{path} is empty: it needs a header row and data rows") from None
-        if not header:
-            raise ValueError(f"{path} line 1 is blank: it needs the header row of column names")
-        _check_unique_header(path, header)
-        cells: list[list[str]] = [[] for _ in header]
-        for line_number, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise ValueError(f"{path} line {line_number} has {len(row)} cells for {len(header)} columns")
-            for column, cell in zip(cells, row, strict=True):
-                column.append(cell)
+    left in place, it would become part of the first column's name. `delimiter` and `decimal`
+    take the names or "auto" that the --delimiter and --decimal options accept."""
+    text = read_text_file(path, fix=CSV_ENCODING_FIX).removeprefix("\ufeff")
+    separator = _delimiter(text, delimiter)
+    if decimal != "auto":
+        decimal_separator = DECIMAL_SEPARATORS[decimal]
+    else:
+        decimal_separator = "," if separator == ";" else "."
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValueError(f"{path} is empty: it needs a header row and data rows") from None
+    if not header:
+        raise ValueError(f"{path} line 1 is blank: it needs the header row of column names")
+    _check_unique_header(path, header)
+    cells: list[list[str]] = [[] for _ in header]
+    for line_number, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path} line {line_number} has {len(row)} cells for {len(header)} columns, read with "
+                f"{_delimiter_name(separator)} between cells; if the file separates cells with another "
+                "character, pass --delimiter comma, semicolon or tab"
+            )
+        for column, cell in zip(cells, row, strict=True):
+            column.append(cell)
     if not cells[0]:
         raise ValueError(f"{path} has a header row but no data rows: add at least one row below the header")
-    return {name: _typed(values) for name, values in zip(header, cells, strict=True)}
+    return {name: _typed(values, decimal_separator) for name, values in zip(header, cells, strict=True)}
+
+
+def _delimiter(text: str, choice: str) -> str:
+    """Return the cell separator: the chosen one, or for "auto" the one the header row uses."""
+    if choice != "auto":
+        return CSV_DELIMITERS[choice]
+    header_line = text.split("\n", 1)[0]
+    for separator in CSV_DELIMITERS.values():
+        if separator in header_line:
+            return separator
+    return ","
+
+
+def _delimiter_name(separator: str) -> str:
+    return next(name for name, character in CSV_DELIMITERS.items() if character == separator)
 
 
 def _check_unique_header(path: Path, header: list[str]) -> None:
@@ -149,10 +194,11 @@ def check_feature_columns(
         )
 
 
-def _typed(values: list[str]) -> npt.NDArray[object]:
+def _typed(values: list[str], decimal_separator: str = ".") -> npt.NDArray[object]:
     nulls = np.array([value == "" for value in values], dtype=bool)
     present = [value for value in values if value != ""]
-    for kind, parse in ((np.int64, int), (np.float64, float)):
+    parse_float = float if decimal_separator == "." else _decimal_comma_float
+    for kind, parse in ((np.int64, int), (np.float64, parse_float)):
         try:
             parsed = [parse(value) if value != "" else 0 for value in values]
         except ValueError:
@@ -160,6 +206,16 @@ def _typed(values: list[str]) -> npt.NDArray[object]:
         if present or kind is np.float64:
             return np.ma.MaskedArray(np.array(parsed, dtype=kind), mask=nulls)
     return np.array([value if value != "" else None for value in values], dtype=object)
+
+
+def _decimal_comma_float(text: str) -> float:
+    """Parse a number written with a decimal comma, such as "1,5".
+
+    A point is rejected, because with a decimal comma it separates thousands ("1.500" is 1500)
+    and a column holding it is read as text rather than as a wrong number."""
+    if "." in text:
+        raise ValueError(f"{text!r} has a point in a file read with a decimal comma")
+    return float(text.replace(",", ".", 1))
 
 
 @command
@@ -209,7 +265,7 @@ def _alerts(args: argparse.Namespace) -> None:
 
 @command
 def _upload_reference(args: argparse.Namespace) -> None:
-    columns = read_csv_columns(args.file)
+    columns = read_csv_columns(args.file, args.delimiter, args.decimal)
     name = version_name(args.model, args.version)
     with governance_client(args) as governance:
         check_feature_columns(governance, name, args.file, columns,
@@ -227,7 +283,7 @@ def _upload_reference(args: argparse.Namespace) -> None:
 
 @command
 def _report_production(args: argparse.Namespace) -> None:
-    columns = read_csv_columns(args.file)
+    columns = read_csv_columns(args.file, args.delimiter, args.decimal)
     request_ids = None
     if args.request_id_column:
         if args.request_id_column not in columns:

@@ -100,3 +100,74 @@ def test_csv_blank_header_rejected(tmp_path) -> None:
 
     with pytest.raises(ValueError, match="line 1 is blank"):
         read_csv_columns(data)
+
+
+PT_BR_EXCEL = "idade;renda;país\n30;1234,5;Brasil\n41;99,25;Portugal\n"
+
+
+@pytest.mark.parametrize("action", ["upload-reference", "report-production"])
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_csv_not_utf8_rejected(capsys, tmp_path, action, encoding) -> None:
+    data = tmp_path / "excel.csv"
+    data.write_bytes(PT_BR_EXCEL.encode(encoding))
+
+    code = main(["drift", action, "churn", "1", str(data), "--governance", "127.0.0.1:9"])
+    err = capsys.readouterr().err
+
+    assert code == INVALID_EXIT, err
+    assert str(data) in err
+    assert 'save it as "CSV UTF-8"' in err
+    assert "codec" not in err
+
+
+def test_csv_utf16_named(tmp_path) -> None:
+    data = tmp_path / "unicode.txt"
+    data.write_bytes("a\tb\n1\t2\n".encode("utf-16"))
+
+    with pytest.raises(ValueError, match="is UTF-16 text, not UTF-8"):
+        read_csv_columns(data)
+
+
+def test_csv_semicolon_decimal_comma_read(tmp_path) -> None:
+    data = tmp_path / "excel.csv"
+    data.write_text(PT_BR_EXCEL, encoding="utf-8")
+
+    columns = read_csv_columns(data)
+
+    assert list(columns) == ["idade", "renda", "país"]
+    assert columns["idade"].tolist() == [30, 41]
+    assert columns["renda"].tolist() == [1234.5, 99.25]
+    assert columns["país"].tolist() == ["Brasil", "Portugal"]
+
+
+def test_csv_decimal_point_option(tmp_path) -> None:
+    data = tmp_path / "points.csv"
+    data.write_text("a;b\n1.5;x\n2.5;y\n", encoding="utf-8")
+
+    assert read_csv_columns(data, decimal="point")["a"].tolist() == [1.5, 2.5]
+    # With the decimal comma that semicolons imply, a point separates thousands: not a number.
+    assert read_csv_columns(data)["a"].tolist() == ["1.5", "2.5"]
+
+
+def test_csv_tab_delimiter_detected(tmp_path) -> None:
+    data = tmp_path / "tabs.csv"
+    data.write_text("a\tb\n1\t2.5\n", encoding="utf-8")
+
+    columns = read_csv_columns(data)
+
+    assert columns["b"].tolist() == [2.5]
+
+
+def test_csv_wrong_delimiter_names_option(capsys, tmp_path) -> None:
+    data = tmp_path / "excel.csv"
+    data.write_text(PT_BR_EXCEL, encoding="utf-8")
+
+    code = main([
+        "drift", "upload-reference", "churn", "1", str(data), "--delimiter", "comma", "--governance", "127.0.0.1:9",
+    ])
+    err = capsys.readouterr().err
+
+    assert code == INVALID_EXIT, err
+    assert f"{data} line 2 has 2 cells for 1 columns" in err
+    assert "comma between cells" in err
+    assert "--delimiter comma, semicolon or tab" in err
