@@ -333,7 +333,7 @@ async def test_compliance_report_in_pt_br(
     assert code == 0
     assert re.search(r"Achados abertos além das regras da política: [1-9]", out)
     assert "modelo redundante" in out
-    assert re.search(r"a versão 1 tem o mesmo artefato que a versão \d+ do modelo", out)
+    assert re.search(r"a versão 1 tem o mesmo artefato que a versão \d+ de models/", out)
     assert "the same artifact" not in out
 
 
