@@ -12,7 +12,7 @@ import sys
 
 from modelward_common.arguments import positive_float, positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, escape_controls, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, escape_controls, print_item, print_json,
     print_table,
 )
 from modelward_cli.l10n import timestamp_text
@@ -122,10 +122,7 @@ def _grant(args: argparse.Namespace) -> int:
         binding = access.create_role_binding(
             args.principal, args.role, team=args.team or "", model=args.model or "", reason=args.reason,
         )
-    if args.output == "json":
-        print_json(binding)
-    else:
-        print_fields(_binding_fields(binding))
+    print_item(args.output, binding, _binding_fields)
     return 0
 
 
@@ -183,10 +180,7 @@ def _create_token(args: argparse.Namespace) -> int:
 def _revoke_token(args: argparse.Namespace) -> int:
     with access_client(args) as access:
         token = access.revoke_api_token(args.name, reason=args.reason)
-    if args.output == "json":
-        print_json(token)
-    else:
-        print_fields(_token_fields(token))
+    print_item(args.output, token, _token_fields)
     return 0
 
 

@@ -223,6 +223,14 @@ def print_fields(pairs: Iterable[tuple[str, object]]) -> None:
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def print_item(output: str, item: message.Message, fields: Callable[[Any], Iterable[tuple[str, object]]]) -> None:
+    """Print one resource as JSON or, for the table output, as the label-value pairs `fields` gives."""
+    if output == "json":
+        print_json(item)
+    else:
+        print_fields(fields(item))
+
+
 def escape_controls(text: str) -> str:
     """Replace control characters, ESC included, with visible escapes such as `\\x1b`."""
     return _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

@@ -6,7 +6,7 @@ import argparse
 
 from modelward_common.arguments import positive_int
 from modelward_cli.common import (
-    Subparsers, add_actions, add_command, command, governance_client, print_fields, print_json,
+    Subparsers, add_actions, add_command, command, governance_client, print_fields, print_item, print_json,
     print_table,
 )
 from google.protobuf import timestamp_pb2
@@ -86,10 +86,7 @@ def _list_dead_letters(args: argparse.Namespace) -> int:
 def _retry_dead_letter(args: argparse.Namespace) -> int:
     with governance_client(args) as governance:
         letter = governance.retry_dead_letter(args.name, reason=args.reason)
-    if args.output == "json":
-        print_json(letter)
-    else:
-        print_fields(_show_dead_letter(letter))
+    print_item(args.output, letter, _show_dead_letter)
     return 0
 
 
