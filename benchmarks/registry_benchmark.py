@@ -346,8 +346,10 @@ async def bench_rebuild(args: argparse.Namespace, results: list[tuple[str, str, 
 async def prepared_registry(
     stack: contextlib.AsyncExitStack, nats_url: str, models: list[str], *, auth: bool
 ) -> tuple[rpc_grpc.RegistryServiceStub, tuple[tuple[str, str], ...], int]:
-    """Start a registry on a new database with `models`, each with version 1 as `champion`;
-    return its stub, the metadata of the timed calls and its process id."""
+    """Start a registry on a new database with `models`, each with version 1 as `champion`.
+
+    Return its stub, the metadata of the timed calls and its process id.
+    """
     url = await stack.enter_async_context(database())
     prefix = f"a{uuid.uuid4().hex[:8]}"
     process, target = stack.enter_context(registry_process(url, nats_url, prefix, auth=auth))

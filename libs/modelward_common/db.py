@@ -65,9 +65,8 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_size=pool_size,
         max_overflow=pool_size,
         # No pre-ping: asyncpg's ping costs three round trips (BEGIN, SELECT 1, ROLLBACK) on
-        # every checkout. A connection that died is found by the statement that uses it; that
-        # call fails with UNAVAILABLE (clients retry it) and SQLAlchemy then replaces every
-        # pooled connection opened before the failure.
+        # every checkout. The statement that uses a dead connection fails with UNAVAILABLE, which
+        # clients retry, and SQLAlchemy then replaces every pooled connection opened before it.
         pool_recycle=1800,
     )
 

@@ -87,11 +87,11 @@ _INSERT = events_table.insert()
 _CHAIN_HEAD = (
     sa.select(events_table.c.position, events_table.c.event_hash).order_by(events_table.c.position.desc()).limit(1)
 )
-# PostgreSQL: the chain head and the new positions in one round trip. It must run after the
-# append lock is taken, in a statement of its own, so its snapshot includes the last holder's
-# commit. Positions are part of the hashed bytes, so they are drawn from the column's sequence
-# before the insert; rolled-back appends leave gaps, which the chain tolerates because each
-# event names its predecessor.
+# PostgreSQL: the chain head and the new positions in one round trip. It runs after the append
+# lock is taken, in a statement of its own, so its snapshot includes the last holder's commit.
+# Positions are part of the hashed bytes, so they come from the column's sequence before the
+# insert. Rolled-back appends leave gaps, which the chain tolerates because each event names its
+# predecessor.
 _HEAD_AND_POSITIONS = sa.text(
     "SELECT head.position, head.event_hash, "
     "ARRAY(SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :count)) "

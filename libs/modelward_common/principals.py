@@ -58,9 +58,9 @@ def canonical_principal(value: str) -> str:
     """Return the one stored form of a principal: composed (NFC) and, for `user:` names, lowercase.
 
     E-mail providers treat addresses as case-insensitive, and identity providers return them in
-    the case the user typed, so `user:Lea@Example.com` and `user:lea@example.com` are one person;
-    "é" and "e" followed by U+0301 are one letter. Every place that stores or compares a principal
-    applies this function.
+    the case the user typed, so `user:Lea@Example.com` and `user:lea@example.com` are one person.
+    Likewise "é" and "e" followed by U+0301 are one letter. Every place that stores or compares a
+    principal applies this function.
     """
     if not value.isascii():
         value = unicodedata.normalize("NFC", value)

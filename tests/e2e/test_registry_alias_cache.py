@@ -38,7 +38,7 @@ async def _wait_for(registry: RunningRegistry, model: str, number: int, limit: f
     return time.monotonic() - started
 
 
-async def test_the_writing_replica_reads_its_own_alias_moves(database_url, nats_server, nats_prefix) -> None:
+async def test_writer_reads_own_alias_moves(database_url, nats_server, nats_prefix) -> None:
     # The readers call as fast as they can, past the default per-principal rate limit.
     config = registry_config(database_url, nats_server.url, nats_prefix, limits=ServerLimits(rate_per_second=0))
     async with running_registry(config) as registry:
@@ -47,7 +47,7 @@ async def test_the_writing_replica_reads_its_own_alias_moves(database_url, nats_
         stop = asyncio.Event()
 
         async def reader() -> None:
-            # Keeps the cache full of the current answer while the alias moves.
+            # Keeps the cache filled with the current version while the alias moves.
             while not stop.is_set():
                 await _resolve(registry, "churn")
 
@@ -63,7 +63,7 @@ async def test_the_writing_replica_reads_its_own_alias_moves(database_url, nats_
         assert registry.app.registry.alias_cache.hits > 0
 
 
-async def test_renamed_and_deleted_models_stop_resolving_at_once(database_url, nats_server, nats_prefix) -> None:
+async def test_rename_and_delete_apply_at_once(database_url, nats_server, nats_prefix) -> None:
     config = registry_config(database_url, nats_server.url, nats_prefix)
     async with running_registry(config) as registry:
         for model in ("old-name", "doomed"):
@@ -82,19 +82,19 @@ async def test_renamed_and_deleted_models_stop_resolving_at_once(database_url, n
         assert deleted.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-async def test_another_replica_sees_the_change_within_the_bound(database_url, nats_server, nats_prefix) -> None:
+async def test_other_replica_within_staleness_bound(database_url, nats_server, nats_prefix) -> None:
     config = registry_config(database_url, nats_server.url, nats_prefix)
     async with running_registry(config) as reader, running_registry(config) as writer:
         await _two_versions(writer, "fraud")
         await writer.stub.SetAlias(_point("fraud", 1))
         await _wait_for(reader, "fraud", 1, config.alias_cache.max_staleness + 1)
-        assert await _resolve(reader, "fraud") == 1  # answered from memory now
+        assert await _resolve(reader, "fraud") == 1  # served from the cache now
         await writer.stub.SetAlias(_point("fraud", 2))
         waited = await _wait_for(reader, "fraud", 2, config.alias_cache.max_staleness + 0.5)
         assert waited <= config.alias_cache.max_staleness + 0.5
 
 
-async def test_a_stalled_watcher_sends_reads_to_the_database(fresh_pg_url, nats_server, nats_prefix) -> None:
+async def test_stalled_watcher_reads_database(fresh_pg_url, nats_server, nats_prefix) -> None:
     staleness = 0.3
     config = dataclasses.replace(
         registry_config(fresh_pg_url(), nats_server.url, nats_prefix),

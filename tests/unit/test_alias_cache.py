@@ -1,4 +1,4 @@
-"""The alias cache's rules, without a database: what it keeps, drops and refuses to answer."""
+"""The alias cache's rules, without a database: what it stores, drops and does not return."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def version(number: int) -> res.ModelVersion:
     return res.ModelVersion(name=f"models/m/versions/{number}", version=number)
 
 
-def test_answers_what_it_was_given() -> None:
+def test_get_returns_stored_version() -> None:
     cache, _ = fresh_cache()
     cache.put("churn", "champion", "uid-1", version(3), cache.generation)
     assert cache.get("churn", "champion") == version(3)
@@ -33,7 +33,7 @@ def test_answers_what_it_was_given() -> None:
     assert cache.get("Churn", "champion") is None
 
 
-def test_a_read_that_raced_a_drop_is_not_kept() -> None:
+def test_put_after_drop_ignored() -> None:
     cache, _ = fresh_cache()
     started = cache.generation
     # The model changed (and its entries were dropped) while the read was in the database.
@@ -42,7 +42,7 @@ def test_a_read_that_raced_a_drop_is_not_kept() -> None:
     assert cache.get("churn", "champion") is None
 
 
-def test_drop_forgets_every_alias_of_the_model_and_only_those() -> None:
+def test_drop_forgets_model_aliases_only() -> None:
     cache, _ = fresh_cache()
     cache.put("churn", "champion", "uid-1", version(3), cache.generation)
     cache.put("churn", "challenger", "uid-1", version(4), cache.generation)
@@ -53,7 +53,7 @@ def test_drop_forgets_every_alias_of_the_model_and_only_those() -> None:
     assert cache.get("fraud", "champion") == version(1)
 
 
-def test_keeps_at_most_max_entries_least_recently_used_first() -> None:
+def test_put_evicts_least_recently_used() -> None:
     cache, _ = fresh_cache(max_entries=2)
     cache.put("a", "x", "uid-a", version(1), cache.generation)
     cache.put("b", "x", "uid-b", version(2), cache.generation)
@@ -67,7 +67,7 @@ def test_keeps_at_most_max_entries_least_recently_used_first() -> None:
     assert cache.get("c", "x") == version(3)
 
 
-def test_stops_answering_when_the_watcher_falls_behind() -> None:
+def test_get_misses_when_watcher_lags() -> None:
     cache, clock = fresh_cache(max_staleness=1.0)
     cache.put("churn", "champion", "uid-1", version(3), cache.generation)
     clock.now += 0.9
@@ -79,14 +79,14 @@ def test_stops_answering_when_the_watcher_falls_behind() -> None:
     assert cache.get("churn", "champion") == version(3)
 
 
-def test_neither_answers_nor_keeps_before_the_first_poll() -> None:
+def test_cache_unused_before_first_poll() -> None:
     cache = AliasCache(AliasCacheSettings())
     cache.put("churn", "champion", "uid-1", version(3), cache.generation)
-    cache.mark_fresh(cache._clock())
+    cache.mark_fresh(cache.clock())
     assert cache.get("churn", "champion") is None
 
 
-def test_zero_entries_turns_it_off() -> None:
+def test_zero_entries_disables_cache() -> None:
     cache, _ = fresh_cache(max_entries=0)
     cache.put("churn", "champion", "uid-1", version(3), cache.generation)
     assert not cache.enabled

@@ -46,7 +46,7 @@ class RegistryConfig:
     # When false, no relay runs in this process (another replica or a test publishes).
     run_relay: bool = True
     db_pool_size: int = 10
-    # ResolveAlias answers from memory; see adapters/alias_cache.py.
+    # The in-memory cache of ResolveAlias results; see adapters/alias_cache.py.
     alias_cache: AliasCacheSettings = field(default_factory=AliasCacheSettings)
     # Credentials, TLS and NATS security; authentication is on unless auth.enabled is False.
     auth: AuthConfig = field(default_factory=AuthConfig)

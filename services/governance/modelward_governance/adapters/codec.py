@@ -48,7 +48,7 @@ def encode(value: Any) -> Any:
 
 @functools.cache
 def _field_names(kind: type) -> tuple[str, ...] | None:
-    """The field names of a dataclass type, or None for any other type."""
+    """Return the field names of a dataclass type, or None for any other type."""
     if dataclasses.is_dataclass(kind):
         return tuple(field.name for field in dataclasses.fields(kind))
     return None

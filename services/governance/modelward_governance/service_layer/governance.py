@@ -166,8 +166,8 @@ class Governance:
                 await self._install_policy(connection, text, author="service:governance", reason="initial policy", at=utc_now())
             return await store.all_models(connection)
 
-        # Replicas starting together on a new database race to install the first policy; the
-        # loser's insert conflicts, and execute() runs it again, when it finds the winner's policy.
+        # Replicas starting together on a new database race to install the first policy. The
+        # loser's insert conflicts, so execute() runs `load` again, which then finds the policy.
         models = await self.execute("loading governance state", load)
         for model in models:
             subject = subject_for_model(model)

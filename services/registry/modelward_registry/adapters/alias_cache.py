@@ -1,6 +1,6 @@
 """Resolved aliases held in memory, so the serving platforms' hot path skips the database.
 
-ResolveAlias answers from this cache when it can. An entry is dropped when its model changes:
+ResolveAlias returns the cached version when it can. An entry is dropped when its model changes:
 
 - at once, after the commit, when this replica wrote the change (so a caller that set an alias
   reads it back on the next call), and
@@ -10,12 +10,12 @@ ResolveAlias answers from this cache when it can. An entry is dropped when its m
 
 PostgreSQL makes event positions visible in the order they were allocated (the append lock is
 held until commit, see eventstore.append_many) and SQLite has one writer, so once a poll that
-started at time T finishes, every change committed before T has been seen. The cache answers
-only while the last finished poll started less than `max_staleness` seconds ago; when polls fail
+started at time T finishes, every change committed before T has been seen. The cache is used
+only while the last finished poll started less than `max_staleness` seconds ago. When polls fail
 or fall behind, reads go to the database until the watcher catches up.
 
-A read that raced a change must not put the old answer back after the drop, so each drop bumps
-a generation number and a read stores its answer only if the generation did not move while it
+A read that raced a change must not put the old version back after the drop, so each drop bumps
+a generation number, and a read stores its result only if the generation did not move while it
 was reading.
 """
 
@@ -25,7 +25,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -54,9 +54,9 @@ class AliasCacheSettings:
 class AliasCache:
     """(model id, alias) -> the version message ResolveAlias returns, with the model's uid."""
 
-    def __init__(self, settings: AliasCacheSettings, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings: AliasCacheSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self._clock = clock
+        self.clock = clock
         self._entries: collections.OrderedDict[tuple[str, str], tuple[str, res.ModelVersion]] = collections.OrderedDict()
         self._keys_by_uid: dict[str, set[tuple[str, str]]] = {}
         self.generation = 0
@@ -81,7 +81,7 @@ class AliasCache:
         return found[1]
 
     def put(self, model_id: str, alias: str, uid: str, version: res.ModelVersion, generation: int) -> None:
-        """Keep an answer read while the generation was `generation`, unless a drop came since."""
+        """Store a version read while the generation was `generation`, unless a drop came since."""
         if not self._usable() or generation != self.generation:
             return
         key = (model_id, alias)
@@ -114,7 +114,7 @@ class AliasCache:
         return (
             self.enabled
             and self._fresh_as_of is not None
-            and self._clock() - self._fresh_as_of <= self.settings.max_staleness
+            and self.clock() - self._fresh_as_of <= self.settings.max_staleness
         )
 
     def _forget_key(self, uid: str, key: tuple[str, str]) -> None:
@@ -145,7 +145,7 @@ class ChangeWatcher:
 
     async def poll(self) -> None:
         """Read the changes committed since the last poll; one call is one poll."""
-        started = self.cache._clock()
+        started = self.cache.clock()
         async with read_connection(self.engine, "watch registry changes") as connection:
             if self._position is None:
                 self._position = int(await connection.scalar(_HEAD) or 0)
