@@ -22,6 +22,7 @@ import nats
 import sqlalchemy as sa
 from nats.aio.client import Client as NatsClient
 from nats.js import api as js_api
+from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -99,6 +100,9 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._client: NatsClient | None = None
+        # JetStream context of the current client; it keeps one reply subscription for all
+        # acknowledgements, so it lives as long as the client does.
+        self._jetstream: tuple[NatsClient, JetStreamContext] | None = None
         self._stream_ready = False
         self.last_error = ""
         # While leader: the published position, and when the lease must be renewed (monotonic).
@@ -190,22 +194,43 @@ class OutboxRelay:
         return self.is_leader
 
     async def _publish(self, client: NatsClient, batch: list[StoredEvent]) -> int:
-        """Publish events one by one, so a failure never lets a later event overtake an earlier one."""
-        js = client.jetstream()
+        """Publish a batch without waiting for each acknowledgement, then record the acked prefix.
+
+        Messages leave on one connection in position order, and each after the first names its
+        predecessor in `Nats-Expected-Last-Msg-Id`, so JetStream refuses every message after one
+        it refused: no event overtakes an earlier one. The cursor moves past the unbroken run of
+        acknowledged events from the start of the batch. The next step resends the rest; JetStream
+        drops the ones it already stored by their message ids. The first message of a
+        batch names no predecessor, so each step publishes at least one event even when the
+        stream's last message came from elsewhere (another relay around a lease change).
+        """
+        if self._jetstream is None or self._jetstream[0] is not client:
+            self._jetstream = (client, client.jetstream(publish_async_max_pending=max(self.config.batch_size, 1)))
+        js = self._jetstream[1]
+        acks: list[asyncio.Future[object]] = []
         published_upto = 0
         try:
+            previous = ""
             for event in batch:
                 subject = subject_for(self.config.subject_prefix, self.config.service, event.type)
                 headers = headers_for(event, source=self.config.source, service=self.config.service)
-                await js.publish(subject, event.payload, timeout=self.config.publish_timeout, headers=headers)
-                published_upto = event.position
-                self.published_count += 1
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(
-                        "published event %s (%s, stream %s v%d, position %d)",
-                        event.event_id, event.type, event.stream_id, event.stream_version, event.position,
-                    )
+                if previous:
+                    headers[js_api.Header.EXPECTED_LAST_MSG_ID] = previous
+                previous = event.event_id
+                acks.append(await js.publish_async(subject, event.payload, headers=headers))
+            async with asyncio.timeout(self.config.publish_timeout):
+                for event, ack in zip(batch, acks):
+                    await ack
+                    published_upto = event.position
+                    self.published_count += 1
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "published event %s (%s, stream %s v%d, position %d)",
+                            event.event_id, event.type, event.stream_id, event.stream_version, event.position,
+                        )
         finally:
+            for ack in acks:
+                ack.cancel()
             if published_upto:
                 await self._advance_cursor(published_upto)
         return published_upto
@@ -286,6 +311,7 @@ class OutboxRelay:
             except Exception as error:  # noqa: BLE001 - closing a broken connection
                 logger.debug("relay %s closing NATS failed: %s", self.holder_id, error)
         self._client = None
+        self._jetstream = None
 
 
 async def published_position_of(connection: AsyncConnection, stream_name: str) -> int:

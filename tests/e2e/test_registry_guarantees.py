@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from modelward_common.db import create_engine
 from modelward_common.nats_server import NatsServer
+from nats.js.api import StorageType, StreamConfig
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters.schema import PROJECTION_TABLES
@@ -194,6 +195,40 @@ async def test_relay_resumes_after_registry_restart(fresh_pg_url, nats_server, n
         assert await _wait_for_messages(nats_client, config.stream_name, 5) == 5
         await asyncio.sleep(0.3)
         assert await _stream_messages(nats_client, config.stream_name) == 5
+
+
+async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, nats_server, nats_prefix, nats_client) -> None:
+    """The relay sends a batch without waiting for each acknowledgement; when JetStream refuses
+    one event (here: larger than the stream allows), the events after it must wait for it."""
+    database_url = fresh_pg_url()
+    quiet = registry_config(database_url, nats_server.url, nats_prefix, run_relay=False)
+    async with running_registry(quiet) as registry:
+        await registry.stub.CreateModel(new_model("order"))
+        await registry.stub.CreateModelVersion(new_version("order", seed="o1"))
+        model = await registry.stub.GetModel(rpc.GetModelRequest(name="models/order"))
+        large = res.Model(name=model.name, description="d" * 5000, etag=model.etag)
+        await registry.stub.UpdateModel(rpc.UpdateModelRequest(model=large, update_mask={"paths": ["description"]}))
+        for seed in ("o2", "o3"):
+            await registry.stub.CreateModelVersion(new_version("order", seed=seed))
+    config = registry_config(database_url, nats_server.url, nats_prefix)
+    js = nats_client.jetstream()
+    stream = StreamConfig(
+        name=config.stream_name, subjects=[f"{nats_prefix}.registry.v1.>"], max_msg_size=4096,
+        storage=StorageType.FILE, duplicate_window=600,
+    )
+    await js.add_stream(stream)
+    async with running_registry(config):
+        assert await _wait_for_messages(nats_client, config.stream_name, 2) == 2
+        await asyncio.sleep(1.0)
+        assert await _stream_messages(nats_client, config.stream_name) == 2
+        stream.max_msg_size = -1
+        await js.update_stream(stream)
+        assert await _wait_for_messages(nats_client, config.stream_name, 5) == 5
+    subscription = await js.subscribe(f"{nats_prefix}.registry.v1.>", ordered_consumer=True)
+    positions = [int((await subscription.next_msg(timeout=10)).headers["ce-position"]) for _ in range(5)]
+    await subscription.unsubscribe()
+    assert positions == sorted(positions)
+    assert len(set(positions)) == 5
 
 
 async def test_two_replicas_publish_each_event_once(database_url, nats_server, nats_prefix, nats_client) -> None:
