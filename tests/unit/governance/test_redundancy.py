@@ -310,3 +310,29 @@ def test_subject_prefers_production_version() -> None:
     assert chosen.feature_names == frozenset({"a"})
     assert chosen.task_type == "binary_classification"
     assert latest is not None and latest.version == 2
+
+
+def test_upsert_and_match_equals_upsert_then_find_matches() -> None:
+    """The governance service indexes and matches each new version in one call; it must give
+    what the two separate calls give, in LSH mode and in exact mode, artifacts included."""
+    rng = random.Random(11)
+    pairs = [pair_with_similarity(rng, shared=rng.randrange(20, 60), own=rng.randrange(1, 8)) for _ in range(400)]
+    for config in (LSH_ONLY, RedundancyConfig()):
+        combined, separate = RedundancyIndex(config), RedundancyIndex(config)
+        for number, (left, right) in enumerate(pairs):
+            artifact = f"{number % 7:064d}"
+            for uid, features in ((f"left-{number}", left), (f"right-{number}", right)):
+                item = subject(uid, features, artifact=artifact, dataset=f"{number % 3}" * 64)
+                separate.upsert(item)
+                assert combined.upsert_and_match(item) == separate.find_matches(item)
+
+
+def test_band_keys_depend_on_the_order_of_values_within_a_band() -> None:
+    hasher = MinHasher(8, seed=1)
+    signature = hasher.signature(["a", "b", "c"])
+    swapped = signature.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    assert signature[0] != signature[1]
+    assert hasher.band_keys(signature, 2, 4, 7)[0] != hasher.band_keys(swapped, 2, 4, 7)[0]
+    assert (hasher.band_keys(signature, 2, 4, 7)[1:] == hasher.band_keys(swapped, 2, 4, 7)[1:]).all()
+    assert (hasher.band_keys(signature, 2, 4, 7) != hasher.band_keys(signature, 2, 4, 8)).all()

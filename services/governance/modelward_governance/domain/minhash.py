@@ -77,7 +77,7 @@ class MinHasher:
             ],
             dtype=np.uint64,
         )
-        self._band_salts: dict[int, Signature] = {}
+        self._band_salts: dict[tuple[int, int], tuple[Signature, Signature]] = {}
 
     def name_hash(self, name: str) -> int:
         """64-bit keyed BLAKE2b hash of one feature name."""
@@ -99,22 +99,30 @@ class MinHasher:
     def band_keys(self, signature: Signature, bands: int, rows: int, partition: int) -> Signature:
         """Return one 64-bit key per band, mixed with `partition`.
 
+        Each value of a band is salted by its row and mixed, the band's values are combined
+        with XOR, and the result is mixed once more with the band's salt and the partition. A
+        salt per row keeps the key sensitive to the order of the values; the whole computation
+        is a few array operations, whatever the number of rows.
+
         Sets in different partitions (here: different training dataset and task type) get
         different keys for the same band, so an LSH table shared by all partitions only yields
         candidates from the query's own partition, apart from 64-bit key collisions.
         """
-        table = signature[: bands * rows].reshape(bands, rows)
-        salts = self._band_salts.get(bands)
+        band_salts, row_salts = self._salts(bands, rows)
+        values = _mix64(signature[: bands * rows].reshape(bands, rows) ^ row_salts)
+        combined: Signature = np.bitwise_xor.reduce(values, axis=1)
+        return _mix64(combined ^ band_salts ^ np.uint64(partition))
+
+    def _salts(self, bands: int, rows: int) -> tuple[Signature, Signature]:
+        """Seeded salts of each band and of each row within a band, computed once per shape."""
+        salts = self._band_salts.get((bands, rows))
         if salts is None:
-            salts = np.array(
-                [_blake2b_int(f"band:{index}".encode(), self._key, 8) for index in range(bands)],
-                dtype=np.uint64,
+            salts = (
+                np.array([_blake2b_int(f"band:{i}".encode(), self._key, 8) for i in range(bands)], dtype=np.uint64),
+                np.array([_blake2b_int(f"row:{i}".encode(), self._key, 8) for i in range(rows)], dtype=np.uint64),
             )
-            self._band_salts[bands] = salts
-        keys = salts ^ np.uint64(partition)
-        for column in range(rows):
-            keys = _mix64(keys ^ table[:, column])
-        return keys
+            self._band_salts[(bands, rows)] = salts
+        return salts
 
     def partition_key(self, *parts: str) -> int:
         return _blake2b_int("\x00".join(parts).encode("utf-8"), self._key, 8)

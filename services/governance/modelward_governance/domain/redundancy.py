@@ -270,6 +270,15 @@ class RedundancyIndex:
 
     def upsert(self, subject: RedundancySubject) -> None:
         """Index `subject` as the version standing for its model, replacing any earlier one."""
+        self._upsert(subject)
+
+    def upsert_and_match(self, subject: RedundancySubject) -> tuple[RedundancyMatch, ...]:
+        """Index `subject` as `upsert` does and return its matches as `find_matches` does,
+        computing its MinHash band keys once for both."""
+        return self._matches(subject, self._upsert(subject))
+
+    def _upsert(self, subject: RedundancySubject) -> npt.NDArray[np.uint64] | None:
+        """Index `subject`; return its band keys, or None when it has no feature group."""
         self.remove(subject.model_uid)
         entry_id = self._next_entry_id
         self._next_entry_id += 1
@@ -287,14 +296,16 @@ class RedundancyIndex:
             self._models_by_artifact.setdefault(subject.artifact_sha256, set()).add(
                 subject.model_uid
             )
-        if group is not None and features.size:
-            self._entries_by_group.setdefault(group, set()).add(entry_id)
-            hashes = self._token_hashes[features]
-            for key in self._band_keys(self._hasher.signature_of_hashes(hashes), group).tolist():
-                self._recent.setdefault(key, []).append(entry_id)
-            self._recent_entries += 1
-            if self._recent_entries >= max(_MIN_COMPACTION_ENTRIES, len(self._entries) // 4):
-                self.compact()
+        if group is None or not features.size:
+            return None
+        self._entries_by_group.setdefault(group, set()).add(entry_id)
+        band_keys = self._band_keys(self._hasher.signature_of_hashes(self._token_hashes[features]), group)
+        for key in band_keys.tolist():
+            self._recent.setdefault(key, []).append(entry_id)
+        self._recent_entries += 1
+        if self._recent_entries >= max(_MIN_COMPACTION_ENTRIES, len(self._entries) // 4):
+            self.compact()
+        return band_keys
 
     def remove(self, model_uid: str) -> bool:
         """Drop the model from the index; return whether it was indexed."""
@@ -336,6 +347,12 @@ class RedundancyIndex:
         Artifact matches come first, then feature matches by decreasing similarity. The
         subject's own model is never matched.
         """
+        return self._matches(subject, None)
+
+    def _matches(
+        self, subject: RedundancySubject, band_keys: npt.NDArray[np.uint64] | None
+    ) -> tuple[RedundancyMatch, ...]:
+        """`find_matches`, with the subject's band keys when the caller already has them."""
         matches = self._artifact_matches(subject)
         group = _group_of(subject)
         if group is None or not subject.feature_names:
@@ -348,7 +365,8 @@ class RedundancyIndex:
         if len(members) <= self.config.exact_group_limit:
             candidate_ids: Iterable[int] = members
         else:
-            band_keys = self._band_keys(self._hasher.signature_of_hashes(hashes), group)
+            if band_keys is None:
+                band_keys = self._band_keys(self._hasher.signature_of_hashes(hashes), group)
             candidate_ids = self._lsh_entry_ids(band_keys)
 
         similar = []

@@ -443,8 +443,7 @@ class Governance:
             self.index.remove(model.uid)
             matches: tuple[RedundancyMatch, ...] = ()
         else:
-            self.index.upsert(subject)
-            matches = self.index.find_matches(subject)
+            matches = self.index.upsert_and_match(subject)
         self._last_matches[model.uid] = matches
         flagged = await self._flagged_pairs(connection, model.uid)
         changes = reconcile_redundancy(model.uid, flagged, matches)
