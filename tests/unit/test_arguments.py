@@ -69,6 +69,8 @@ def _parser(module) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
     (governance_config, "--redundancy-threshold", "1.5"),
     (governance_config, "--orphan-max-idle-days", "99999999999999"),
     (governance_config, "--sweep-interval", "1e-300"),
+    (governance_config, "--gc-freeze-interval", "-1"),
+    (governance_config, "--gc-full-interval", "nan"),
     (registry_config, "--max-message-bytes", "2147483648"),
     (governance_config, "--max-concurrent-rpcs", "2147483648"),
     (registry_config, "--alias-cache-staleness", "1e-300"),
@@ -90,6 +92,8 @@ def test_zero_turns_an_interval_off() -> None:
     args = _parser(governance_config).parse_args(["--sweep-interval", "0", "--window-close-interval", "0.1"])
     assert args.sweep_interval == 0
     assert args.window_close_interval == 0.1
+    args = _parser(governance_config).parse_args(["--gc-freeze-interval", "0", "--gc-full-interval", "0"])
+    assert (args.gc_freeze_interval, args.gc_full_interval) == (0, 0)
 
 
 def test_range_error_names_the_bounds() -> None:

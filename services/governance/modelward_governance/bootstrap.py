@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from modelward_common import audit_service
 from modelward_common.auth.client import service_channel
 from modelward_common.auth.setup import build_guard, credentials_for
+from modelward_common.gc_tuning import freeze_periodically
 from modelward_common.auth.store import ACCESS_EVENT_TYPES, AccessDirectory, apply_access_event
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
@@ -140,6 +141,10 @@ class GovernanceApp:
             self._tasks.append(asyncio.create_task(self._sweep(), name="governance-sweep"))
         if self.config.window_close_interval > 0:
             self._tasks.append(asyncio.create_task(self._close_due_windows(), name="governance-window-close"))
+        if self.config.gc_freeze_interval > 0:
+            self._tasks.append(asyncio.create_task(
+                freeze_periodically(self.config.gc_freeze_interval, self.config.gc_full_interval), name="governance-gc",
+            ))
         logger.info("governance ready on port %d", port)
         return port
 
@@ -217,7 +222,7 @@ class GovernanceApp:
         if self.relay is not None:
             await self.relay.stop()
         for task in self._tasks:
-            if task.get_name() in ("governance-sweep", "governance-window-close", "governance-access-sync"):
+            if task.get_name() in ("governance-sweep", "governance-window-close", "governance-access-sync", "governance-gc"):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -52,6 +52,12 @@ class GovernanceConfig:
     # change that JetStream lost; 0 turns them off, so a lost last event of a binding or token
     # is never applied.
     access_sync_interval: float = 60.0
+    # Seconds between freezes of the objects that survived the young garbage collections, so
+    # full collections skip the portfolio (libs/modelward_common/gc_tuning.py); 0 turns it off.
+    gc_freeze_interval: float = 10.0
+    # Seconds between full collections that include the frozen objects, to free the reference
+    # cycles among them; 0: never.
+    gc_full_interval: float = 3600.0
     shutdown_grace: float = 10.0
     page_token_key: str = ""
     log_level: str = "INFO"
@@ -121,6 +127,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between reads of the registry's role binding and token events, to apply any "
                              "that JetStream lost; 0 turns them off (env MODELWARD_ACCESS_SYNC_INTERVAL, "
                              "default %(default)s)")
+    parser.add_argument("--gc-freeze-interval", type=INTERVAL,
+                        default=env("MODELWARD_GC_FREEZE_INTERVAL", str(defaults.gc_freeze_interval)),
+                        help="seconds between freezes of the long-lived objects, which keeps full garbage collections "
+                             "from walking the whole portfolio; 0 turns it off (env MODELWARD_GC_FREEZE_INTERVAL, "
+                             "default %(default)s)")
+    parser.add_argument("--gc-full-interval", type=INTERVAL,
+                        default=env("MODELWARD_GC_FULL_INTERVAL", str(defaults.gc_full_interval)),
+                        help="seconds between full garbage collections that include the frozen objects, freeing "
+                             "reference cycles among them; 0: never (env MODELWARD_GC_FULL_INTERVAL, "
+                             "default %(default)s)")
     parser.add_argument("--shutdown-grace", type=non_negative_float,
                         default=env("MODELWARD_SHUTDOWN_GRACE", str(defaults.shutdown_grace)),
                         help="seconds in-flight calls may take to finish on shutdown (default %(default)s)")
@@ -157,6 +173,8 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         orphan_max_idle_days=args.orphan_max_idle_days,
         redundancy_threshold=args.redundancy_threshold,
         sweep_interval=args.sweep_interval,
+        gc_freeze_interval=args.gc_freeze_interval,
+        gc_full_interval=args.gc_full_interval,
         window_close_interval=args.window_close_interval,
         access_sync_interval=args.access_sync_interval,
         shutdown_grace=args.shutdown_grace,
