@@ -336,3 +336,17 @@ def test_band_keys_depend_on_the_order_of_values_within_a_band() -> None:
     assert hasher.band_keys(signature, 2, 4, 7)[0] != hasher.band_keys(swapped, 2, 4, 7)[0]
     assert (hasher.band_keys(signature, 2, 4, 7)[1:] == hasher.band_keys(swapped, 2, 4, 7)[1:]).all()
     assert (hasher.band_keys(signature, 2, 4, 7) != hasher.band_keys(signature, 2, 4, 8)).all()
+
+
+def test_matches_survive_merges_of_recent_keys() -> None:
+    """Recent band keys merge into the sorted arrays every few thousand entries; entries indexed
+    before, between and after merges are all found, and only their own partners match."""
+    rng = random.Random(9)
+    index = RedundancyIndex(LSH_ONLY)
+    pairs = [pair_with_similarity(rng, shared=95, own=2) for _ in range(9000)]
+    for number, (left, _) in enumerate(pairs):
+        index.upsert(subject(f"uid-{number}", left))
+    index.upsert(subject("uid-0", pairs[0][0], version=2))
+    for number in range(0, 9000, 450):
+        found = [match.other_model_uid for match in index.find_matches(subject("query", pairs[number][1]))]
+        assert found == [f"uid-{number}"]

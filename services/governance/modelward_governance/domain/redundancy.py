@@ -225,8 +225,12 @@ class _Entry:
     features: _Ids
 
 
-# Compaction merges the recent LSH keys into the sorted arrays once they reach a quarter of the
-# indexed entries, and at least this many entries.
+# The recent LSH keys merge into the sorted arrays once this many entries were indexed since the
+# last merge. A merge sorts only the recent keys and copies the arrays once; a recent key costs
+# about 180 bytes in its dictionary against 16 in the arrays, so merging often keeps the peak low.
+_MERGE_ENTRIES = 4096
+# Keys of removed entries are dropped once removed entries reach a quarter of the indexed ones,
+# and at least this many.
 _MIN_COMPACTION_ENTRIES = 1024
 
 
@@ -250,8 +254,8 @@ class RedundancyIndex:
         self._entries_by_group: dict[tuple[str, str], set[int]] = {}
 
         # LSH table: band keys in a sorted array with the entry id of each, plus the keys added
-        # since the last compaction in a dictionary. Keys of removed entries stay until the
-        # next compaction and are skipped on lookup.
+        # since the last merge in a dictionary. Keys of removed entries stay until the next
+        # compaction and are skipped on lookup.
         self._base_keys = np.zeros(0, dtype=np.uint64)
         self._base_ids = np.zeros(0, dtype=np.int64)
         self._recent: dict[int, list[int]] = {}
@@ -303,8 +307,8 @@ class RedundancyIndex:
         for key in band_keys.tolist():
             self._recent.setdefault(key, []).append(entry_id)
         self._recent_entries += 1
-        if self._recent_entries >= max(_MIN_COMPACTION_ENTRIES, len(self._entries) // 4):
-            self.compact()
+        if self._recent_entries >= _MERGE_ENTRIES:
+            self._merge_recent()
         return band_keys
 
     def remove(self, model_uid: str) -> bool:
@@ -323,23 +327,30 @@ class RedundancyIndex:
         return True
 
     def compact(self) -> None:
-        """Merge recent LSH keys into the sorted arrays and drop the keys of removed entries."""
+        """Merge the recent LSH keys into the sorted arrays and drop the keys of removed entries."""
+        self._merge_recent()
+        if self._dead_ids:
+            alive = ~np.isin(self._base_ids, np.fromiter(self._dead_ids, dtype=np.int64))
+            self._base_keys, self._base_ids = self._base_keys[alive], self._base_ids[alive]
+            self._dead_ids = set()
+
+    def _merge_recent(self) -> None:
+        """Move the recent LSH keys into the sorted arrays, after any equal keys already there."""
+        if not self._recent:
+            return
         recent_keys = np.fromiter(
             (key for key, ids in self._recent.items() for _ in ids), dtype=np.uint64
         )
         recent_ids = np.fromiter(
             (entry_id for ids in self._recent.values() for entry_id in ids), dtype=np.int64
         )
-        keys = np.concatenate([self._base_keys, recent_keys])
-        ids = np.concatenate([self._base_ids, recent_ids])
-        if self._dead_ids:
-            alive = ~np.isin(ids, np.fromiter(self._dead_ids, dtype=np.int64))
-            keys, ids = keys[alive], ids[alive]
-        order = np.argsort(keys, kind="stable")
-        self._base_keys, self._base_ids = keys[order], ids[order]
+        order = np.argsort(recent_keys, kind="stable")
+        recent_keys, recent_ids = recent_keys[order], recent_ids[order]
+        at = np.searchsorted(self._base_keys, recent_keys, side="right")
+        self._base_keys = np.insert(self._base_keys, at, recent_keys)
+        self._base_ids = np.insert(self._base_ids, at, recent_ids)
         self._recent = {}
         self._recent_entries = 0
-        self._dead_ids = set()
 
     def find_matches(self, subject: RedundancySubject) -> tuple[RedundancyMatch, ...]:
         """Return the indexed models that `subject` is redundant with, leaving the index unchanged.
