@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.auth.nats_options import NatsSecurity
 from modelward_common.cloudevents import MalformedEvent, ReceivedEvent, parse_event
-from modelward_common.db import blob_column, json_column, text_column
+from modelward_common.db import blob_column, is_among, json_column, text_column
 from modelward_common.errors import FailedPrecondition, NotFound
 from modelward_common.eventstore import metadata
 from modelward_common.timeutil import UtcDateTime, utc_now
@@ -132,6 +132,23 @@ class ConsumerConfig:
     # on the stream's subjects can also set this header; NATS publish permissions are the control.
     expected_source: str = ""
     nats_security: NatsSecurity = field(default_factory=NatsSecurity)
+
+
+# PostgreSQL: create the missing progress rows and lock the existing ones in one round trip. Both
+# parts read the snapshot taken when the statement began, so the rows the insert creates come
+# from its RETURNING. A row that another replica inserted and committed meanwhile is in neither
+# part; the caller locks it in a statement of its own.
+_CLAIM_PROGRESS_POSTGRESQL = sa.text(
+    "WITH inserted AS ("
+    " INSERT INTO consumer_progress (consumer, stream_id, last_version)"
+    " SELECT :consumer, stream_id, 0 FROM unnest(CAST(:streams AS VARCHAR[])) AS wanted(stream_id)"
+    " ORDER BY stream_id ON CONFLICT DO NOTHING RETURNING stream_id, last_version),"
+    " locked AS ("
+    " SELECT stream_id, last_version FROM consumer_progress"
+    " WHERE consumer = :consumer AND stream_id = ANY(CAST(:streams AS VARCHAR[]))"
+    " ORDER BY stream_id FOR UPDATE)"
+    " SELECT stream_id, last_version FROM locked UNION ALL SELECT stream_id, last_version FROM inserted"
+)
 
 
 class _EarlyEvent(Exception):
@@ -463,7 +480,7 @@ class EventConsumer:
         """Return which of the event ids the inbox has."""
         result = await connection.execute(
             sa.select(inbox_table.c.event_id).where(
-                inbox_table.c.consumer == self.config.name, inbox_table.c.event_id.in_(sorted(set(event_ids)))
+                inbox_table.c.consumer == self.config.name, is_among(connection, inbox_table.c.event_id, sorted(set(event_ids)))
             )
         )
         return set(result.scalars())
@@ -476,7 +493,10 @@ class EventConsumer:
         """
         query = (
             sa.select(progress_table.c.stream_id, progress_table.c.last_version)
-            .where(progress_table.c.consumer == self.config.name, progress_table.c.stream_id.in_(sorted(stream_ids)))
+            .where(
+                progress_table.c.consumer == self.config.name,
+                is_among(connection, progress_table.c.stream_id, sorted(stream_ids)),
+            )
             .order_by(progress_table.c.stream_id)
             .with_for_update()
         )
@@ -490,6 +510,16 @@ class EventConsumer:
         replica's commit and leaves its row in place, so the version read back counts its event
         and nothing fails on the primary key.
         """
+        if connection.dialect.name == "postgresql":
+            result = await connection.execute(
+                _CLAIM_PROGRESS_POSTGRESQL, {"consumer": self.config.name, "streams": sorted(stream_ids)}
+            )
+            versions = {stream_id: int(last) for stream_id, last in result}
+            missing = sorted(stream_ids - versions.keys())
+            if missing:
+                # Another replica inserted these rows and committed after this statement began.
+                versions.update(await self._lock_progress_rows(connection, set(missing)))
+            return versions
         versions = await self._lock_progress_rows(connection, stream_ids)
         missing = sorted(stream_ids - versions.keys())
         if missing:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +44,17 @@ def json_column() -> sa.types.TypeEngine[Any]:
 
 def blob_column() -> sa.types.TypeEngine[bytes]:
     return sa.LargeBinary()
+
+
+def is_among(
+    connection: AsyncConnection, column: sa.ColumnElement[Any], values: Iterable[Any]
+) -> sa.ColumnElement[bool]:
+    """`column IN (values)`. On PostgreSQL `column = ANY(:values)` with one array parameter, since
+    SQLAlchemy renders an IN list's placeholders again on every execution, which took about 6% of
+    governance's CPU with batches of 200 events."""
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:

@@ -20,7 +20,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modelward_common import hashchain
-from modelward_common.db import blob_column, is_unique_violation, text_column
+from modelward_common.db import blob_column, is_among, is_unique_violation, text_column
 from modelward_common.errors import Aborted
 from modelward_common.timeutil import UtcDateTime, utc_now
 
@@ -250,7 +250,7 @@ async def stream_versions(connection: AsyncConnection, stream_ids: Sequence[str]
     versions = dict.fromkeys(stream_ids, 0)
     result = await connection.execute(
         sa.select(events_table.c.stream_id, sa.func.max(events_table.c.stream_version))
-        .where(events_table.c.stream_id.in_(sorted(versions)))
+        .where(is_among(connection, events_table.c.stream_id, sorted(versions)))
         .group_by(events_table.c.stream_id)
     )
     versions.update({stream_id: int(version) for stream_id, version in result})

@@ -54,7 +54,7 @@ class GovernanceConfig:
     access_sync_interval: float = 60.0
     # Seconds between freezes of the objects that survived the young garbage collections, so
     # full collections skip the portfolio (libs/modelward_common/gc_tuning.py); 0 turns it off.
-    gc_freeze_interval: float = 10.0
+    gc_freeze_interval: float = 1.0
     # Seconds between full collections that include the frozen objects, to free the reference
     # cycles among them; 0: never.
     gc_full_interval: float = 3600.0

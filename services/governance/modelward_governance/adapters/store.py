@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from modelward_common.db import is_among
 from modelward_common.principals import canonical_principal
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import codec
@@ -62,7 +63,7 @@ async def lock_models(connection: AsyncConnection, uids: Iterable[str]) -> dict[
     """Lock the portfolio rows of the models in uid order and return the models that exist."""
     result = await connection.execute(
         sa.select(portfolio_table.c.uid, portfolio_table.c.data)
-        .where(portfolio_table.c.uid.in_(sorted(set(uids))))
+        .where(is_among(connection, portfolio_table.c.uid, sorted(set(uids))))
         .order_by(portfolio_table.c.uid)
         .with_for_update()
     )
@@ -134,7 +135,7 @@ async def open_findings_of(connection: AsyncConnection, model_uids: Iterable[str
     found: dict[str, list[Finding]] = {uid: [] for uid in uids}
     result = await connection.execute(
         sa.select(findings_table.c.model_uid, findings_table.c.data)
-        .where(findings_table.c.model_uid.in_(uids), findings_table.c.is_open.is_(True))
+        .where(is_among(connection, findings_table.c.model_uid, uids), findings_table.c.is_open.is_(True))
     )
     for uid, data in result:
         found[uid].append(codec.load(Finding, data))
@@ -296,7 +297,7 @@ async def flagged_pairs_of(connection: AsyncConnection, model_uids: Iterable[str
     found: dict[str, list[RedundancyPair]] = {uid: [] for uid in uids}
     result = await connection.execute(
         sa.select(redundancy_table.c.first_uid, redundancy_table.c.second_uid, redundancy_table.c.data).where(
-            sa.or_(redundancy_table.c.first_uid.in_(uids), redundancy_table.c.second_uid.in_(uids))
+            sa.or_(is_among(connection, redundancy_table.c.first_uid, uids), is_among(connection, redundancy_table.c.second_uid, uids))
         )
     )
     for first, second, data in result:
