@@ -127,7 +127,9 @@ class _BatchSnapshot:
     # Portfolio rows and findings saved by the batch and not written yet, by model uid and
     # finding id. They are written in one statement each before anything reads those tables
     # from the database again, and before the commit.
-    unsaved_rows: dict[str, dict[str, object]] = field(default_factory=dict)
+    # The last saved state of each model: a model that several events of the batch change is
+    # encoded once, when the batch writes it.
+    unsaved_rows: dict[str, tuple[PortfolioModel, dict[str, Any]]] = field(default_factory=dict)
     unsaved_findings: dict[str, Finding] = field(default_factory=dict)
     # Version of each event stream the batch appends to, counting the events not written yet,
     # which are appended in one insert before the commit.
@@ -278,7 +280,7 @@ class Governance:
         if snapshot is None:
             return
         if snapshot.unsaved_rows:
-            rows = list(snapshot.unsaved_rows.values())
+            rows = [store.portfolio_row(model, **state) for model, state in snapshot.unsaved_rows.values()]
             snapshot.unsaved_rows.clear()
             await store.save_model_rows(connection, rows)
         if snapshot.unsaved_findings:
@@ -295,12 +297,11 @@ class Governance:
             snapshot.unsaved_findings[finding.finding_id] = finding
 
     async def _save_model(self, connection: AsyncConnection, model: PortfolioModel, **state: Any) -> None:
-        row = store.portfolio_row(model, **state)
         snapshot = self._snapshot_of(connection)
         if snapshot is None:
-            await store.save_model_rows(connection, [row])
+            await store.save_model_rows(connection, [store.portfolio_row(model, **state)])
         else:
-            snapshot.unsaved_rows[model.uid] = row
+            snapshot.unsaved_rows[model.uid] = (model, state)
 
     async def _open_findings(self, connection: AsyncConnection, model_uid: str) -> list[Finding]:
         snapshot = self._snapshot_of(connection)
