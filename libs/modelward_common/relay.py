@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import nats
 import sqlalchemy as sa
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import api as js_api
-from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -90,6 +92,66 @@ async def ensure_stream(client: NatsClient, config: RelayConfig) -> None:
     logger.info("created JetStream stream %s for %s", config.stream_name, subjects)
 
 
+class _Acknowledgements:
+    """JetStream's replies to one client's publishes, each matched to its message by reply subject.
+
+    One subscription on `<inbox>.*` serves every publish of the client. Each message gets the
+    reply subject `<inbox>.<n>` and a future that the reply completes: with None for a stored
+    message, with an exception when JetStream refused it or no stream took the subject.
+    """
+
+    def __init__(self, inbox: str) -> None:
+        self._inbox = inbox
+        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._tokens: dict[asyncio.Future[None], str] = {}
+        self._next = 0
+
+    @classmethod
+    async def subscribe(cls, client: NatsClient) -> _Acknowledgements:
+        acks = cls(client.new_inbox())
+        await client.subscribe(f"{acks._inbox}.*", cb=acks._on_reply)
+        return acks
+
+    def expect(self) -> tuple[str, asyncio.Future[None]]:
+        """Return a reply subject for one message and the future its acknowledgement completes."""
+        self._next += 1
+        token = str(self._next)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending[token] = future
+        self._tokens[future] = token
+        return f"{self._inbox}.{token}", future
+
+    def forget(self, futures: Iterable[asyncio.Future[None]]) -> None:
+        """Stop waiting for these acknowledgements; a reply that comes later is dropped."""
+        for future in futures:
+            self._pending.pop(self._tokens.pop(future, ""), None)
+            future.cancel()
+
+    async def _on_reply(self, message: Msg) -> None:
+        future = self._pending.pop(message.subject.rpartition(".")[2], None)
+        if future is None or future.done():
+            return
+        self._tokens.pop(future, None)
+        if message.headers and message.headers.get(js_api.Header.STATUS) == "503":
+            future.set_exception(PublishRefused("no JetStream stream takes this subject"))
+            return
+        try:
+            reply = json.loads(message.data)
+        except ValueError:
+            future.set_exception(PublishRefused(f"unreadable acknowledgement {message.data[:200]!r}"))
+            return
+        error = reply.get("error") if isinstance(reply, dict) else "not a JSON object"
+        if error:
+            detail = error.get("description", error) if isinstance(error, dict) else error
+            future.set_exception(PublishRefused(f"JetStream refused the event: {detail}"))
+        else:
+            future.set_result(None)
+
+
+class PublishRefused(Exception):
+    """JetStream did not store a published event."""
+
+
 class OutboxRelay:
     def __init__(self, engine: AsyncEngine, config: RelayConfig, *, holder_id: str | None = None) -> None:
         self.engine = engine
@@ -97,12 +159,13 @@ class OutboxRelay:
         self.holder_id = holder_id or default_holder_id()
         self.is_leader = False
         self.published_count = 0
+        # Steps that failed (NATS down, an event refused) and were retried after a backoff.
+        self.failed_steps = 0
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._client: NatsClient | None = None
-        # JetStream context of the current client; it keeps one reply subscription for all
-        # acknowledgements, so it lives as long as the client does.
-        self._jetstream: tuple[NatsClient, JetStreamContext] | None = None
+        # Collects the acknowledgements of the current client's publishes on one subscription.
+        self._acks: _Acknowledgements | None = None
         self._stream_ready = False
         self.last_error = ""
         # While leader: the published position, and when the lease must be renewed (monotonic).
@@ -130,6 +193,7 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # noqa: BLE001 - any failure waits and retries from the cursor
+                    self.failed_steps += 1
                     self.last_error = f"{type(error).__name__}: {error}"
                     logger.warning(
                         "relay %s failed, retrying in %.1f s from the last published position: %s",
@@ -162,6 +226,9 @@ class OutboxRelay:
                 **self.config.nats_security.connect_options(),
             )
             self._stream_ready = False
+            self._acks = None
+        if self._acks is None:
+            self._acks = await _Acknowledgements.subscribe(self._client)
         if not self._stream_ready:
             await ensure_stream(self._client, self.config)
             self._stream_ready = True
@@ -200,15 +267,17 @@ class OutboxRelay:
         predecessor in `Nats-Expected-Last-Msg-Id`, so JetStream refuses every message after one
         it refused: no event overtakes an earlier one. The cursor moves past the unbroken run of
         acknowledged events from the start of the batch. The next step resends the rest; JetStream
-        drops the ones it already stored by their message ids. The first message of a
-        batch names no predecessor, so each step publishes at least one event even when the
-        stream's last message came from elsewhere (another relay around a lease change).
+        drops the ones it already stored by their message ids. The first message of a batch
+        names no predecessor, so each step publishes at least one event even when the stream's
+        last message came from elsewhere (another relay around a lease change). When a send
+        fails (NATS gone, an event over the server's max_payload), the events sent before it are
+        still awaited and recorded, then the error is raised.
         """
-        if self._jetstream is None or self._jetstream[0] is not client:
-            self._jetstream = (client, client.jetstream(publish_async_max_pending=max(self.config.batch_size, 1)))
-        js = self._jetstream[1]
-        acks: list[asyncio.Future[object]] = []
+        assert self._acks is not None
+        acks = self._acks
+        waiting: list[tuple[StoredEvent, asyncio.Future[None]]] = []
         published_upto = 0
+        unsent: Exception | None = None
         try:
             previous = ""
             for event in batch:
@@ -217,10 +286,17 @@ class OutboxRelay:
                 if previous:
                     headers[js_api.Header.EXPECTED_LAST_MSG_ID] = previous
                 previous = event.event_id
-                acks.append(await js.publish_async(subject, event.payload, headers=headers))
+                reply, acknowledged = acks.expect()
+                try:
+                    await client.publish(subject, event.payload, reply=reply, headers=headers)
+                except Exception as error:  # noqa: BLE001 - raised below, once the sent ones are acked
+                    acks.forget([acknowledged])
+                    unsent = error
+                    break
+                waiting.append((event, acknowledged))
             async with asyncio.timeout(self.config.publish_timeout):
-                for event, ack in zip(batch, acks):
-                    await ack
+                for event, acknowledged in waiting:
+                    await acknowledged
                     published_upto = event.position
                     self.published_count += 1
                     if logger.isEnabledFor(logging.DEBUG):
@@ -229,10 +305,11 @@ class OutboxRelay:
                             event.event_id, event.type, event.stream_id, event.stream_version, event.position,
                         )
         finally:
-            for ack in acks:
-                ack.cancel()
+            acks.forget(acknowledged for _, acknowledged in waiting)
             if published_upto:
                 await self._advance_cursor(published_upto)
+        if unsent is not None:
+            raise unsent
         return published_upto
 
     async def _advance_cursor(self, position: int) -> None:
@@ -311,7 +388,7 @@ class OutboxRelay:
             except Exception as error:  # noqa: BLE001 - closing a broken connection
                 logger.debug("relay %s closing NATS failed: %s", self.holder_id, error)
         self._client = None
-        self._jetstream = None
+        self._acks = None
 
 
 async def published_position_of(connection: AsyncConnection, stream_name: str) -> int:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from modelward_common.db import create_engine
 from modelward_common.nats_server import NatsServer
+from modelward_common.relay import OutboxRelay, RelayConfig
 from nats.js.api import StorageType, StreamConfig
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -229,6 +230,51 @@ async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, na
     await subscription.unsubscribe()
     assert positions == sorted(positions)
     assert len(set(positions)) == 5
+
+
+async def test_relay_publishes_after_hundreds_of_failed_sends(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    """A send that fails (here: an event over the server's max_payload) must leave nothing
+    behind: a relay that waited on a fixed number of in-flight slots, one lost per failure,
+    stopped for good after a few hundred failures, even once the event could go through."""
+    import nats
+
+    database_url = fresh_pg_url()
+    quiet = registry_config(database_url, nats_server.url, nats_prefix, run_relay=False)
+    async with running_registry(quiet) as registry:
+        await registry.stub.CreateModel(new_model("payload"))
+        model = await registry.stub.GetModel(rpc.GetModelRequest(name="models/payload"))
+        large = res.Model(name=model.name, description="d" * 5000, etag=model.etag)
+        await registry.stub.UpdateModel(rpc.UpdateModelRequest(model=large, update_mask={"paths": ["description"]}))
+        await registry.stub.CreateModelVersion(new_version("payload", seed="p1"))
+    settings = tmp_path / "nats.conf"
+    settings.write_text("max_payload: 4096\n")
+    server = NatsServer(tmp_path / "nats", config_file=settings)
+    server.start()
+    engine = create_engine(database_url)
+    relay = OutboxRelay(engine, RelayConfig(
+        nats_url=server.url, stream_name=f"{nats_prefix}_PAYLOAD", subject_prefix=nats_prefix, service="registry",
+        source="urn:modelward:registry", poll_interval=0.01, max_backoff=0.002, batch_size=4,
+    ))
+    task = asyncio.create_task(relay.run())
+    try:
+        deadline = time.monotonic() + 60
+        while relay.failed_steps < 300 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert relay.failed_steps >= 300, relay.last_error
+        assert relay.published_count >= 1, "the event before the refused one is published and recorded"
+        assert "MaxPayload" in relay.last_error
+        settings.write_text("max_payload: 1048576\n")
+        server.restart()
+        client = await nats.connect(server.url)
+        try:
+            assert await _wait_for_messages(client, f"{nats_prefix}_PAYLOAD", 3) == 3
+        finally:
+            await client.close()
+    finally:
+        await relay.stop()
+        await asyncio.wait_for(task, timeout=30)
+        await engine.dispose()
+        server.stop()
 
 
 async def test_two_replicas_publish_each_event_once(database_url, nats_server, nats_prefix, nats_client) -> None:
