@@ -296,3 +296,41 @@ async def test_append_many_conflict_writes_nothing(database_url) -> None:
     async with engine.connect() as connection:
         assert await eventstore.stream_versions(connection, ["a", "b"]) == {"a": 1, "b": 0}
     await engine.dispose()
+
+
+async def test_batch_reads_equal_the_single_reads(database_url) -> None:
+    """A batch reads the policy revision, inactive principals, open findings, flagged pairs and
+    stream versions in one statement; each part must equal its own query."""
+    from modelward_governance.adapters import store
+    from modelward_governance.domain.redundancy import MatchKind, RedundancyMatch
+
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    governance = Governance(engine)
+    await governance.start()
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
+    consumer = EventConsumer(
+        engine, config, governance.handle_registry_event,
+        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
+    )
+    messages = [_ownerless_model(f"reads-{index}") for index in range(3)]
+    await consumer.process_batch(messages)
+    uids = [message.headers["ce-streamid"] for message in messages]
+    async with engine.begin() as connection:
+        await store.set_principal(connection, "user:Gone@Example.com", False, "left", "user:admin@example.com")
+        await store.flag_pairs(connection, [RedundancyMatch(MatchKind.ARTIFACT_DIGEST, uids[0], 1, uids[1], 1, 1.0, 1.0)])
+
+    wanted = [*uids, "model-without-anything"]
+    async with engine.connect() as connection:
+        reads = await store.batch_reads(connection, wanted)
+        assert reads.policy_revision == await store.current_policy_revision(connection) == 1
+        assert reads.principals == await store.principal_directory(connection)
+        assert reads.principals.inactive == frozenset({"user:gone@example.com"})
+        assert reads.findings == await store.open_findings_of(connection, wanted)
+        assert all(reads.findings[uid] for uid in uids)
+        assert reads.flagged == {uid: await store.flagged_pairs(connection, uid) for uid in wanted}
+        assert len(reads.flagged[uids[0]]) == len(reads.flagged[uids[1]]) == 1
+        assert reads.stream_versions == await eventstore.stream_versions(connection, wanted)
+        assert all(reads.stream_versions[uid] > 0 for uid in uids)
+        assert reads.stream_versions["model-without-anything"] == 0
+    await engine.dispose()

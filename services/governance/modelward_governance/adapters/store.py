@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modelward_common.db import is_among
+from modelward_common.eventstore import events_table
 from modelward_common.principals import canonical_principal
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import codec
@@ -291,22 +294,6 @@ async def flagged_pairs(connection: AsyncConnection, model_uid: str) -> list[Red
     return [codec.load(RedundancyPair, data) for (data,) in result]
 
 
-async def flagged_pairs_of(connection: AsyncConnection, model_uids: Iterable[str]) -> dict[str, list[RedundancyPair]]:
-    """Return the flagged pairs of each model, with an empty list for models that have none."""
-    uids = sorted(set(model_uids))
-    found: dict[str, list[RedundancyPair]] = {uid: [] for uid in uids}
-    result = await connection.execute(
-        sa.select(redundancy_table.c.first_uid, redundancy_table.c.second_uid, redundancy_table.c.data).where(
-            sa.or_(is_among(connection, redundancy_table.c.first_uid, uids), is_among(connection, redundancy_table.c.second_uid, uids))
-        )
-    )
-    for first, second, data in result:
-        pair = codec.load(RedundancyPair, data)
-        for uid in {first, second} & found.keys():
-            found[uid].append(pair)
-    return found
-
-
 async def flag_pairs(connection: AsyncConnection, matches: Sequence[RedundancyMatch]) -> None:
     for match in matches:
         first, second, kind = _pair_key(match.pair)
@@ -324,3 +311,65 @@ async def clear_pairs(connection: AsyncConnection, pairs: Sequence[RedundancyPai
         await connection.execute(redundancy_table.delete().where(
             redundancy_table.c.first_uid == first, redundancy_table.c.second_uid == second, redundancy_table.c.kind == kind
         ))
+
+
+@dataclass(frozen=True)
+class BatchReads:
+    """The state a consumer batch reads before its events apply, in one statement."""
+
+    policy_revision: int | None
+    principals: PrincipalDirectory
+    # Open findings and flagged pairs of each of the batch's models, empty lists included.
+    findings: dict[str, list[Finding]]
+    flagged: dict[str, list[RedundancyPair]]
+    # Version of each of the models' governance event streams, 0 for streams without events.
+    stream_versions: dict[str, int]
+
+
+async def batch_reads(connection: AsyncConnection, model_uids: Iterable[str]) -> BatchReads:
+    """Read the policy revision, the inactive principals and the models' open findings, flagged
+    pairs and stream versions in one round trip: the parts are joined with UNION ALL as rows of
+    (kind, key, other key, value), JSON as text."""
+    uids = sorted(set(model_uids))
+
+    def row(kind: str, key: sa.ColumnElement[str], other: sa.ColumnElement[str], value: sa.ColumnElement[str]) -> list[sa.ColumnElement[str]]:
+        return [sa.literal(kind, sa.Text).label("kind"), key.label("key"), other.label("other"), value.label("value")]
+
+    text, empty = sa.Text(), sa.literal("", sa.Text)
+    statement = sa.union_all(
+        sa.select(*row("revision", empty, empty, sa.cast(sa.func.max(policies_table.c.revision), text))),
+        sa.select(*row("inactive", sa.cast(principals_table.c.principal, text), empty, empty)).where(
+            principals_table.c.active.is_(False)
+        ),
+        sa.select(*row("finding", sa.cast(findings_table.c.model_uid, text), empty, sa.cast(findings_table.c.data, text))).where(
+            is_among(connection, findings_table.c.model_uid, uids), findings_table.c.is_open.is_(True)
+        ),
+        sa.select(*row(
+            "pair", sa.cast(redundancy_table.c.first_uid, text), sa.cast(redundancy_table.c.second_uid, text),
+            sa.cast(redundancy_table.c.data, text),
+        )).where(sa.or_(
+            is_among(connection, redundancy_table.c.first_uid, uids), is_among(connection, redundancy_table.c.second_uid, uids)
+        )),
+        sa.select(*row(
+            "version", sa.cast(events_table.c.stream_id, text), empty, sa.cast(sa.func.max(events_table.c.stream_version), text),
+        )).where(is_among(connection, events_table.c.stream_id, uids)).group_by(events_table.c.stream_id),
+    )
+    revision: int | None = None
+    inactive: set[str] = set()
+    findings: dict[str, list[Finding]] = {uid: [] for uid in uids}
+    flagged: dict[str, list[RedundancyPair]] = {uid: [] for uid in uids}
+    versions = dict.fromkeys(uids, 0)
+    for kind, key, other, value in await connection.execute(statement):
+        if kind == "revision":
+            revision = None if value is None else int(value)
+        elif kind == "inactive":
+            inactive.add(canonical_principal(key))
+        elif kind == "finding":
+            findings[key].append(codec.load(Finding, json.loads(value)))
+        elif kind == "pair":
+            pair = codec.load(RedundancyPair, json.loads(value))
+            for uid in {key, other} & flagged.keys():
+                flagged[uid].append(pair)
+        else:
+            versions[key] = int(value)
+    return BatchReads(revision, PrincipalDirectory(inactive=frozenset(inactive)), findings, flagged, versions)

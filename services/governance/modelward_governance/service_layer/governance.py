@@ -226,7 +226,10 @@ class Governance:
         snapshot = self._snapshot_of(connection)
         if snapshot is not None:
             return snapshot.policy
-        revision = await store.current_policy_revision(connection)
+        return await self._policy_at(connection, await store.current_policy_revision(connection))
+
+    async def _policy_at(self, connection: AsyncConnection, revision: int | None) -> Policy:
+        """Return the policy of `revision`, the newest one read, parsed again only when it changed."""
         if revision is None:
             raise FailedPrecondition("no policy is installed; replace the policy first", reason="NO_POLICY")
         if self._policy is None or self._policy.revision != revision:
@@ -257,12 +260,12 @@ class Governance:
         uids = {event.stream_id for event in events}
         models: dict[str, PortfolioModel | None] = dict.fromkeys(uids)
         models.update(await store.lock_models(connection, uids))
-        policy = await self.policy(connection)
-        principals = await store.principal_directory(connection)
-        findings = await store.open_findings_of(connection, uids)
-        flagged = await store.flagged_pairs_of(connection, uids)
-        versions = await eventstore.stream_versions(connection, sorted(uids))
-        self._snapshot = _BatchSnapshot(connection, policy, principals, models, findings, flagged, stream_versions=versions)
+        reads = await store.batch_reads(connection, uids)
+        policy = await self._policy_at(connection, reads.policy_revision)
+        self._snapshot = _BatchSnapshot(
+            connection, policy, reads.principals, models, reads.findings, reads.flagged,
+            stream_versions=reads.stream_versions,
+        )
 
     async def finish_batch(self, connection: AsyncConnection) -> None:
         """Write what the consumer transaction's events left unsaved; runs before its commit."""
