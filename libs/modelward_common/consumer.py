@@ -491,7 +491,11 @@ class EventConsumer:
         """Lock the progress rows of the streams and return their applied versions; absent streams are left out.
 
         Rows are locked in stream id order, so replicas locking overlapping batches wait for each
-        other instead of deadlocking.
+        other. NOTE: one race can still deadlock on PostgreSQL. A claim that created a new row
+        and then found another row created by a replica's commit locks that row in a second
+        statement; a third transaction may lock it first and wait for the new row. PostgreSQL
+        then cancels one of the two, and the consumer applies that batch again one event at a
+        time, so nothing is lost.
         """
         query = (
             sa.select(progress_table.c.stream_id, progress_table.c.last_version)
