@@ -177,9 +177,9 @@ DUE_FOR_ANALYZE = sa.text(
 async def analyze_every(url: str, seconds: float) -> None:
     """Every `seconds`, analyze the tables that autovacuum would, throttled as autovacuum is.
 
-    Autovacuum's trigger and cost-based delay (autovacuum_vacuum_cost_delay 2 ms,
-    vacuum_cost_limit 200) are PostgreSQL's defaults; only its naptime of 60 s is shortened, as
-    the benchmark squeezes hours of growth into minutes.
+    The trigger and the cost-based delay (autovacuum_vacuum_cost_delay 2 ms, vacuum_cost_limit
+    200) are PostgreSQL's defaults. Only autovacuum's naptime of 60 s is shortened, because the
+    benchmark squeezes hours of growth into minutes.
     """
     engine = create_engine(url)
     try:

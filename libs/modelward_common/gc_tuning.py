@@ -7,10 +7,10 @@ event-to-decision delays.
 
 `freeze_periodically` collects the young generations every `freeze_interval` seconds and then
 moves every surviving object to the permanent generation (`gc.freeze`), which collections never
-walk. A full collection then walks only what was created since the last freeze. Frozen objects
-are still freed by reference counting as soon as nothing refers to them; only garbage reference
-cycles among them stay until the full pass, which runs every `full_interval` seconds: it
-unfreezes, collects everything once, and freezes again.
+walk. A full collection then walks only what was created since the last freeze. Reference
+counting still frees a frozen object as soon as nothing refers to it. Only garbage reference
+cycles among frozen objects stay, until the full pass every `full_interval` seconds unfreezes,
+collects everything once, and freezes again.
 """
 
 from __future__ import annotations

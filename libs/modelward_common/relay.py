@@ -97,7 +97,7 @@ class _Acknowledgements:
 
     One subscription on `<inbox>.*` serves every publish of the client. Each message gets the
     reply subject `<inbox>.<n>` and a future that the reply completes: with None for a stored
-    message, with an exception when JetStream refused it or no stream took the subject.
+    message, with an exception when JetStream rejected it or no stream listens on the subject.
     """
 
     def __init__(self, inbox: str) -> None:
@@ -133,23 +133,23 @@ class _Acknowledgements:
             return
         self._tokens.pop(future, None)
         if message.headers and message.headers.get(js_api.Header.STATUS) == "503":
-            future.set_exception(PublishRefused("no JetStream stream takes this subject"))
+            future.set_exception(PublishRejected("no JetStream stream listens on this subject; check the stream's subjects"))
             return
         try:
             reply = json.loads(message.data)
         except ValueError:
-            future.set_exception(PublishRefused(f"unreadable acknowledgement {message.data[:200]!r}"))
+            future.set_exception(PublishRejected(f"invalid acknowledgement {message.data[:200]!r}"))
             return
         error = reply.get("error") if isinstance(reply, dict) else "not a JSON object"
         if error:
             detail = error.get("description", error) if isinstance(error, dict) else error
-            future.set_exception(PublishRefused(f"JetStream refused the event: {detail}"))
+            future.set_exception(PublishRejected(f"JetStream rejected the event: {detail}"))
         else:
             future.set_result(None)
 
 
-class PublishRefused(Exception):
-    """JetStream did not store a published event."""
+class PublishRejected(Exception):
+    """An event that JetStream did not store."""
 
 
 class OutboxRelay:
@@ -159,7 +159,7 @@ class OutboxRelay:
         self.holder_id = holder_id or default_holder_id()
         self.is_leader = False
         self.published_count = 0
-        # Steps that failed (NATS down, an event refused) and were retried after a backoff.
+        # Steps that failed (NATS down, an event rejected) and were retried after a backoff.
         self.failed_steps = 0
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -264,8 +264,8 @@ class OutboxRelay:
         """Publish a batch without waiting for each acknowledgement, then record the acked prefix.
 
         Messages leave on one connection in position order, and each after the first names its
-        predecessor in `Nats-Expected-Last-Msg-Id`, so JetStream refuses every message after one
-        it refused: no event overtakes an earlier one. The cursor moves past the unbroken run of
+        predecessor in `Nats-Expected-Last-Msg-Id`, so JetStream rejects every message after one
+        it rejected: no event overtakes an earlier one. The cursor moves past the unbroken run of
         acknowledged events from the start of the batch. The next step resends the rest; JetStream
         drops the ones it already stored by their message ids. The first message of a batch
         names no predecessor, so each step publishes at least one event even when the stream's

@@ -198,8 +198,8 @@ async def test_relay_resumes_after_registry_restart(fresh_pg_url, nats_server, n
         assert await _stream_messages(nats_client, config.stream_name) == 5
 
 
-async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, nats_server, nats_prefix, nats_client) -> None:
-    """The relay sends a batch without waiting for each acknowledgement; when JetStream refuses
+async def test_relay_order_after_rejected_event(fresh_pg_url, nats_server, nats_prefix, nats_client) -> None:
+    """The relay sends a batch without waiting for each acknowledgement. When JetStream rejects
     one event (here: larger than the stream allows), the events after it must wait for it."""
     database_url = fresh_pg_url()
     quiet = registry_config(database_url, nats_server.url, nats_prefix, run_relay=False)
@@ -211,6 +211,7 @@ async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, na
         await registry.stub.UpdateModel(rpc.UpdateModelRequest(model=large, update_mask={"paths": ["description"]}))
         for seed in ("o2", "o3"):
             await registry.stub.CreateModelVersion(new_version("order", seed=seed))
+
     config = registry_config(database_url, nats_server.url, nats_prefix)
     js = nats_client.jetstream()
     stream = StreamConfig(
@@ -218,6 +219,7 @@ async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, na
         storage=StorageType.FILE, duplicate_window=600,
     )
     await js.add_stream(stream)
+
     async with running_registry(config):
         assert await _wait_for_messages(nats_client, config.stream_name, 2) == 2
         await asyncio.sleep(1.0)
@@ -225,6 +227,7 @@ async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, na
         stream.max_msg_size = -1
         await js.update_stream(stream)
         assert await _wait_for_messages(nats_client, config.stream_name, 5) == 5
+
     subscription = await js.subscribe(f"{nats_prefix}.registry.v1.>", ordered_consumer=True)
     positions = [int((await subscription.next_msg(timeout=10)).headers["ce-position"]) for _ in range(5)]
     await subscription.unsubscribe()
@@ -232,7 +235,7 @@ async def test_relay_never_lets_an_event_overtake_a_refused_one(fresh_pg_url, na
     assert len(set(positions)) == 5
 
 
-async def test_relay_publishes_after_hundreds_of_failed_sends(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+async def test_relay_after_many_failed_sends(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
     """A send that fails (here: an event over the server's max_payload) must leave nothing
     behind: a relay that waited on a fixed number of in-flight slots, one lost per failure,
     stopped for good after a few hundred failures, even once the event could go through."""

@@ -298,7 +298,7 @@ async def test_append_many_conflict_writes_nothing(database_url) -> None:
     await engine.dispose()
 
 
-async def test_batch_reads_equal_the_single_reads(database_url) -> None:
+async def test_batch_reads_equal_single_reads(database_url) -> None:
     """A batch reads the policy revision, inactive principals, open findings, flagged pairs and
     stream versions in one statement; each part must equal its own query."""
     from modelward_governance.adapters import store
@@ -320,17 +320,17 @@ async def test_batch_reads_equal_the_single_reads(database_url) -> None:
         await store.set_principal(connection, "user:Gone@Example.com", False, "left", "user:admin@example.com")
         await store.flag_pairs(connection, [RedundancyMatch(MatchKind.ARTIFACT_DIGEST, uids[0], 1, uids[1], 1, 1.0, 1.0)])
 
-    wanted = [*uids, "model-without-anything"]
+    requested = [*uids, "model-without-anything"]
     async with engine.connect() as connection:
-        reads = await store.batch_reads(connection, wanted)
+        reads = await store.batch_reads(connection, requested)
         assert reads.policy_revision == await store.current_policy_revision(connection) == 1
         assert reads.principals == await store.principal_directory(connection)
         assert reads.principals.inactive == frozenset({"user:gone@example.com"})
-        assert reads.findings == await store.open_findings_of(connection, wanted)
+        assert reads.findings == await store.open_findings_of(connection, requested)
         assert all(reads.findings[uid] for uid in uids)
-        assert reads.flagged == {uid: await store.flagged_pairs(connection, uid) for uid in wanted}
+        assert reads.flagged == {uid: await store.flagged_pairs(connection, uid) for uid in requested}
         assert len(reads.flagged[uids[0]]) == len(reads.flagged[uids[1]]) == 1
-        assert reads.stream_versions == await eventstore.stream_versions(connection, wanted)
+        assert reads.stream_versions == await eventstore.stream_versions(connection, requested)
         assert all(reads.stream_versions[uid] > 0 for uid in uids)
         assert reads.stream_versions["model-without-anything"] == 0
     await engine.dispose()

@@ -29,7 +29,7 @@ def _unfrozen():  # type: ignore[no-untyped-def]
     gc.unfreeze()
 
 
-def test_a_frozen_cycle_waits_for_the_full_pass() -> None:
+def test_freeze_keeps_cycle_until_full_pass() -> None:
     node = _Node()
     node.other = node
     alive = weakref.ref(node)
@@ -44,13 +44,13 @@ def test_a_frozen_cycle_waits_for_the_full_pass() -> None:
     assert gc.get_freeze_count() > 0, "what survived the full pass is frozen again"
 
 
-def test_young_cycles_are_collected_before_the_freeze() -> None:
+def test_freeze_collects_young_cycles_first() -> None:
     alive = _cycle()
     freeze_survivors()
     assert alive() is None
 
 
-async def test_the_task_freezes_on_its_interval_and_unfreezes_when_cancelled() -> None:
+async def test_freeze_task_unfreezes_when_cancelled() -> None:
     task = asyncio.create_task(freeze_periodically(0.01, 0))
     for _ in range(200):
         await asyncio.sleep(0.01)
@@ -63,7 +63,7 @@ async def test_the_task_freezes_on_its_interval_and_unfreezes_when_cancelled() -
     assert gc.get_freeze_count() == 0
 
 
-async def test_the_task_runs_the_full_pass_on_its_own_interval() -> None:
+async def test_freeze_task_runs_full_pass() -> None:
     node = _Node()
     node.other = node
     alive = weakref.ref(node)

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from modelward_common import audit_service
 from modelward_common.auth.client import service_channel
 from modelward_common.auth.setup import build_guard, credentials_for
-from modelward_common.gc_tuning import freeze_periodically
 from modelward_common.auth.store import ACCESS_EVENT_TYPES, AccessDirectory, apply_access_event
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
+from modelward_common.gc_tuning import freeze_periodically
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
 from modelward_common.migrations import migrate

@@ -312,8 +312,8 @@ def test_subject_prefers_production_version() -> None:
     assert latest is not None and latest.version == 2
 
 
-def test_upsert_and_match_equals_upsert_then_find_matches() -> None:
-    """The governance service indexes and matches each new version in one call; it must give
+def test_upsert_and_match_equals_two_calls() -> None:
+    """The governance service indexes and matches each new version in one call. It must give
     what the two separate calls give, in LSH mode and in exact mode, artifacts included."""
     rng = random.Random(11)
     pairs = [pair_with_similarity(rng, shared=rng.randrange(20, 60), own=rng.randrange(1, 8)) for _ in range(400)]
@@ -327,7 +327,7 @@ def test_upsert_and_match_equals_upsert_then_find_matches() -> None:
                 assert combined.upsert_and_match(item) == separate.find_matches(item)
 
 
-def test_band_keys_depend_on_the_order_of_values_within_a_band() -> None:
+def test_band_keys_depend_on_row_order() -> None:
     hasher = MinHasher(8, seed=1)
     signature = hasher.signature(["a", "b", "c"])
     swapped = signature.copy()
@@ -338,8 +338,8 @@ def test_band_keys_depend_on_the_order_of_values_within_a_band() -> None:
     assert (hasher.band_keys(signature, 2, 4, 7) != hasher.band_keys(signature, 2, 4, 8)).all()
 
 
-def test_matches_survive_merges_of_recent_keys() -> None:
-    """Recent band keys merge into the sorted arrays every few thousand entries; entries indexed
+def test_matches_survive_recent_key_merges() -> None:
+    """Recent band keys merge into the sorted arrays every few thousand entries. Entries indexed
     before, between and after merges are all found, and only their own partners match."""
     rng = random.Random(9)
     index = RedundancyIndex(LSH_ONLY)

@@ -226,8 +226,9 @@ class _Entry:
 
 
 # The recent LSH keys merge into the sorted arrays once this many entries were indexed since the
-# last merge. A merge sorts only the recent keys and copies the arrays once; a recent key costs
-# about 180 bytes in its dictionary against 16 in the arrays, so merging often keeps the peak low.
+# last merge. A merge sorts only the recent keys and copies the arrays once. A recent key costs
+# about 180 bytes in its dictionary (an estimate) against 16 in the arrays, so frequent merges
+# keep the memory peak low.
 _MERGE_ENTRIES = 4096
 # Keys of removed entries are dropped once removed entries reach a quarter of the indexed ones,
 # and at least this many.
