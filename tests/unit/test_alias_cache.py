@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from modelward_protos.registry.v1 import resources_pb2 as res
-from modelward_registry.adapters.alias_cache import AliasCache, AliasCacheSettings
+from modelward_registry.adapters.alias_cache import AliasCache, AliasCacheSettings, ChangeWatcher
 
 
 class Clock:
@@ -91,3 +93,32 @@ def test_zero_entries_disables_cache() -> None:
     cache.put("churn", "champion", "uid-1", version(3), cache.generation)
     assert not cache.enabled
     assert cache.get("churn", "champion") is None
+
+
+class SlowWatcher(ChangeWatcher):
+    """A watcher whose polls take a while and record when they finish, with no database."""
+
+    def __init__(self, cache: AliasCache, poll_seconds: float) -> None:
+        super().__init__(None, cache)  # type: ignore[arg-type]
+        self.poll_seconds = poll_seconds
+        self.started = asyncio.Event()
+        self.finished_polls = 0
+
+    async def poll(self) -> None:
+        self.started.set()
+        await asyncio.sleep(self.poll_seconds)
+        self.finished_polls += 1
+
+
+async def test_stop_waits_for_poll_under_way() -> None:
+    # A poll that finishes after stop() returned could mark the cache fresh once more.
+    watcher = SlowWatcher(AliasCache(AliasCacheSettings(poll_interval=0.01)), poll_seconds=0.2)
+    running = asyncio.create_task(watcher.run())
+    await watcher.started.wait()
+    await watcher.stop()
+    assert watcher.finished_polls == 1
+    assert running.done()
+
+
+async def test_stop_before_run_returns() -> None:
+    await SlowWatcher(AliasCache(AliasCacheSettings()), poll_seconds=0).stop()

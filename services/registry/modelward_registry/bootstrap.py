@@ -80,7 +80,7 @@ class RegistryApp:
     access: AccessDirectory = field(init=False)
     relay: OutboxRelay | None = field(init=False, default=None)
     decisions: EventConsumer | None = field(init=False, default=None)
-    promotion_decisions: PromotionDecisionHandler = field(init=False)
+    promotion_decisions: PromotionDecisionHandler | None = field(init=False, default=None)
     _principals_changed: bool = field(init=False, default=False)
     watcher: ChangeWatcher | None = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
@@ -136,6 +136,7 @@ class RegistryApp:
             if await apply_principal_event(connection, event):
                 self._principals_changed = True
             return
+        assert self.promotion_decisions is not None, "decisions are consumed only when stages are governed"
         await self.promotion_decisions(connection, event)
 
     def _after_governance_commit(self) -> None:
@@ -158,7 +159,7 @@ class RegistryApp:
         if self.relay is not None:
             await self.relay.stop()
         if self.watcher is not None:
-            self.watcher.stop()
+            await self.watcher.stop()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -142,6 +142,8 @@ class ChangeWatcher:
         self.cache = cache
         self._position: int | None = None
         self._stopping = asyncio.Event()
+        self._running = False
+        self._stopped = asyncio.Event()
 
     async def poll(self) -> None:
         """Read the changes committed since the last poll; one call is one poll."""
@@ -161,16 +163,23 @@ class ChangeWatcher:
 
     async def run(self) -> None:
         interval = self.cache.settings.poll_interval
-        while not self._stopping.is_set():
-            try:
-                await self.poll()
-            except Exception:  # noqa: BLE001 - a failed poll must not stop the watcher
-                logger.warning("alias cache: reading the event log failed; ResolveAlias reads the database until a poll succeeds", exc_info=True)
-                self.cache.clear()
-            try:
-                await asyncio.wait_for(self._stopping.wait(), interval)
-            except asyncio.TimeoutError:
-                pass
+        self._running = True
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.poll()
+                except Exception:  # noqa: BLE001 - a failed poll must not stop the watcher
+                    logger.warning("alias cache: reading the event log failed; ResolveAlias reads the database until a poll succeeds", exc_info=True)
+                    self.cache.clear()
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._stopped.set()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop polling; returns once a poll under way has finished (and marked the cache fresh)."""
         self._stopping.set()
+        if self._running:
+            await self._stopped.wait()
