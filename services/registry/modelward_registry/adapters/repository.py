@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from modelward_common.db import is_among
 from modelward_common.timeutil import from_timestamp, to_timestamp
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters.schema import aliases_table, models_table, versions_table
@@ -154,6 +155,22 @@ async def load_aggregate(
     return aggregate
 
 
+async def load_aggregates(connection: AsyncConnection, model_ids: Iterable[str]) -> dict[str, ModelAggregate]:
+    """Load and lock the models with these exact model_ids, without versions, by model_id.
+
+    Rows are locked in uid order, so two transactions that lock overlapping sets of models take
+    the locks in the same order and cannot deadlock on them.
+    """
+    query = (
+        sa.select(models_table)
+        .where(is_among(connection, models_table.c.model_id, sorted(set(model_ids))))
+        .order_by(models_table.c.uid)
+        .with_for_update()
+    )
+    result = await connection.execute(query)
+    return {row["model_id"]: aggregate_from_row(row) for row in result.mappings()}
+
+
 async def load_versions(connection: AsyncConnection, aggregate: ModelAggregate, numbers: Sequence[int]) -> None:
     result = await connection.execute(
         sa.select(versions_table.c.version, versions_table.c.body).where(
@@ -181,30 +198,40 @@ _UPDATE_VERSION = versions_table.update().where(
 )
 
 
-async def save_aggregate(connection: AsyncConnection, aggregate: ModelAggregate) -> None:
-    """Write the model row and every touched version and alias to the projections."""
-    row = model_row(aggregate)
-    if aggregate.stored:
-        await connection.execute(_UPDATE_MODEL, {**row, "key_uid": aggregate.uid})
-    else:
-        await connection.execute(_INSERT_MODEL, row)
-        aggregate.stored = True
-    for number in sorted(aggregate.touched_versions):
-        values = version_row(aggregate.uid, aggregate.versions[number])
-        if number in aggregate.stored_versions:
-            await connection.execute(_UPDATE_VERSION, {**values, "key_model_uid": aggregate.uid, "key_version": number})
+async def save_aggregates(connection: AsyncConnection, aggregates: Sequence[ModelAggregate]) -> None:
+    """Write the model rows and every touched version and alias of these aggregates, with one
+    statement per kind of change."""
+    inserted_models, updated_models, inserted_versions, updated_versions = [], [], [], []
+    for aggregate in aggregates:
+        row = model_row(aggregate)
+        if aggregate.stored:
+            updated_models.append({**row, "key_uid": aggregate.uid})
         else:
-            await connection.execute(_INSERT_VERSION, values)
-            aggregate.stored_versions.add(number)
-    if aggregate.aliases_touched:
-        await connection.execute(aliases_table.delete().where(aliases_table.c.model_uid == aggregate.uid))
-        if aggregate.aliases:
-            await connection.execute(
-                aliases_table.insert(),
-                [{"model_uid": aggregate.uid, "alias": alias, "version": number} for alias, number in aggregate.aliases.items()],
-            )
-    aggregate.touched_versions.clear()
-    aggregate.aliases_touched = False
+            inserted_models.append(row)
+            aggregate.stored = True
+        for number in sorted(aggregate.touched_versions):
+            values = version_row(aggregate.uid, aggregate.versions[number])
+            if number in aggregate.stored_versions:
+                updated_versions.append({**values, "key_model_uid": aggregate.uid, "key_version": number})
+            else:
+                inserted_versions.append(values)
+                aggregate.stored_versions.add(number)
+        aggregate.touched_versions.clear()
+    for statement, rows in (
+        (_INSERT_MODEL, inserted_models), (_UPDATE_MODEL, updated_models),
+        (_INSERT_VERSION, inserted_versions), (_UPDATE_VERSION, updated_versions),
+    ):
+        if rows:
+            await connection.execute(statement, rows)
+    for aggregate in aggregates:
+        if aggregate.aliases_touched:
+            await connection.execute(aliases_table.delete().where(aliases_table.c.model_uid == aggregate.uid))
+            if aggregate.aliases:
+                await connection.execute(
+                    aliases_table.insert(),
+                    [{"model_uid": aggregate.uid, "alias": alias, "version": number} for alias, number in aggregate.aliases.items()],
+                )
+            aggregate.aliases_touched = False
 
 
 # --- queries --------------------------------------------------------------------------------

@@ -284,8 +284,12 @@ def check_new_version(version: res.ModelVersion) -> None:
     violations.raise_if_any()
 
 
-def decide_create_version(aggregate: ModelAggregate, version: res.ModelVersion, created_by: str) -> list[Message]:
-    check_new_version(version)
+def decide_create_version(
+    aggregate: ModelAggregate, version: res.ModelVersion, created_by: str, *, fields_checked: bool = False
+) -> list[Message]:
+    """Return the events of a new version. With `fields_checked` the caller has run check_new_version."""
+    if not fields_checked:
+        check_new_version(version)
     aggregate.require_state(res.MODEL_STATE_ACTIVE, action="create a version")
     violations = FieldViolations()
     _check_lineage(version, "model_version.", aggregate.model.latest_version, violations)

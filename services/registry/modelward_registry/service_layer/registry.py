@@ -4,12 +4,13 @@ decides, updates the projections and appends the events; then the relay is woken
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from google.protobuf.message import Message
@@ -17,8 +18,8 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common import eventstore
-from modelward_common.db import is_unique_violation, read_connection, transaction
-from modelward_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from modelward_common.db import is_among, is_unique_violation, read_connection, transaction
+from modelward_common.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, ModelwardError, NotFound
 from modelward_common.eventstore import ConcurrencyConflict, EventContext, NewEvent
 from modelward_common.timeutil import utc_now
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -29,6 +30,7 @@ from modelward_registry.domain import decisions
 from modelward_registry.domain.model import ModelAggregate, apply, empty_aggregate
 from modelward_registry.domain.names import model_name, version_name
 from modelward_registry.domain.validation import check_request_id, check_text, MAX_REASON
+from modelward_registry.service_layer.write_groups import WriteGroups
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ class RegistrySettings:
     governed_stages: frozenset[int] = frozenset()
     # Times one command is retried when another writer changed the model first.
     max_conflict_retries: int = 8
+    # CreateModelVersion requests committed together at most (see write_groups.py).
+    max_group_size: int = 64
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,20 @@ class Idempotency:
     method: str
     request_id: str
     request_hash: str
+
+
+@dataclass(frozen=True)
+class _NewVersion:
+    """A CreateModelVersion request whose fields passed the checks that need no model."""
+
+    model_id: str
+    version: res.ModelVersion
+    context: EventContext
+    idempotency: Idempotency | None
+
+
+def _idempotency_key(request: _NewVersion) -> str | None:
+    return request.idempotency.request_id if request.idempotency else None
 
 
 def request_fingerprint(request: Message) -> str:
@@ -86,6 +104,9 @@ class Registry:
         # alias cache once that transaction commits.
         self._changed_streams: dict[int, set[str]] = {}
         self._running: set[int | None] = set()
+        self._version_groups: WriteGroups[_NewVersion, res.ModelVersion] = WriteGroups(
+            self._create_versions, max_size=self.settings.max_group_size, key=_idempotency_key
+        )
 
     # --- command plumbing -------------------------------------------------------------------
 
@@ -121,24 +142,35 @@ class Registry:
     async def record(
         self, connection: AsyncConnection, aggregate: ModelAggregate, events: Sequence[Message], context: EventContext
     ) -> None:
-        if not events:
-            return
+        if events:
+            await self._write(connection, [aggregate], [self._stage(aggregate, events, context, utc_now())])
+
+    def _stage(
+        self, aggregate: ModelAggregate, events: Sequence[Message], context: EventContext, now: dt.datetime
+    ) -> eventstore.PendingAppend:
+        """Apply events to the aggregate and return them as an append after its current version."""
         expected = aggregate.stream_version
-        now = utc_now()
         new_events = []
         for event in events:
             apply(aggregate, event, now)
             new_events.append(
                 NewEvent(type=event.DESCRIPTOR.name, payload=event.SerializeToString(), subject=subject_of(aggregate, event))
             )
-        await repo.save_aggregate(connection, aggregate)
-        self._changed_streams.setdefault(id(connection), set()).add(aggregate.uid)
-        stored = await eventstore.append(connection, aggregate.uid, expected, new_events, context, recorded_at=now)
+        return eventstore.PendingAppend(aggregate.uid, expected, new_events, context, now)
+
+    async def _write(
+        self, connection: AsyncConnection, aggregates: Sequence[ModelAggregate], appends: Sequence[eventstore.PendingAppend]
+    ) -> None:
+        """Write the staged aggregates' projections, then append their events (appends go last,
+        so the append lock is held briefly)."""
+        await repo.save_aggregates(connection, aggregates)
+        self._changed_streams.setdefault(id(connection), set()).update(aggregate.uid for aggregate in aggregates)
+        stored = await eventstore.append_many(connection, appends)
         for event in stored:
             logger.info(
                 "recorded %s on %s (event %s, stream %s v%d, request %s, actor %s)",
                 event.type, event.subject, event.event_id, event.stream_id, event.stream_version,
-                context.correlation_id or "-", context.actor,
+                event.correlation_id or "-", event.actor,
             )
 
     def after_external_commit(self) -> None:
@@ -195,13 +227,7 @@ class Registry:
             )
         ).mappings().first()
         if row is not None:
-            if row["request_hash"] != key.request_hash:
-                raise InvalidArgument(
-                    "request_id", key.request_id,
-                    "use a new request_id for a different request; this one was first used with other content",
-                    problem="was already used",
-                )
-            return row["model_uid"], row["version"]
+            return self._earlier_result(row, key)
         await connection.execute(
             request_ids_table.insert().values(
                 method=key.method, request_id=key.request_id, request_hash=key.request_hash,
@@ -209,6 +235,17 @@ class Registry:
             )
         )
         return None
+
+    @staticmethod
+    def _earlier_result(row: Mapping[str, Any], key: Idempotency) -> tuple[str, int]:
+        """Return the (model uid, version) a request_id first produced, unless it came with other content."""
+        if row["request_hash"] != key.request_hash:
+            raise InvalidArgument(
+                "request_id", key.request_id,
+                "use a new request_id for a different request; this one was first used with other content",
+                problem="was already used",
+            )
+        return row["model_uid"], row["version"]
 
     # --- models -----------------------------------------------------------------------------
 
@@ -307,28 +344,77 @@ class Registry:
         if idempotency:
             check_request_id(idempotency.request_id)
         decisions.check_new_version(version)
+        return await self._version_groups.submit(_NewVersion(model_id, version, context, idempotency))
 
-        async def work(connection: AsyncConnection) -> res.ModelVersion:
-            if idempotency:
-                earlier = await self._claim_request(connection, idempotency, "")
-                if earlier is not None:
-                    return await self._version_by_uid(connection, *earlier)
-            aggregate = await self._load(connection, model_id, field="parent")
-            events = decisions.decide_create_version(aggregate, version, context.actor)
-            await self.record(connection, aggregate, events, context)
-            number = aggregate.model.latest_version
-            if idempotency:
-                await connection.execute(
-                    request_ids_table.update()
-                    .where(
-                        request_ids_table.c.method == idempotency.method,
-                        request_ids_table.c.request_id == idempotency.request_id,
-                    )
-                    .values(model_uid=aggregate.uid, version=number)
-                )
-            return repo.version_message(aggregate.model_id, aggregate.versions[number].SerializeToString())
+    async def _create_versions(self, requests: Sequence[_NewVersion]) -> list[res.ModelVersion | BaseException]:
+        """Create the versions of a group of requests in one transaction, each with its own outcome."""
+        return await self._execute("CreateModelVersion", lambda connection: self._create_versions_in(connection, requests))
 
-        return await self._execute("CreateModelVersion", work)
+    async def _create_versions_in(
+        self, connection: AsyncConnection, requests: Sequence[_NewVersion]
+    ) -> list[res.ModelVersion | BaseException]:
+        outcomes: list[res.ModelVersion | BaseException | None] = [None] * len(requests)
+        earlier = await self._earlier_requests(connection, [request.idempotency for request in requests if request.idempotency])
+        repeated: dict[int, tuple[str, int]] = {}
+        for index, request in enumerate(requests):
+            if request.idempotency and request.idempotency.request_id in earlier:
+                try:
+                    repeated[index] = self._earlier_result(earlier[request.idempotency.request_id], request.idempotency)
+                except InvalidArgument as error:
+                    outcomes[index] = error
+        fresh = [index for index in range(len(requests)) if outcomes[index] is None and index not in repeated]
+        aggregates = await repo.load_aggregates(connection, {requests[index].model_id for index in fresh})
+        now = utc_now()
+        staged: dict[str, ModelAggregate] = {}
+        appends = []
+        created: dict[int, tuple[ModelAggregate, int]] = {}
+        for index in fresh:
+            request = requests[index]
+            aggregate = aggregates.get(request.model_id)
+            try:
+                if aggregate is None:
+                    raise await self._model_not_found(connection, request.model_id, "parent")
+                events = decisions.decide_create_version(aggregate, request.version, request.context.actor, fields_checked=True)
+            except ModelwardError as error:
+                outcomes[index] = error
+                continue
+            appends.append(self._stage(aggregate, events, request.context, now))
+            staged[aggregate.uid] = aggregate
+            created[index] = (aggregate, aggregate.model.latest_version)
+        claims = [
+            {
+                "method": request.idempotency.method, "request_id": request.idempotency.request_id,
+                "request_hash": request.idempotency.request_hash, "model_uid": created[index][0].uid,
+                "version": created[index][1], "create_time": now,
+            }
+            for index, request in enumerate(requests)
+            if request.idempotency and index in created
+        ]
+        if claims:
+            # A concurrent transaction that claimed one of these keys first makes this insert
+            # fail on the key; _execute then runs the group again and finds that claim. The claims
+            # go before the append, which holds the append lock until commit.
+            await connection.execute(request_ids_table.insert(), claims)
+        if appends:
+            await self._write(connection, list(staged.values()), appends)
+        for index, (aggregate, number) in created.items():
+            outcomes[index] = repo.version_message(aggregate.model_id, aggregate.versions[number].SerializeToString())
+        for index, (uid, number) in repeated.items():
+            outcomes[index] = await self._version_by_uid(connection, uid, number)
+        assert all(outcome is not None for outcome in outcomes), "every request of the group has an outcome"
+        return outcomes  # type: ignore[return-value]
+
+    async def _earlier_requests(self, connection: AsyncConnection, keys: Sequence[Idempotency]) -> dict[str, Mapping[str, Any]]:
+        """Return the request_ids rows of the keys already used, by request_id (one method per call)."""
+        if not keys:
+            return {}
+        result = await connection.execute(
+            sa.select(request_ids_table).where(
+                request_ids_table.c.method == keys[0].method,
+                is_among(connection, request_ids_table.c.request_id, [key.request_id for key in keys]),
+            )
+        )
+        return {row["request_id"]: row for row in result.mappings()}
 
     async def _version_by_uid(self, connection: AsyncConnection, uid: str, number: int) -> res.ModelVersion:
         model_id = await connection.scalar(sa.select(models_table.c.model_id).where(models_table.c.uid == uid))
