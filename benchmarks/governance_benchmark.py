@@ -49,7 +49,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.registry_benchmark import database, machine, percentile, rss_mb  # noqa: E402
+from benchmarks.registry_benchmark import cpu_probe, database, machine, percentile, rss_mb  # noqa: E402
 from modelward_common.cloudevents import headers_for, subject_for  # noqa: E402
 from modelward_common.db import create_engine  # noqa: E402
 from modelward_common.eventstore import StoredEvent  # noqa: E402
@@ -174,6 +174,10 @@ DUE_FOR_ANALYZE = sa.text(
 )
 
 
+# (table, start, end) of each ANALYZE the benchmark ran, in Unix seconds, for --trace.
+ANALYZE_PASSES: list[tuple[str, float, float]] = []
+
+
 async def analyze_every(url: str, seconds: float) -> None:
     """Every `seconds`, analyze the tables that autovacuum would, throttled as autovacuum is.
 
@@ -190,7 +194,9 @@ async def analyze_every(url: str, seconds: float) -> None:
                 await autocommit.execute(sa.text("SET vacuum_cost_delay = '2ms'"))
                 await autocommit.execute(sa.text("SET vacuum_cost_limit = 200"))
                 for table in (await autocommit.execute(DUE_FOR_ANALYZE)).scalars().all():
+                    started = time.time()
                     await autocommit.execute(sa.text(f'ANALYZE "{table}"'))
+                    ANALYZE_PASSES.append((table, started, time.time()))
     finally:
         await engine.dispose()
 
@@ -318,10 +324,13 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
         await asyncio.sleep(0.05)
     collector.cancel()
     await subscription.unsubscribe()
-    to_record = [
-        processed_at.timestamp() - sent_at[event_ids[event_id]]
+    timeline = sorted(
+        (sent_at[event_ids[event_id]], processed_at.timestamp() - sent_at[event_ids[event_id]])
         for event_id, processed_at in await processed_times(engine, list(event_ids))
-    ]
+    )
+    to_record = [delay for _, delay in timeline]
+    if args.trace:
+        write_trace(args.trace, timeline)
     if not to_record:
         return (f"event to decision at {args.rate:.0f}/s", "no findings arrived", "see the governance log")
     return (
@@ -330,6 +339,16 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
         f"p50 {percentile(to_record, .5) * 1000:.1f} ms over {len(to_record)} events (target p99 at most 50 ms); "
         f"to arrival on NATS p50 {percentile(to_arrival, .5) * 1000:.1f} ms, p99 {percentile(to_arrival, .99) * 1000:.1f} ms",
     )
+
+
+def write_trace(path: str, timeline: list[tuple[float, float]]) -> None:
+    """Write each measured event's send time and delay, and each ANALYZE pass, as CSV."""
+    with open(path, "w", encoding="utf-8") as trace:
+        trace.write("kind,start_unix,end_unix_or_delay_ms,table\n")
+        for sent, delay in timeline:
+            trace.write(f"event,{sent:.6f},{delay * 1000:.3f},\n")
+        for table, started, ended in ANALYZE_PASSES:
+            trace.write(f"analyze,{started:.6f},{ended:.6f},{table}\n")
 
 
 async def main() -> None:
@@ -344,9 +363,12 @@ async def main() -> None:
                         help="seconds between looks for the tables of governance's database that autovacuum "
                              "would analyze (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the backlog may take (default %(default)s)")
+    parser.add_argument("--trace", default="",
+                        help="CSV file for each measured event's send time and delay and each ANALYZE pass")
     args = parser.parse_args()
+    probe_before = cpu_probe()
     results = await bench(args)
-    print(f"\nMachine: {machine()}\n")
+    print(f"\nMachine: {machine()}; CPU probe before the run {probe_before:.0f} ms\n")
     print("| measure | value | notes |\n|---|---|---|")
     for row in results:
         print("| " + " | ".join(row) + " |")

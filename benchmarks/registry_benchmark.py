@@ -465,6 +465,22 @@ async def bench_guard_cost(results: list[tuple[str, str, str]], calls: int = 50_
         results.append((f"CallGuard.admit CPU per call, {label}", f"{per_call * 1e6:.1f} µs", "global binding, in-process"))
 
 
+def cpu_probe() -> float:
+    """Return the milliseconds a fixed pure-Python loop takes, best of three.
+
+    The machines are virtual with shared cores, and their speed drifts by tens of percent over an
+    hour, so a run's figures are compared only with runs of a similar probe.
+    """
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(2_000_000):
+            total += number * number
+        timings.append(time.perf_counter() - started)
+    return min(timings) * 1000
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -472,7 +488,10 @@ def machine() -> str:
             model = line.split(":", 1)[1].strip()
             break
     memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    return f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}; "
+        f"CPU probe {cpu_probe():.0f} ms (benchmarks/registry_benchmark.py cpu_probe, lower is faster)"
+    )
 
 
 async def main() -> None:
