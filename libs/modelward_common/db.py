@@ -170,7 +170,35 @@ async def transaction(engine: AsyncEngine, operation: str) -> AsyncIterator[Asyn
 
 @contextlib.asynccontextmanager
 async def read_connection(engine: AsyncEngine, operation: str) -> AsyncIterator[AsyncConnection]:
+    """Open a connection for reads.
+
+    On PostgreSQL each statement runs in autocommit mode, so no BEGIN and ROLLBACK round trips
+    surround the reads. Under READ COMMITTED each statement takes its own snapshot, inside a
+    transaction or not, so readers see the same data. On SQLite the reads share one deferred
+    transaction and with it one snapshot.
+    """
     with translated_errors(operation):
         async with engine.connect() as connection:
-            await connection.execution_options(**{READ_ONLY_OPTION: True})
+            if connection.dialect.name == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await connection.execution_options(**{READ_ONLY_OPTION: True})
             yield connection
+
+
+@contextlib.asynccontextmanager
+async def statement_connection(engine: AsyncEngine, operation: str) -> AsyncIterator[AsyncConnection]:
+    """Open a connection for writes that need no transaction around them: each commits by itself.
+
+    On PostgreSQL the statements run in autocommit mode, one round trip each. On SQLite they run
+    in one transaction committed at the end, since a BEGIN IMMEDIATE starts every transaction
+    there (create_engine).
+    """
+    with translated_errors(operation):
+        if engine.dialect.name == "postgresql":
+            async with engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                yield connection
+        else:
+            async with engine.begin() as connection:
+                yield connection

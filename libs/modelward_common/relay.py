@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.auth.nats_options import NatsSecurity
 from modelward_common.cloudevents import headers_for, subject_for
-from modelward_common.db import read_connection, text_column
+from modelward_common.db import read_connection, statement_connection, text_column
 from modelward_common.eventstore import StoredEvent, metadata, read_all
 from modelward_common.timeutil import UtcDateTime, utc_now
 
@@ -188,7 +188,9 @@ class OutboxRelay:
                 try:
                     published = await self._step()
                     backoff = 0.1
-                    if published:
+                    # A full batch may have left events behind. After a shorter one, the relay reads
+                    # again when a commit wakes it, or after the poll interval.
+                    if published >= self.config.batch_size:
                         continue
                 except asyncio.CancelledError:
                     raise
@@ -313,7 +315,7 @@ class OutboxRelay:
         return published_upto
 
     async def _advance_cursor(self, position: int) -> None:
-        async with self.engine.begin() as connection:
+        async with statement_connection(self.engine, "recording the published position") as connection:
             result = await connection.execute(
                 relay_state_table.update()
                 .where(
