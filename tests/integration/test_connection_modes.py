@@ -64,7 +64,7 @@ async def test_relay_reads_once_per_wake(fresh_pg_url, nats_server, nats_prefix)
     reads: list[str] = []
 
     def count_outbox_reads(_conn, _cursor, statement: str, *_args: object) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM events" in statement:
+        if "WHERE events.position >" in statement:
             reads.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count_outbox_reads)
@@ -74,6 +74,11 @@ async def test_relay_reads_once_per_wake(fresh_pg_url, nats_server, nats_prefix)
     ))
     task = asyncio.create_task(relay.run())
     try:
+        # The relay reads once when it starts; the counting begins after that read.
+        deadline = time.monotonic() + 10
+        while not reads and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
         context = EventContext(actor="user:test@example.com")
         for version in (1, 2, 3):
             async with engine.begin() as connection:
