@@ -170,6 +170,31 @@ async def test_batch_naks_early_event(database_url) -> None:
     await engine.dispose()
 
 
+async def test_batch_statements_on_postgresql(fresh_pg_url) -> None:
+    """A batch reads the inbox with the progress claim and writes both in one statement each."""
+    engine = await _engine(fresh_pg_url())
+    consumer = _consumer(engine)
+    await consumer.process_batch([_archived("a", 1)])
+    statements: list[str] = []
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    batch = [_archived("a", 2), _archived("b", 1), _archived("c", 1), _archived("a", 3)]
+    await consumer.process_batch(batch)
+
+    handler_inserts = [statement for statement in statements if "INSERT INTO applied" in statement]
+    assert len(handler_inserts) == 4
+    assert len(statements) == len(handler_inserts) + 2
+    assert await _applied(engine) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1)]
+    async with engine.connect() as connection:
+        progress = dict((await connection.execute(sa.text("SELECT stream_id, last_version FROM consumer_progress"))).all())
+        processed = (await connection.execute(sa.text(
+            "SELECT count(*), count(DISTINCT processed_at) FROM consumer_inbox WHERE stream_id <> 'a' OR stream_version > 1"
+        ))).one()
+    assert progress == {"a": 3, "b": 1, "c": 1}
+    assert tuple(processed) == (4, 1)
+    await engine.dispose()
+
+
 async def test_new_stream_on_two_replicas(database_url, caplog) -> None:
     """Two replicas start one new stream at once: the second waits for the first, then goes on."""
     engine = await _engine(database_url)
