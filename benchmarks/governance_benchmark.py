@@ -278,6 +278,7 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     sent_at: dict[str, float] = {}
     event_ids: dict[str, str] = {}
     to_arrival: list[float] = []
+    arrivals: list[tuple[float, float]] = []
     subscription = await js.subscribe(
         f"{prefix}.governance.v1.FindingOpened", ordered_consumer=True,
         deliver_policy=nats.js.api.DeliverPolicy.NEW,
@@ -290,6 +291,7 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
             if name not in sent_at:
                 continue
             to_arrival.append(time.time() - sent_at[name])
+            arrivals.append((sent_at[name], to_arrival[-1]))
 
     async def send(count: int, first_index: int, measured: bool) -> float:
         """Publish `count` ModelCreated events of models without an owner at the rate; return the rate reached."""
@@ -310,12 +312,14 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     # Warm-up, not measured: the backlog's models all had owners, so governance's findings and
     # events tables are still empty and PostgreSQL plans their queries for empty tables until
     # they are analyzed. The warm-up outlasts one look for tables to analyze.
+    # The collector starts before the warm-up: the warm-up's findings would otherwise wait in the
+    # subscription's queue and delay the first measured arrivals by the time to drain them.
+    collector = asyncio.create_task(collect())
     warmup = int(args.rate * args.warmup)
     if warmup:
         await send(warmup, args.models + 10_000_000, measured=False)
         await wait_applied(engine, applied + warmup, process, 60)
         applied += warmup
-    collector = asyncio.create_task(collect())
     total = int(args.rate * args.seconds)
     achieved = await send(total, args.models, measured=True)
     await wait_applied(engine, applied + total, process, 60)
@@ -330,7 +334,7 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     )
     to_record = [delay for _, delay in timeline]
     if args.trace:
-        write_trace(args.trace, timeline)
+        write_trace(args.trace, timeline, sorted(arrivals))
     if not to_record:
         return (f"event to decision at {args.rate:.0f}/s", "no findings arrived", "see the governance log")
     return (
@@ -341,12 +345,15 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     )
 
 
-def write_trace(path: str, timeline: list[tuple[float, float]]) -> None:
-    """Write each measured event's send time and delay, and each ANALYZE pass, as CSV."""
+def write_trace(path: str, timeline: list[tuple[float, float]], arrivals: list[tuple[float, float]]) -> None:
+    """Write as CSV each measured event's send time with its delay to the decision ("event") and
+    to its finding's arrival on NATS ("arrival"), and each ANALYZE pass."""
     with open(path, "w", encoding="utf-8") as trace:
         trace.write("kind,start_unix,end_unix_or_delay_ms,table\n")
         for sent, delay in timeline:
             trace.write(f"event,{sent:.6f},{delay * 1000:.3f},\n")
+        for sent, delay in arrivals:
+            trace.write(f"arrival,{sent:.6f},{delay * 1000:.3f},\n")
         for table, started, ended in ANALYZE_PASSES:
             trace.write(f"analyze,{started:.6f},{ended:.6f},{table}\n")
 
