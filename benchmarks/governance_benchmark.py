@@ -371,7 +371,7 @@ async def main() -> None:
                              "would analyze (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the backlog may take (default %(default)s)")
     parser.add_argument("--trace", default="",
-                        help="CSV file for each measured event's send time and delay and each ANALYZE pass")
+                        help="CSV file for each measured event's send time and delays, and each ANALYZE pass")
     args = parser.parse_args()
     probe_before = cpu_probe()
     results = await bench(args)
