@@ -158,8 +158,8 @@ async def load_aggregate(
 async def load_aggregates(connection: AsyncConnection, model_ids: Iterable[str]) -> dict[str, ModelAggregate]:
     """Load and lock the models with these exact model_ids, without versions, by model_id.
 
-    Rows are locked in uid order, so two transactions that lock overlapping sets of models take
-    the locks in the same order and cannot deadlock on them.
+    Rows are locked in uid order, so two of these loads over overlapping models take the row
+    locks in the same order and neither holds a row the other waits for.
     """
     query = (
         sa.select(models_table)

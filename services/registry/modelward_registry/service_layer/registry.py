@@ -362,6 +362,7 @@ class Registry:
                     repeated[index] = self._earlier_result(earlier[request.idempotency.request_id], request.idempotency)
                 except InvalidArgument as error:
                     outcomes[index] = error
+
         fresh = [index for index in range(len(requests)) if outcomes[index] is None and index not in repeated]
         aggregates = await repo.load_aggregates(connection, {requests[index].model_id for index in fresh})
         now = utc_now()
@@ -381,6 +382,7 @@ class Registry:
             appends.append(self._stage(aggregate, events, request.context, now))
             staged[aggregate.uid] = aggregate
             created[index] = (aggregate, aggregate.model.latest_version)
+
         claims = [
             {
                 "method": request.idempotency.method, "request_id": request.idempotency.request_id,
@@ -397,6 +399,7 @@ class Registry:
             await connection.execute(request_ids_table.insert(), claims)
         if appends:
             await self._write(connection, list(staged.values()), appends)
+
         for index, (aggregate, number) in created.items():
             outcomes[index] = repo.version_message(aggregate.model_id, aggregate.versions[number].SerializeToString())
         for index, (uid, number) in repeated.items():
