@@ -106,6 +106,21 @@ async def test_writer_runs_again_after_idle() -> None:
     assert writer.groups == [[1], [2]]
 
 
+async def test_cancelled_writer_cancels_waiting() -> None:
+    writer = Recorder()
+    groups = WriteGroups(writer, max_size=10)
+    writer.release.clear()
+    first = asyncio.ensure_future(groups.submit(1))
+    await asyncio.sleep(0)
+    queued = asyncio.ensure_future(groups.submit(2))
+    await asyncio.sleep(0)
+    assert groups._writer is not None
+    groups._writer.cancel()
+    await asyncio.gather(first, queued, return_exceptions=True)
+    assert first.cancelled()
+    assert queued.cancelled()
+
+
 def test_zero_size_rejected() -> None:
     with pytest.raises(ValueError, match="max_size"):
         WriteGroups(Recorder(), max_size=0)

@@ -100,9 +100,11 @@ class WriteGroups(Generic[RequestT, ResultT]):
         try:
             outcomes = await self._write([waiting.request for waiting in group])
         except asyncio.CancelledError:
-            for waiting in group:
+            # The writer is going away (its loop is closing): no request may wait for it forever.
+            for waiting in [*group, *self._waiting]:
                 if not waiting.result.done():
                     waiting.result.cancel()
+            self._waiting = []
             raise
         except Exception as error:  # noqa: BLE001 - the group's callers receive the error
             outcomes = [error] * len(group)
