@@ -116,7 +116,7 @@ async def test_cancelled_writer_cancels_waiting() -> None:
     await asyncio.sleep(0)
     assert groups._writer is not None
     groups._writer.cancel()
-    await asyncio.gather(first, queued, return_exceptions=True)
+    await asyncio.wait_for(asyncio.gather(first, queued, return_exceptions=True), 5)
     assert first.cancelled()
     assert queued.cancelled()
 
