@@ -1294,3 +1294,43 @@ async def test_token_subject_malformed(harness, subject) -> None:
         "claim", metadata=bearer(issuer().mint(subject)),
     )
     assert "sub" in details
+
+
+# --- versions too large for one NATS message ------------------------------------------------
+
+
+def with_hyperparameters(request: rpc.CreateModelVersionRequest, count: int) -> rpc.CreateModelVersionRequest:
+    """Add `count` hyperparameters of 4,000 characters each, within the per-field limits."""
+    for index in range(count):
+        request.model_version.hyperparameters[f"weights_{index}"] = fill("0.125,", 4000)
+    return request
+
+
+async def test_version_too_large_for_event(harness) -> None:
+    # 400 values of 4,000 characters pass every field limit but make a 1.6 MB event, which a
+    # nats-server with its default max_payload (1 MiB) refuses.
+    await seed_churn(harness)
+    large = with_hyperparameters(new_version("churn", seed="large"), 400)
+    details = await assert_rejected(
+        harness, "CreateModelVersion", large, grpc.StatusCode.INVALID_ARGUMENT,
+        "model_version '1,6", "is too large", "send at most 983,040 bytes",
+    )
+    assert "NATS" in details
+    update = res.ModelVersion(name="models/churn/versions/1", hyperparameters=large.model_version.hyperparameters)
+    await assert_rejected(
+        harness, "UpdateModelVersion", rpc.UpdateModelVersionRequest(model_version=update, update_mask=mask("hyperparameters")),
+        grpc.StatusCode.INVALID_ARGUMENT, "model_version '1,6", "is too large",
+    )
+
+
+async def test_version_under_size_limit_published(harness) -> None:
+    await seed_churn(harness)
+    near = with_hyperparameters(new_version("churn", seed="near"), 235)
+    assert 900_000 < near.model_version.ByteSize() < 960 * 1024
+    created = await harness.stub.CreateModelVersion(near)
+    assert created.version == 2
+    # take_snapshot waits until every event of the history, this one included, is on the stream.
+    await take_snapshot(harness)
+    after = await harness.stub.CreateModelVersion(new_version("churn", seed="after"))
+    assert after.version == 3
+    await take_snapshot(harness)

@@ -182,7 +182,16 @@ def check_version_fields(
     version: res.ModelVersion, prefix: str, paths: Sequence[str], violations: FieldViolations | None = None
 ) -> None:
     """Check the fields named in `paths`. With `violations` the errors are collected there; without,
-    one error naming every invalid field is raised."""
+    one error naming every invalid field is raised. A version too large for its event is rejected
+    at once."""
+    size = version.ByteSize()
+    if size > rules.MAX_VERSION_BYTES:
+        raise InvalidArgument(
+            prefix.rstrip("."), f"{size:,} bytes",
+            f"send at most {rules.MAX_VERSION_BYTES:,} bytes, because the version's event must fit in one NATS "
+            "message; keep long values, such as large hyperparameters or feature lists, in the artifact",
+            problem="is too large",
+        )
     collected = violations if violations is not None else FieldViolations()
     if "description" in paths:
         collected.check(rules.check_text, version.description, f"{prefix}description", rules.MAX_DESCRIPTION)

@@ -49,6 +49,11 @@ MAX_SPLIT = 64
 MAX_FEATURES = 10000
 MAX_FEATURE_NAME = 256
 MAX_REASON = 2000
+# A version's event carries the whole version and reaches subscribers as one NATS message. NATS
+# refuses messages over its max_payload (1 MiB unless configured otherwise), and a refused event
+# would stop every later one, so a version, with room left for the event's headers, stays under
+# it. The field limits above allow versions of several MiB.
+MAX_VERSION_BYTES = 960 * 1024
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
