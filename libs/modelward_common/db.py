@@ -178,12 +178,13 @@ async def read_connection(engine: AsyncEngine, operation: str) -> AsyncIterator[
     transaction and with it one snapshot.
     """
     with translated_errors(operation):
-        async with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-            else:
+        if engine.dialect.name == "postgresql":
+            async with _autocommit_connection(engine) as connection:
+                yield connection
+        else:
+            async with engine.connect() as connection:
                 await connection.execution_options(**{READ_ONLY_OPTION: True})
-            yield connection
+                yield connection
 
 
 @contextlib.asynccontextmanager
@@ -196,9 +197,16 @@ async def statement_connection(engine: AsyncEngine, operation: str) -> AsyncIter
     """
     with translated_errors(operation):
         if engine.dialect.name == "postgresql":
-            async with engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with _autocommit_connection(engine) as connection:
                 yield connection
         else:
             async with engine.begin() as connection:
                 yield connection
+
+
+@contextlib.asynccontextmanager
+async def _autocommit_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Open a PostgreSQL connection whose statements run without BEGIN and COMMIT around them."""
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection

@@ -7,6 +7,7 @@ import time
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common.db import create_engine, read_connection, statement_connection
 from modelward_common.eventstore import EventContext, NewEvent, append, metadata
@@ -26,13 +27,18 @@ async def test_postgresql_reads_run_without_transaction(fresh_pg_url) -> None:
         await engine.dispose()
 
 
-async def test_sqlite_reads_share_one_snapshot(fresh_sqlite_url) -> None:
-    url = fresh_sqlite_url()
+async def _engine_with_counter(url: str) -> AsyncEngine:
+    """Return an engine on a database with a table `counter` of one row, value 1."""
     engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("CREATE TABLE counter (value INTEGER)"))
+        await connection.execute(sa.text("INSERT INTO counter VALUES (1)"))
+    return engine
+
+
+async def test_sqlite_reads_share_one_snapshot(fresh_sqlite_url) -> None:
+    engine = await _engine_with_counter(fresh_sqlite_url())
     try:
-        async with engine.begin() as connection:
-            await connection.execute(sa.text("CREATE TABLE counter (value INTEGER)"))
-            await connection.execute(sa.text("INSERT INTO counter VALUES (1)"))
         async with read_connection(engine, "reading twice") as reader:
             assert await reader.scalar(sa.text("SELECT value FROM counter")) == 1
             async with engine.begin() as writer:
@@ -43,11 +49,8 @@ async def test_sqlite_reads_share_one_snapshot(fresh_sqlite_url) -> None:
 
 
 async def test_statement_connection_commits_each_write(database_url) -> None:
-    engine = create_engine(database_url)
+    engine = await _engine_with_counter(database_url)
     try:
-        async with engine.begin() as connection:
-            await connection.execute(sa.text("CREATE TABLE counter (value INTEGER)"))
-            await connection.execute(sa.text("INSERT INTO counter VALUES (1)"))
         async with statement_connection(engine, "updating the counter") as connection:
             result = await connection.execute(sa.text("UPDATE counter SET value = 2"))
             assert result.rowcount == 1

@@ -21,15 +21,27 @@ class Recorder:
     async def __call__(self, requests: Sequence[int]) -> list[int | BaseException]:
         self.groups.append(list(requests))
         await self.release.wait()
-        return [ValueError(f"negative {number}") if number < 0 else number * 2 for number in requests]
+        outcomes: list[int | BaseException] = []
+        for number in requests:
+            if number < 0:
+                outcomes.append(ValueError(f"negative {number}"))
+            else:
+                outcomes.append(number * 2)
+        return outcomes
+
+
+async def _start_held_group(groups: WriteGroups[int, int], writer: Recorder) -> asyncio.Future[int]:
+    """Submit 1 so that it forms a group of its own, which the writer holds until released."""
+    writer.release.clear()
+    first = asyncio.ensure_future(groups.submit(1))
+    await asyncio.sleep(0)
+    return first
 
 
 async def test_queued_requests_form_next_group() -> None:
     writer = Recorder()
     groups = WriteGroups(writer, max_size=10)
-    writer.release.clear()
-    first = asyncio.ensure_future(groups.submit(1))
-    await asyncio.sleep(0)  # the first group starts with the one request
+    first = await _start_held_group(groups, writer)
     rest = [asyncio.ensure_future(groups.submit(number)) for number in (2, 3, 4)]
     await asyncio.sleep(0)
     writer.release.set()
@@ -83,9 +95,7 @@ async def test_wrong_outcome_count_fails_group() -> None:
 async def test_cancelled_request_leaves_queue() -> None:
     writer = Recorder()
     groups = WriteGroups(writer, max_size=10)
-    writer.release.clear()
-    first = asyncio.ensure_future(groups.submit(1))
-    await asyncio.sleep(0)
+    first = await _start_held_group(groups, writer)
     cancelled = asyncio.ensure_future(groups.submit(2))
     remaining = asyncio.ensure_future(groups.submit(3))
     await asyncio.sleep(0)
@@ -109,9 +119,7 @@ async def test_writer_runs_again_after_idle() -> None:
 async def test_cancelled_writer_cancels_waiting() -> None:
     writer = Recorder()
     groups = WriteGroups(writer, max_size=10)
-    writer.release.clear()
-    first = asyncio.ensure_future(groups.submit(1))
-    await asyncio.sleep(0)
+    first = await _start_held_group(groups, writer)
     queued = asyncio.ensure_future(groups.submit(2))
     await asyncio.sleep(0)
     assert groups._writer is not None

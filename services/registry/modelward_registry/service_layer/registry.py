@@ -372,9 +372,10 @@ class Registry:
         for index in fresh:
             request = requests[index]
             aggregate = aggregates.get(request.model_id)
+            if aggregate is None:
+                outcomes[index] = await self._model_not_found(connection, request.model_id, "parent")
+                continue
             try:
-                if aggregate is None:
-                    raise await self._model_not_found(connection, request.model_id, "parent")
                 events = decisions.decide_create_version(aggregate, request.version, request.context.actor, fields_checked=True)
             except ModelwardError as error:
                 outcomes[index] = error
