@@ -7,6 +7,16 @@ them over gRPC from this process, prints a Markdown table, and drops the databas
     python benchmarks/registry_benchmark.py --only create    # one of: create resolve latency rebuild
     python benchmarks/registry_benchmark.py --rebuild-events 1000000 --seconds 15
     python benchmarks/registry_benchmark.py --only create --auth-compare   # same workload, auth off then on
+    python benchmarks/registry_benchmark.py --only resolve --workers 2 --connections per-client --native-client
+
+`--workers N` runs the registry as `serve --workers N`. Its workers share one port and the kernel
+gives each new connection to one of them, so the load spreads only over connections:
+`--connections per-client` gives each of the `--clients` callers a channel with its own
+connection, as separate serving processes have (the default, `shared`, sends every call over one
+channel). The server's CPU is then the sum over the workers. `--native-client` also times
+ResolveAlias from h2load (Debian's nghttp2-client), a client written in C that sends the
+gRPC request over HTTP/2 from `--clients` connections: on a 2-core machine a Python client takes
+a third of the CPU the calls need, and h2load takes little.
 
 With authentication on (the default), the registry accepts JWTs from a key made for the run and
 the workload calls carry a JWT of a principal with a global contributor binding, so each call
@@ -27,6 +37,8 @@ import collections
 import contextlib
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,7 +112,7 @@ def auth_flags(enabled: bool) -> list[str]:
 
 @contextlib.contextmanager
 def registry_process(
-    database_url: str, nats_url: str, prefix: str, *, auth: bool = True
+    database_url: str, nats_url: str, prefix: str, *, auth: bool = True, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     log = open(Path(tempfile.gettempdir()) / f"registry-bench-{port}.log", "wb")  # noqa: SIM115
@@ -110,7 +122,7 @@ def registry_process(
          "--stream-name", f"{prefix}_REGISTRY", "--log-level", "WARNING", "--page-token-key", "bench",
          # The benchmark measures throughput, so the per-principal rate limit is off, and the
          # fixed-rate latency run may keep more calls in flight than the default 256.
-         "--rate-limit", "0", "--max-concurrent-rpcs", "100000", *auth_flags(auth)],
+         "--rate-limit", "0", "--max-concurrent-rpcs", "100000", "--workers", str(workers), *auth_flags(auth)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -162,6 +174,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it, such as the registry's workers."""
+    parents: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parents[int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])].append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(parents.get(current, []))
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used by `pid` and the processes below it that still run."""
+    total = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(member)
+    return total
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """Return (current RSS, peak RSS) of a process in MB."""
     values = {}
@@ -175,22 +211,40 @@ def rss_mb(pid: int) -> tuple[float, float]:
 BENCH_PRINCIPAL = "user:bench@example.com"
 
 
+def timed_stubs(args: argparse.Namespace, target: str, shared: rpc_grpc.RegistryServiceStub,
+                stack: contextlib.ExitStack) -> list[rpc_grpc.RegistryServiceStub]:
+    """The stub each timed caller uses: the shared one, or one per caller with its own connection."""
+    if args.connections == "shared":
+        return [shared] * args.clients
+    stubs = []
+    for _ in range(args.clients):
+        # A local subchannel pool keeps channels of one process from sharing a connection.
+        channel = grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        stack.callback(lambda channel=channel: asyncio.get_running_loop().create_task(channel.close()))
+        stubs.append(rpc_grpc.RegistryServiceStub(channel))
+    return stubs
+
+
 async def bench_create_and_resolve(
     args: argparse.Namespace, results: list[tuple[str, str, str]], *, auth: bool = True
 ) -> None:
     mode = "auth on" if auth else "auth off"
+    if args.workers > 1 or args.connections != "shared":
+        mode += f", {args.workers} worker{'s' if args.workers > 1 else ''}, {args.connections} connection"
     with tempfile.TemporaryDirectory() as scratch:
         server = NatsServer(Path(scratch))
         server.start()
         prefix = f"b{uuid.uuid4().hex[:8]}"
         try:
             async with database() as url:
-                with registry_process(url, server.url, prefix, auth=auth) as (process, target):
+                with registry_process(url, server.url, prefix, auth=auth, workers=args.workers) as (process, target), \
+                        contextlib.ExitStack() as channels:
                     await wait_ready(target)
                     # Setup calls go as the bootstrap admin; timed calls carry the bench user's JWT.
                     admin = bearer_token(issuer().admin_token)
                     async with grpc.aio.insecure_channel(target, interceptors=admin) as channel:
                         stub = rpc_grpc.RegistryServiceStub(channel)
+                        stubs = timed_stubs(args, target, stub, channels)
                         metadata = as_principal(BENCH_PRINCIPAL) if auth else ()
                         if auth:
                             await grant(access_grpc.AccessServiceStub(channel), BENCH_PRINCIPAL, "contributor")
@@ -199,16 +253,20 @@ async def bench_create_and_resolve(
                             await stub.CreateModel(new_model(name))
                         requests = [new_version(name, seed=f"{name}-{i}") for i, name in enumerate(models)]
 
-                        if args.only in ("", "create"):
-                            async def create(index: int) -> None:
-                                await stub.CreateModelVersion(requests[index % len(requests)], timeout=10, metadata=metadata)
-
-                            cpu_before = cpu_seconds(process.pid)
-                            calls, latencies = await closed_loop(args.clients, args.seconds, create)
-                            cpu = (cpu_seconds(process.pid) - cpu_before) / calls * 1000
-                            results.append((f"CreateModelVersion, {mode}", f"{calls / args.seconds:,.0f}/s",
+                        async def timed(workload: str, call: Callable[[int], Awaitable[None]]) -> None:
+                            cpu_before = tree_cpu_seconds(process.pid)
+                            calls, latencies = await closed_loop(args.clients, args.seconds, call)
+                            cpu = (tree_cpu_seconds(process.pid) - cpu_before) / calls * 1000
+                            results.append((f"{workload}, {mode}", f"{calls / args.seconds:,.0f}/s",
                                             f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms, "
                                             f"server CPU {cpu:.2f} ms per call"))
+
+                        if args.only in ("", "create"):
+                            async def create(index: int) -> None:
+                                await stubs[index % args.clients].CreateModelVersion(
+                                    requests[index % len(requests)], timeout=10, metadata=metadata)
+
+                            await timed("CreateModelVersion", create)
 
                         if args.only in ("", "resolve"):
                             for name in models:
@@ -217,24 +275,70 @@ async def bench_create_and_resolve(
                                 await stub.SetAlias(rpc.SetAliasRequest(name=f"models/{name}/versions/1", alias="champion"))
 
                             async def resolve(index: int) -> None:
-                                await stub.ResolveAlias(
+                                await stubs[index % args.clients].ResolveAlias(
                                     rpc.ResolveAliasRequest(model=f"models/{models[index % len(models)]}", alias="champion"),
                                     timeout=10, metadata=metadata,
                                 )
 
-                            cpu_before = cpu_seconds(process.pid)
-                            calls, latencies = await closed_loop(args.clients, args.seconds, resolve)
-                            cpu = (cpu_seconds(process.pid) - cpu_before) / calls * 1000
-                            results.append((f"ResolveAlias, {mode}", f"{calls / args.seconds:,.0f}/s",
-                                            f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms, "
-                                            f"server CPU {cpu:.2f} ms per call"))
+                            await timed("ResolveAlias", resolve)
+                            if args.native_client:
+                                await bench_native_resolve(args, stub, target, process.pid, metadata, models[0], mode, results)
 
                         if args.only in ("", "latency"):
                             await bench_latency(args, stub, models, server.url, prefix, results)
-                    current, peak = rss_mb(process.pid)
-                    results.append((f"registry RSS after these workloads, {mode}", f"{current:.0f} MB", f"peak {peak:.0f} MB"))
+                    members = [rss_mb(pid) for pid in process_tree(process.pid)]
+                    current, peak = sum(rss for rss, _ in members), max(high for _, high in members)
+                    results.append((f"registry RSS after these workloads, {mode}", f"{current:.0f} MB",
+                                    f"peak {peak:.0f} MB" + (f" of one process, sum over {len(members)} processes"
+                                                             if len(members) > 1 else "")))
         finally:
             server.stop()
+
+
+async def bench_native_resolve(
+    args: argparse.Namespace, stub: rpc_grpc.RegistryServiceStub, target: str, pid: int,
+    metadata: tuple[tuple[str, str], ...], model: str, mode: str, results: list[tuple[str, str, str]],
+) -> None:
+    """Time ResolveAlias from h2load: `--clients` connections, one call in flight on each."""
+    h2load = shutil.which("h2load")
+    if h2load is None:
+        results.append(("ResolveAlias from h2load", "not run", "h2load not found; apt-get install nghttp2-client"))
+        return
+    request = rpc.ResolveAliasRequest(model=f"models/{model}", alias="champion")
+    expected = await stub.ResolveAlias(request, metadata=metadata)
+    with tempfile.TemporaryDirectory() as scratch:
+        body, log = Path(scratch) / "request", Path(scratch) / "calls.log"
+        payload = request.SerializeToString()
+        # gRPC's message framing: not compressed, then the length as 4 big-endian bytes.
+        body.write_bytes(b"\0" + len(payload).to_bytes(4, "big") + payload)
+        headers = [("content-type", "application/grpc"), ("te", "trailers"), *metadata]
+        command = [h2load, "-c", str(args.clients), "-m", "1", "-D", str(int(args.seconds)), "--warm-up-time", "1",
+                   "-d", str(body), "--log-file", str(log)]
+        for key, value in headers:
+            command += ["-H", f"{key}: {value}"]
+        command.append(f"http://{target}/modelward.registry.v1.RegistryService/ResolveAlias")
+        cpu_before = tree_cpu_seconds(pid)
+        finished = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=False)
+        cpu_spent = tree_cpu_seconds(pid) - cpu_before
+        if finished.returncode != 0:
+            results.append(("ResolveAlias from h2load", "failed", finished.stderr.strip()[-200:]))
+            return
+        # Each line: start (µs since the epoch), HTTP status, duration (µs). gRPC reports its own
+        # status in trailers, which h2load does not read, so the bytes received below tell whether
+        # every call returned the version.
+        durations = [int(line.split()[2]) / 1e6 for line in log.read_text().splitlines() if line.split()[1] == "200"]
+    received = re.search(r"traffic: .*\((\d+)\) data", finished.stdout)
+    per_reply = 5 + expected.ByteSize()
+    complete = received is not None and int(received.group(1)) >= per_reply * len(durations)
+    results.append((
+        f"ResolveAlias from h2load, {mode}", f"{len(durations) / args.seconds:,.0f}/s",
+        f"p50 {percentile(durations, .5)*1000:.1f} ms, p99 {percentile(durations, .99)*1000:.1f} ms, "
+        f"server CPU {cpu_spent / max(len(durations), 1) * 1000:.2f} ms per call (incl. warm-up); "
+        f"h2load: {' '.join(finished.stdout.split('finished in', 1)[-1].split()[:4])}; "
+        + ("every reply carried the version" if complete else
+           f"SOME REPLIES CARRIED NO VERSION ({received.group(1) if received else '?'} bytes of data for "
+           f"{len(durations)} calls of {per_reply})"),
+    ))
 
 
 async def bench_latency(args: argparse.Namespace, stub: rpc_grpc.RegistryServiceStub, models: list[str], nats_url: str,
@@ -503,6 +607,11 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="registrations per second for latency (default %(default)s)")
     parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="events for the rebuild (default %(default)s)")
     parser.add_argument("--rss-check", action="store_true", help="after the rebuild, serve the rebuilt data and read RSS")
+    parser.add_argument("--workers", type=int, default=1, help="registry worker processes (default %(default)s)")
+    parser.add_argument("--connections", choices=["shared", "per-client"], default="shared",
+                        help="one channel for all callers, or one connection per caller (default %(default)s)")
+    parser.add_argument("--native-client", action="store_true",
+                        help="also time ResolveAlias from h2load (Debian package nghttp2-client)")
     parser.add_argument("--auth-compare", action="store_true",
                         help="only time the create and resolve workloads with authentication off and on, in alternating windows")
     parser.add_argument("--auth-rounds", type=int, default=3,
@@ -516,7 +625,8 @@ async def main() -> None:
     if args.only in ("", "rebuild") and not args.auth_compare:
         await bench_rebuild(args, results)
     print(f"\nMachine: {machine()}; load average {' '.join(f'{value:.2f}' for value in os.getloadavg())} at the end; "
-          f"PostgreSQL at {PG}; {args.clients} clients; {args.seconds:.0f} s per workload\n")
+          f"PostgreSQL at {PG}; {args.clients} clients; {args.seconds:.0f} s per workload; registry workers {args.workers}; "
+          f"{args.connections} connection\n")
     print("| workload | result | detail |\n|---|---|---|")
     for row in results:
         print(f"| {row[0]} | {row[1]} | {row[2]} |")

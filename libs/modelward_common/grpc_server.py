@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2, message
@@ -52,11 +53,13 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", *, process_label: str = "") -> None:
+    """Log to stderr, each line marked with `process_label` (such as "worker 2") when one is given."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdLogFilter())
+    label = f"[{process_label}] " if process_label else ""
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [request %(request_id)s] %(message)s")
+        logging.Formatter(f"%(asctime)s %(levelname)s {label}%(name)s [request %(request_id)s] %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -334,6 +337,30 @@ def _wrap_stream(
     return wrapped
 
 
+class Service(Protocol):
+    """A service's whole process: start() returns the gRPC port, stop() drains and closes."""
+
+    async def start(self) -> int: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_until_signalled(
+    service: Service, shutdown_grace: float, on_ready: Callable[[int], None] | None = None
+) -> None:
+    """Start `service`, run it until SIGINT or SIGTERM, then stop it, draining calls in flight."""
+    port = await service.start()
+    if on_ready is not None:
+        on_ready(port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    logger.info("shutdown requested; draining in-flight calls for up to %.0f s", shutdown_grace)
+    await service.stop()
+
+
 class ServiceHost:
     """A grpc.aio server with health, reflection and the error interceptor."""
 
@@ -345,7 +372,10 @@ class ServiceHost:
         limits: ServerLimits | None = None,
         guard: CallGuard | None = None,
         credentials: grpc.ServerCredentials | None = None,
+        reuse_port: bool = False,
     ) -> None:
+        """`reuse_port` lets processes of this user listen on the same port, the kernel spreading
+        connections among them (the registry's workers)."""
         self.listen = listen
         self.service_names = list(service_names)
         self.limits = limits or ServerLimits()
@@ -356,7 +386,8 @@ class ServiceHost:
             options=[
                 ("grpc.max_receive_message_length", self.limits.max_message_bytes),
                 ("grpc.max_send_message_length", self.limits.max_message_bytes),
-                ("grpc.so_reuseport", 0),
+                # Off unless asked: a second server on a taken port must fail, not share it unseen.
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
             ],
             maximum_concurrent_rpcs=self.limits.max_concurrent_rpcs,
         )

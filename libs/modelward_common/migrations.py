@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from modelward_common.db import create_engine
+
 logger = logging.getLogger(__name__)
 
 # PostgreSQL advisory lock key that serialises concurrent migrators (two replicas starting).
@@ -26,6 +28,15 @@ class Migration:
     description: str
     # Runs inside the migration's transaction on a synchronous connection.
     upgrade: Callable[[sa.Connection], None]
+
+
+async def migrate_url(database_url: str, migrations: Sequence[Migration], *, prefix: str) -> list[int]:
+    """Apply pending migrations to the database at `database_url`, through an engine of its own."""
+    engine = create_engine(database_url)
+    try:
+        return await migrate(engine, migrations, prefix=prefix)
+    finally:
+        await engine.dispose()
 
 
 async def migrate(engine: AsyncEngine, migrations: Sequence[Migration], *, prefix: str) -> list[int]:

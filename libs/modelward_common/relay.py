@@ -173,8 +173,13 @@ class OutboxRelay:
         self._renew_at = 0.0
 
     def wake(self) -> None:
-        """Tell the relay that new events were committed, so it publishes without waiting."""
-        self._wakeup.set()
+        """Tell the relay that new events were committed, so it publishes without waiting.
+
+        A relay without the lease ignores it: it tries for the lease at its poll interval, not
+        once per commit, which would cost a database round trip for each.
+        """
+        if self.is_leader:
+            self._wakeup.set()
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -4,36 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import signal
 import sys
 
-from modelward_common.db import create_engine
-from modelward_common.grpc_server import configure_logging
+from modelward_common.grpc_server import configure_logging, serve_until_signalled
 from modelward_governance import config as governance_config
-from modelward_governance.bootstrap import GovernanceApp, prepare_database
+from modelward_governance.bootstrap import GovernanceApp, migrate_database
 
-logger = logging.getLogger("modelward_governance")
-
-
-async def serve(config: governance_config.GovernanceConfig) -> None:
-    app = GovernanceApp(config)
-    await app.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    logger.info("shutdown requested; draining in-flight calls for up to %.0f s", config.shutdown_grace)
-    await app.stop()
-
-
-async def run_migrations(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await prepare_database(engine)
-    finally:
-        await engine.dispose()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     config = governance_config.from_arguments(args)
     configure_logging(config.log_level)
     if args.command == "serve":
-        asyncio.run(serve(config))
+        asyncio.run(serve_until_signalled(GovernanceApp(config), config.shutdown_grace))
     else:
-        asyncio.run(run_migrations(config.database_url))
+        asyncio.run(migrate_database(config.database_url))
     return 0
 
 

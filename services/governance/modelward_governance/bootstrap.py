@@ -19,7 +19,7 @@ from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.gc_tuning import freeze_periodically
 from modelward_common.db import create_engine
 from modelward_common.grpc_server import ServiceHost
-from modelward_common.migrations import migrate
+from modelward_common.migrations import migrate, migrate_url
 from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_governance.adapters import store
 from modelward_governance.adapters.audit_streams import model_streams
@@ -43,6 +43,10 @@ SERVICE_NAME = rpc.DESCRIPTOR.services_by_name["GovernanceService"].full_name
 
 async def prepare_database(engine: AsyncEngine) -> None:
     await migrate(engine, MIGRATIONS, prefix="governance_")
+
+
+async def migrate_database(database_url: str) -> None:
+    await migrate_url(database_url, MIGRATIONS, prefix="governance_")
 
 
 def consumer_config(config: GovernanceConfig) -> ConsumerConfig:

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import signal
 import sys
 
 from modelward_common.db import create_engine
 from modelward_common.errors import FailedPrecondition
 from modelward_common.grpc_server import configure_logging
 from modelward_registry import config as registry_config
-from modelward_registry.bootstrap import RegistryApp, prepare_database
+from modelward_registry.bootstrap import migrate_database, prepare_database, serve
 from modelward_registry.rebuild import rebuild_projections
-
-logger = logging.getLogger("modelward_registry")
+from modelward_registry.workers import run_workers
 
 # The exit code the modelward CLI uses for a failed precondition.
 EXIT_PRECONDITION = 6
-
-
-async def serve(config: registry_config.RegistryConfig) -> None:
-    app = RegistryApp(config)
-    await app.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    logger.info("shutdown requested; draining in-flight calls for up to %.0f s", config.shutdown_grace)
-    await app.stop()
 
 
 async def rebuild(database_url: str, *, force: bool) -> None:
@@ -40,14 +25,6 @@ async def rebuild(database_url: str, *, force: bool) -> None:
         stats = await rebuild_projections(engine, force=force)
         print(f"rebuilt {stats.models} models and {stats.versions} versions from {stats.events} events "
               f"in {stats.seconds:.1f} s")
-    finally:
-        await engine.dispose()
-
-
-async def run_migrations(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await prepare_database(engine)
     finally:
         await engine.dispose()
 
@@ -75,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = registry_config.from_arguments(args)
     configure_logging(config.log_level)
+    if args.command == "serve" and config.workers > 1:
+        return run_workers(config)
     if args.command == "serve":
         asyncio.run(serve(config))
     elif args.command == "rebuild-projections":
@@ -84,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"python -m modelward_registry: {error.message}", file=sys.stderr)
             return EXIT_PRECONDITION
     else:
-        asyncio.run(run_migrations(config.database_url))
+        asyncio.run(migrate_database(config.database_url))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -15,8 +16,8 @@ from modelward_common.auth.store import AccessDirectory
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
-from modelward_common.grpc_server import ServiceHost
-from modelward_common.migrations import migrate
+from modelward_common.grpc_server import ServiceHost, serve_until_signalled
+from modelward_common.migrations import migrate, migrate_url
 from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_protos.access.v1 import access_service_pb2_grpc as access_grpc
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
@@ -33,6 +34,7 @@ from modelward_registry.service_layer.principals import INACTIVE_PRINCIPALS, PRI
 from modelward_registry.service_layer.promotions import PromotionDecisionHandler
 from modelward_registry.service_layer.queries import RegistryQueries
 from modelward_registry.service_layer.registry import Registry, RegistrySettings
+from modelward_registry.workers import WorkerPeers
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,17 @@ SERVICE_NAME = rpc.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 async def prepare_database(engine: AsyncEngine) -> None:
     await migrate(engine, MIGRATIONS, prefix="registry_")
+
+
+async def migrate_database(database_url: str) -> None:
+    await migrate_url(database_url, MIGRATIONS, prefix="registry_")
+
+
+async def serve(
+    config: RegistryConfig, *, peers: WorkerPeers | None = None, on_ready: Callable[[int], None] | None = None
+) -> None:
+    """Run one registry until SIGINT or SIGTERM, then drain its calls and stop."""
+    await serve_until_signalled(RegistryApp(config, peers=peers), config.shutdown_grace, on_ready)
 
 
 def relay_config(config: RegistryConfig) -> RelayConfig:
@@ -74,6 +87,8 @@ class RegistryApp:
     """A running registry: call start(), then stop()."""
 
     config: RegistryConfig
+    # The other workers of one `serve --workers N`, told of this worker's commits.
+    peers: WorkerPeers | None = None
     engine: AsyncEngine = field(init=False)
     registry: Registry = field(init=False)
     host: ServiceHost = field(init=False)
@@ -90,11 +105,12 @@ class RegistryApp:
         await prepare_database(self.engine)
         if self.config.run_relay:
             self.relay = OutboxRelay(self.engine, relay_config(self.config))
-        wake = self.relay.wake if self.relay else (lambda: None)
+        if self.peers is not None:
+            self.peers.open(self._wake_own_relay)
         alias_cache = AliasCache(self.config.alias_cache)
         self.registry = Registry(
-            self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()), on_commit=wake,
-            alias_cache=alias_cache,
+            self.engine, RegistrySettings(governed_stages=self.config.governed_stage_values()),
+            on_commit=self._wake_relays, alias_cache=alias_cache,
         )
         if alias_cache.enabled:
             self.watcher = ChangeWatcher(self.engine, alias_cache)
@@ -108,7 +124,7 @@ class RegistryApp:
         )
         self.host = ServiceHost(
             self.config.listen, [SERVICE_NAME, ACCESS_SERVICE, audit_service.SERVICE_NAME], limits=self.config.limits,
-            guard=guard, credentials=credentials_for(self.config.auth),
+            guard=guard, credentials=credentials_for(self.config.auth), reuse_port=self.config.reuse_port,
         )
         access_grpc.add_AccessServiceServicer_to_server(AccessServicer(admin), self.host.server)
         audit_service.add_audit_service(
@@ -147,9 +163,18 @@ class RegistryApp:
             self._principals_changed = False
             self.access.invalidate()
 
-    def _after_access_change(self) -> None:
+    def _wake_own_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+
+    def _wake_relays(self) -> None:
+        """After a commit: whichever worker's relay holds the lease publishes the new events now."""
+        self._wake_own_relay()
+        if self.peers is not None:
+            self.peers.notify()
+
+    def _after_access_change(self) -> None:
+        self._wake_relays()
         self.access.invalidate()
 
     async def stop(self) -> None:
@@ -163,5 +188,7 @@ class RegistryApp:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.peers is not None:
+            self.peers.close()
         await self.engine.dispose()
         logger.info("registry stopped")

@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from modelward_common.arguments import float_between, non_negative_float, non_negative_int
+from modelward_common.arguments import float_between, int_between, non_negative_float, non_negative_int
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -45,6 +45,10 @@ class RegistryConfig:
     audit_signing_key_file: str = ""
     # When false, no relay runs in this process (another replica or a test publishes).
     run_relay: bool = True
+    # Processes that serve on the listening port together (see workers.py); more than 1 needs PostgreSQL.
+    workers: int = 1
+    # Let other processes of this user listen on the same port; set for the workers.
+    reuse_port: bool = False
     db_pool_size: int = 10
     # The in-memory cache of ResolveAlias results; see adapters/alias_cache.py.
     alias_cache: AliasCacheSettings = field(default_factory=AliasCacheSettings)
@@ -58,6 +62,8 @@ class RegistryConfig:
         return self.page_token_key.encode() if self.page_token_key else _PROCESS_TOKEN_KEY
 
 
+MAX_WORKERS = 64
+
 # Used when no key is configured: tokens then stay valid only within this process.
 _PROCESS_TOKEN_KEY = secrets.token_bytes(32)
 
@@ -67,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument("--listen", default=env("MODELWARD_REGISTRY_LISTEN", defaults.listen),
                         help="host:port of the gRPC server (env MODELWARD_REGISTRY_LISTEN, default %(default)s)")
+    parser.add_argument("--workers", type=int_between(1, MAX_WORKERS),
+                        default=env("MODELWARD_REGISTRY_WORKERS", str(defaults.workers)),
+                        help="processes serving on the listening port together, each on its own core; more than 1 "
+                             "needs a PostgreSQL database (env MODELWARD_REGISTRY_WORKERS, default %(default)s)")
     parser.add_argument("--database-url", default=env("MODELWARD_REGISTRY_DATABASE_URL", defaults.database_url),
                         help="SQLAlchemy URL, postgresql+asyncpg://... or sqlite+aiosqlite:///path "
                              "(env MODELWARD_REGISTRY_DATABASE_URL, default %(default)s)")
@@ -116,8 +126,14 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
     unknown = [stage for stage in stages if stage not in _STAGES]
     if unknown:
         raise SystemExit(f"--governed-stages: unknown stage {unknown[0]!r}; use STAGING, PRODUCTION or ARCHIVED")
+    if args.workers > 1 and not args.database_url.startswith("postgresql"):
+        raise SystemExit(
+            f"--workers {args.workers} needs a PostgreSQL database: SQLite takes one writing process, and "
+            f"--database-url is {args.database_url!r}; give a postgresql+asyncpg:// URL or --workers 1"
+        )
     return RegistryConfig(
         listen=args.listen,
+        workers=args.workers,
         database_url=args.database_url,
         nats_url=args.nats_url,
         stream_name=args.stream_name,

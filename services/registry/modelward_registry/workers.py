@@ -1,0 +1,312 @@
+"""Run the registry as several worker processes that share one listening port.
+
+One Python process serves the registry's calls on one core at most. `serve --workers N` starts N
+processes instead, each a whole registry (gRPC server, relay, decision consumer, alias cache) on
+one PostgreSQL database, as replicas behind a load balancer would be. They listen on one port
+with SO_REUSEPORT and the kernel hands each new connection to one of them. A client's channel
+keeps its connection, so it stays with one worker: the load spreads over connections, that is
+over many serving processes, or over channels that do not share a connection.
+
+The supervisor, `run_workers`:
+
+- applies the schema migrations once, before any worker starts;
+- binds the listening address itself with SO_REUSEPORT, without listening, and holds it while
+  the workers run: a port given as 0 becomes one port for all of them, and a port that another
+  program listens on fails at once with a clear message;
+- gives every worker the same page token key when none is configured, so a page token from one
+  worker is valid on the others;
+- restarts a worker that exits unexpectedly, and stops the registry when workers keep failing;
+- on SIGTERM or SIGINT stops every worker, and each drains its calls as a single registry does.
+
+The workers share what replicas share: the database, the relay's lease (one relay publishes at a
+time) and the durable consumer of governance's decisions. A commit in one worker sends a
+datagram to the others, so the worker holding the lease publishes at once instead of at its
+next poll. Limits that a process keeps in memory (rate limit, concurrent calls) apply per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import dataclasses
+import errno
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import secrets
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import FrameType
+
+from modelward_common.grpc_server import configure_logging
+from modelward_registry.config import RegistryConfig
+
+logger = logging.getLogger(__name__)
+
+# More unexpected exits than this within RESTART_WINDOW seconds stop the registry.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+# Seconds a worker may take from its start to serving.
+STARTUP_TIMEOUT = 60.0
+# Linux prctl option that sends the child a signal when its parent exits.
+_PR_SET_PDEATHSIG = 1
+
+
+class WorkersFailed(Exception):
+    """The workers could not start, or kept exiting."""
+
+
+def reserve_address(listen: str) -> tuple[list[socket.socket], str]:
+    """Bind every address of `listen` with SO_REUSEPORT, without listening.
+
+    Return the bound sockets, to hold while the workers run, and `listen` with its port resolved
+    when it was 0. Raise WorkersFailed when the address is malformed or taken.
+    """
+    host_part, separator, port_text = listen.rpartition(":")
+    if not separator or not port_text.isdigit() or int(port_text) > 65535:
+        raise WorkersFailed(f"--listen {listen!r} is not host:port; give an address such as 0.0.0.0:50051")
+    host = host_part.removeprefix("[").removesuffix("]") or None
+    port = int(port_text)
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise WorkersFailed(f"--listen {listen!r}: cannot resolve {host!r}: {error.strerror}") from None
+    held: list[socket.socket] = []
+    try:
+        for family, kind, protocol, _, address in addresses:
+            sock = socket.socket(family, kind, protocol)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                # Every address after the first takes the port the first one was given.
+                sock.bind((address[0], port, *address[2:]))
+            except OSError as error:
+                sock.close()
+                if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    continue  # an address family this host lacks, such as ::1 without IPv6
+                raise WorkersFailed(
+                    f"--listen {listen!r}: cannot bind {address[0]} port {port}: {error.strerror}; "
+                    "stop the program using it or choose another port"
+                ) from None
+            port = sock.getsockname()[1]
+            held.append(sock)
+    except BaseException:
+        for sock in held:
+            sock.close()
+        raise
+    if not held:
+        raise WorkersFailed(f"--listen {listen!r}: no address of {host!r} can be bound on this machine")
+    return held, f"{host_part}:{port}"
+
+
+class WorkerPeers:
+    """Datagrams between the workers of one supervisor: "I committed events, publish them".
+
+    Each worker binds a Unix datagram socket in the supervisor's private directory. notify()
+    sends one byte to every other worker without blocking; a full queue on the other side means
+    a wake is already pending there, so the datagram may be dropped.
+    """
+
+    def __init__(self, directory: str, index: int, count: int) -> None:
+        self.index = index
+        self.paths = [str(Path(directory) / f"worker-{number}.sock") for number in range(count)]
+        self._socket: socket.socket | None = None
+
+    def open(self, on_wake: Callable[[], None]) -> None:
+        """Bind this worker's socket and call `on_wake` (in the event loop) when others notify."""
+        own = self.paths[self.index]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(own)  # left by a worker this one replaces
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(own)
+        self._socket = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._drain, on_wake)
+
+    def _drain(self, on_wake: Callable[[], None]) -> None:
+        assert self._socket is not None
+        with contextlib.suppress(BlockingIOError):
+            while self._socket.recv(64):
+                pass
+        on_wake()
+
+    def notify(self) -> None:
+        if self._socket is None:
+            return
+        for number, path in enumerate(self.paths):
+            if number != self.index:
+                # A worker not running yet, or restarting, has no socket: it reads the outbox
+                # when it starts anyway.
+                with contextlib.suppress(OSError):
+                    self._socket.sendto(b"w", path)
+
+    def close(self) -> None:
+        if self._socket is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._socket.fileno())
+        self._socket.close()
+        self._socket = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.paths[self.index])
+
+
+def run_workers(config: RegistryConfig) -> int:
+    """Serve with `config.workers` processes until SIGTERM or SIGINT; return the exit code."""
+    from modelward_registry.bootstrap import migrate_database
+
+    try:
+        held, listen = reserve_address(config.listen)
+    except WorkersFailed as error:
+        logger.error("%s", error)
+        return 1
+    try:
+        asyncio.run(migrate_database(config.database_url))
+        worker_config = dataclasses.replace(
+            config, listen=listen, workers=1, reuse_port=True,
+            page_token_key=config.page_token_key or secrets.token_urlsafe(32),
+        )
+        with tempfile.TemporaryDirectory(prefix="modelward-registry-") as peers_dir:
+            return Supervisor(worker_config, config.workers, peers_dir).run()
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: BaseProcess
+    ready: multiprocessing.connection.Connection
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class Supervisor:
+    """Starts the workers, restarts the ones that exit unexpectedly, and stops them all."""
+
+    def __init__(self, config: RegistryConfig, count: int, peers_dir: str) -> None:
+        self.config = config
+        self.count = count
+        self.peers_dir = peers_dir
+        self.workers: dict[int, _Worker] = {}
+        # Times (monotonic) of unexpected exits, for the restart limit.
+        self.exits: list[float] = []
+        self._context = multiprocessing.get_context("spawn")
+        self._stop_signal: int | None = None
+
+    def run(self) -> int:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in handled}
+        try:
+            for index in range(self.count):
+                self._start(index)
+            self._wait_ready()
+            if self._stop_signal is None:
+                logger.info("registry serving on %s with %d workers", self.config.listen, self.count)
+            self._watch()
+            return 0
+        except WorkersFailed as error:
+            logger.error("%s", error)
+            return 1
+        finally:
+            self._stop_all()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_signal = signum
+
+    def _start(self, index: int) -> None:
+        reader, writer = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_worker_main, args=(self.config, index, self.count, self.peers_dir, os.getpid(), writer),
+            name=f"modelward-registry-worker-{index}",
+        )
+        process.start()
+        writer.close()
+        self.workers[index] = _Worker(index, process, reader)
+
+    def _wait_ready(self) -> None:
+        waiting = dict(self.workers)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while waiting and self._stop_signal is None:
+            if time.monotonic() > deadline:
+                raise WorkersFailed(f"workers {sorted(waiting)} did not start serving within {STARTUP_TIMEOUT:.0f} s")
+            handles = [handle for worker in waiting.values() for handle in (worker.ready, worker.process.sentinel)]
+            multiprocessing.connection.wait(handles, timeout=0.2)
+            for index, worker in list(waiting.items()):
+                if worker.ready.poll():
+                    with contextlib.suppress(EOFError):
+                        worker.ready.recv()
+                        del waiting[index]
+                        continue
+                if not worker.process.is_alive():
+                    raise WorkersFailed(
+                        f"registry worker {index} exited with code {worker.process.exitcode} while starting; "
+                        "its log lines above say why"
+                    )
+
+    def _watch(self) -> None:
+        while self._stop_signal is None:
+            sentinels = [worker.process.sentinel for worker in self.workers.values()]
+            multiprocessing.connection.wait(sentinels, timeout=0.2)
+            for index, worker in list(self.workers.items()):
+                if worker.process.is_alive() or self._stop_signal is not None:
+                    continue
+                now = time.monotonic()
+                self.exits = [moment for moment in self.exits if now - moment < RESTART_WINDOW] + [now]
+                if len(self.exits) > MAX_RESTARTS:
+                    raise WorkersFailed(
+                        f"registry workers exited {len(self.exits)} times within {RESTART_WINDOW:.0f} s; "
+                        "stopping the registry"
+                    )
+                logger.error(
+                    "registry worker %d (pid %s) exited with code %s after %.0f s; starting a new one",
+                    index, worker.process.pid, worker.process.exitcode, now - worker.started_at,
+                )
+                worker.ready.close()
+                self._start(index)
+
+    def _stop_all(self) -> None:
+        for worker in self.workers.values():
+            if worker.process.is_alive():
+                worker.process.terminate()
+        # Each worker waits up to the grace period for its calls, then stops its relay and consumer.
+        deadline = time.monotonic() + self.config.shutdown_grace + 15
+        for worker in self.workers.values():
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                logger.error("registry worker %d did not stop in time; killing it", worker.index)
+                worker.process.kill()
+                worker.process.join()
+            worker.ready.close()
+        if self.workers:
+            logger.info("registry workers stopped")
+
+
+def _worker_main(
+    config: RegistryConfig, index: int, count: int, peers_dir: str, supervisor: int,
+    ready: multiprocessing.connection.Connection,
+) -> None:
+    """Run one registry in this worker process, its log lines marked with its number."""
+    _exit_with(supervisor)
+    configure_logging(config.log_level, process_label=f"worker {index}")
+    from modelward_registry.bootstrap import serve
+
+    peers = WorkerPeers(peers_dir, index, count)
+    asyncio.run(serve(config, peers=peers, on_ready=lambda port: ready.send(port)))
+
+
+def _exit_with(supervisor: int) -> None:
+    """Ask Linux to send SIGTERM to this worker when the supervisor dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:
+        os._exit(1)  # the supervisor died before the request above took effect

@@ -1,0 +1,288 @@
+"""`serve --workers N`: worker processes on one port, run as one registry by a supervisor.
+
+Each test starts the registry as a real process tree and looks at it through /proc: which
+processes are the workers, and which worker holds which client connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import nats
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from modelward_common.nats_server import free_port
+from modelward_protos.registry.v1 import registry_service_pb2 as rpc
+from modelward_protos.registry.v1 import registry_service_pb2_grpc as rpc_grpc
+from tests.support.builders import new_model
+
+pytestmark = pytest.mark.asyncio
+
+
+def serve_command(database_url: str, nats_url: str, prefix: str, port: int, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "modelward_registry", "serve", "--workers", "2", "--listen", f"127.0.0.1:{port}",
+        "--database-url", database_url, "--nats-url", nats_url, "--subject-prefix", prefix,
+        "--stream-name", f"{prefix}_REGISTRY", "--auth-disabled", "--governed-stages", "none",
+        "--shutdown-grace", "2", *extra,
+    ]
+
+
+@contextlib.contextmanager
+def supervisor(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            # The spawn start method also runs a resource tracker; workers run modelward_registry.
+            if int(fields[1]) == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+# TCP states in /proc/net/tcp.
+ESTABLISHED, LISTEN = "01", "0A"
+
+
+def connections_by_process(port: int, pids: set[int], state: str = ESTABLISHED) -> dict[int, set[str]]:
+    """Return the socket inodes of the TCP sockets in `state` on local `port` that each process holds."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    inodes.add(fields[9])
+    held: dict[int, set[str]] = {pid: set() for pid in pids}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:[") and link[8:-1] in inodes:
+                        held[pid].add(link[8:-1])
+    return held
+
+
+async def wait_serving(target: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    async with grpc.aio.insecure_channel(target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the registry did not serve within 60 s:\n{log.read_text()}")
+
+
+async def serving_workers(target: str, process: subprocess.Popen[bytes], log: Path) -> set[int]:
+    """Wait until the registry serves and both its workers run; return their process ids."""
+    await wait_serving(target, process, log)
+    await wait_for(lambda: len(children_of(process.pid)) == 2, "two workers")
+    return children_of(process.pid)
+
+
+async def wait_for(condition, what: str, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+def own_channel(target: str) -> grpc.aio.Channel:
+    # A local subchannel pool gives each channel its own connection, as separate client
+    # processes have; channels of one process otherwise share one.
+    return grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+async def connect_across(target: str, port: int, workers: set[int], count: int) -> dict[int, list[rpc_grpc.RegistryServiceStub]]:
+    """Open `count` channels, each with its own connection, and group their stubs by the worker that accepted it."""
+    by_worker: dict[int, list[rpc_grpc.RegistryServiceStub]] = {pid: [] for pid in workers}
+    for _ in range(count):
+        before = connections_by_process(port, workers)
+        stub = rpc_grpc.RegistryServiceStub(own_channel(target))
+        await stub.ListModels(rpc.ListModelsRequest(page_size=1))
+        after = connections_by_process(port, workers)
+        [worker] = [pid for pid in workers if after[pid] - before[pid]]
+        by_worker[worker].append(stub)
+    return by_worker
+
+
+async def test_workers_share_port_page_tokens_and_relay(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    log = tmp_path / "registry.log"
+    # No --page-token-key: the supervisor must give both workers one key.
+    with supervisor(serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port), log) as process:
+        workers = await serving_workers(target, process, log)
+        by_worker = await connect_across(target, port, workers, 16)
+        # 16 connections all on one of two workers would happen once in 32,768 runs.
+        assert all(by_worker.values()), {pid: len(stubs) for pid, stubs in by_worker.items()}
+        first, second = (stubs[0] for stubs in by_worker.values())
+
+        # Writes through both workers: one model each, alternating.
+        names = [f"spread-{index:02d}" for index in range(10)]
+        for index, name in enumerate(names):
+            await (first if index % 2 else second).CreateModel(new_model(name))
+
+        # A page token made by one worker continues on the other, and paging visits each model once.
+        seen, token = [], ""
+        for page in range(len(names) + 1):
+            stub = first if page % 2 else second
+            reply = await stub.ListModels(rpc.ListModelsRequest(page_size=1, page_token=token))
+            seen.extend(model.name for model in reply.models)
+            token = reply.next_page_token
+            if not token:
+                break
+        assert seen == sorted(f"models/{name}" for name in names)
+
+        # Exactly one relay publishes, in commit order, whichever worker committed.
+        client = await nats.connect(nats_server.url)
+        try:
+            js = client.jetstream()
+            await wait_for_stream_count(js, f"{nats_prefix}_REGISTRY", len(names))
+            subscription = await js.subscribe(f"{nats_prefix}.registry.v1.>", ordered_consumer=True)
+            published = [(await subscription.next_msg(timeout=5)).headers["ce-subject"] for _ in names]
+            assert published == [f"models/{name}" for name in names]
+        finally:
+            await client.close()
+
+
+async def wait_for_stream_count(js, stream: str, count: int) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 20
+    while True:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            info = await js.stream_info(stream)
+            if info.state.messages >= count:
+                assert info.state.messages == count
+                return
+        assert time.monotonic() < deadline, f"stream {stream} did not reach {count} messages"
+        await asyncio.sleep(0.1)
+
+
+async def test_killed_worker_is_replaced_and_stop_is_clean(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    log = tmp_path / "registry.log"
+    with supervisor(serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port), log) as process:
+        workers = await serving_workers(target, process, log)
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        await wait_for(lambda: len(children_of(process.pid) - {victim}) == 2, "a new worker in place of the killed one")
+        replaced = children_of(process.pid)
+        assert victim not in replaced
+        assert replaced & workers, "the surviving worker keeps running"
+        await wait_for(lambda: all(connections_by_process(port, replaced, LISTEN).values()), "the new worker listening")
+        await wait_for(lambda: "exited with code -9" in log.read_text(), "the supervisor logs the exit")
+
+        # Both workers serve: new connections reach the new one too.
+        by_worker = await connect_across(target, port, replaced, 16)
+        assert all(by_worker.values()), {pid: len(stubs) for pid, stubs in by_worker.items()}
+        for stubs in by_worker.values():
+            await stubs[0].CreateModel(new_model(f"after-{len(stubs)}-{id(stubs)}"))
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log.read_text()
+        assert not any(alive(pid) for pid in replaced)
+        assert "registry workers stopped" in log.read_text()
+
+
+async def test_workers_exit_when_supervisor_is_killed(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    port = free_port()
+    log = tmp_path / "registry.log"
+    with supervisor(serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port), log) as process:
+        workers = await serving_workers(f"127.0.0.1:{port}", process, log)
+        process.kill()
+        process.wait()
+        await wait_for(lambda: not any(alive(pid) for pid in workers), "workers outliving their supervisor", 30)
+
+
+def run_to_exit(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+async def test_workers_need_postgresql(nats_server, nats_prefix, tmp_path) -> None:
+    database = tmp_path / "registry.sqlite"
+    result = run_to_exit(serve_command(f"sqlite+aiosqlite:///{database}", nats_server.url, nats_prefix, free_port()))
+    assert result.returncode != 0
+    assert "--workers 2 needs a PostgreSQL database" in result.stderr
+    assert "postgresql+asyncpg://" in result.stderr
+    assert not database.exists()
+
+
+@pytest.mark.parametrize("count", ["0", "65", "two"])
+async def test_workers_count_out_of_range(count, nats_server, nats_prefix, fresh_pg_url) -> None:
+    command = serve_command(fresh_pg_url(), nats_server.url, nats_prefix, free_port())
+    command[command.index("--workers") + 1] = count
+    result = run_to_exit(command)
+    assert result.returncode == 2
+    assert f"--workers: {count!r}" in result.stderr or f"argument --workers: {count!r}" in result.stderr, result.stderr
+
+
+async def test_port_taken_by_another_program(fresh_pg_url, nats_server, nats_prefix) -> None:
+    url = fresh_pg_url()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_to_exit(serve_command(url, nats_server.url, nats_prefix, port))
+    assert result.returncode == 1
+    assert f"cannot bind 127.0.0.1 port {port}" in result.stderr
+    assert "choose another port" in result.stderr
+    # Nothing was written: the supervisor checks the port before it migrates the database.
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+    finally:
+        await connection.close()
+
+
+async def test_worker_failing_at_start_stops_the_registry(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    missing = tmp_path / "no-such-key.pem"
+    result = run_to_exit(
+        serve_command(fresh_pg_url(), nats_server.url, nats_prefix, free_port(), "--audit-signing-key", str(missing))
+    )
+    assert result.returncode == 1
+    assert "exited with code 1 while starting" in result.stderr
+    assert str(missing) in result.stderr
