@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 
 
@@ -78,10 +79,10 @@ GRPC_INT_MAX = 2**31 - 1
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    # int() also takes "2_0" (20) and digits of other scripts, which are typos in a flag.
+    if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; write digits only, such as 4")
+    return int(text)
 
 
 def _finite_float(text: str) -> float:

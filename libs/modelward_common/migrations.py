@@ -30,11 +30,12 @@ class Migration:
     upgrade: Callable[[sa.Connection], None]
 
 
-async def migrate_url(database_url: str, migrations: Sequence[Migration], *, prefix: str) -> list[int]:
-    """Apply pending migrations to the database at `database_url`, through an engine of its own."""
+async def migrate_url(database_url: str, *tracks: tuple[Sequence[Migration], str]) -> None:
+    """Apply the pending migrations of each (migrations, prefix) track to the database at `database_url`."""
     engine = create_engine(database_url)
     try:
-        return await migrate(engine, migrations, prefix=prefix)
+        for migrations, prefix in tracks:
+            await migrate(engine, migrations, prefix=prefix)
     finally:
         await engine.dispose()
 

@@ -244,9 +244,17 @@ async def test_workers_need_postgresql(nats_server, nats_prefix, tmp_path) -> No
     database = tmp_path / "registry.sqlite"
     result = run_to_exit(serve_command(f"sqlite+aiosqlite:///{database}", nats_server.url, nats_prefix, free_port()))
     assert result.returncode != 0
-    assert "--workers 2 needs a PostgreSQL database" in result.stderr
+    assert "--workers 2 needs a PostgreSQL database, and --database-url is a 'sqlite+aiosqlite' URL" in result.stderr
     assert "postgresql+asyncpg://" in result.stderr
     assert not database.exists()
+
+
+async def test_workers_error_hides_the_password(nats_server, nats_prefix) -> None:
+    url = "mysql+aiomysql://registry:S3cretPassw0rd@127.0.0.1:1/registry"
+    result = run_to_exit(serve_command(url, nats_server.url, nats_prefix, free_port()))
+    assert result.returncode != 0
+    assert "'mysql+aiomysql' URL" in result.stderr
+    assert "S3cretPassw0rd" not in result.stderr
 
 
 @pytest.mark.parametrize("count", ["0", "65", "two"])
@@ -258,9 +266,11 @@ async def test_workers_count_out_of_range(count, nats_server, nats_prefix, fresh
     assert f"--workers: {count!r}" in result.stderr or f"argument --workers: {count!r}" in result.stderr, result.stderr
 
 
-async def test_port_taken_by_another_program(fresh_pg_url, nats_server, nats_prefix) -> None:
+@pytest.mark.parametrize("reuse_port", [False, True])
+async def test_port_taken_by_another_program(reuse_port, fresh_pg_url, nats_server, nats_prefix) -> None:
     url = fresh_pg_url()
     with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1 if reuse_port else 0)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
@@ -286,3 +296,32 @@ async def test_worker_failing_at_start_stops_the_registry(fresh_pg_url, nats_ser
     assert result.returncode == 1
     assert "exited with code 1 while starting" in result.stderr
     assert str(missing) in result.stderr
+
+
+async def test_failing_worker_backs_off_while_others_serve(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = tmp_path / "signing.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    log = tmp_path / "registry.log"
+    command = serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port, "--audit-signing-key", str(key))
+    with supervisor(command, log) as process:
+        workers = await serving_workers(target, process, log)
+        # Without its key a new worker fails at start, as after a botched key rotation.
+        moved = key.rename(tmp_path / "moved.pem")
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        await wait_for(lambda: "starting a new one in 1.0 s" in log.read_text(), "a second, longer wait", 30)
+        assert "starting a new one in 0.5 s" in log.read_text()
+        assert process.poll() is None
+        # The surviving worker serves meanwhile.
+        stub = rpc_grpc.RegistryServiceStub(own_channel(target))
+        await stub.CreateModel(new_model("while-one-fails"))
+        moved.rename(key)
+        await wait_for(lambda: len(children_of(process.pid)) == 2, "the worker back once its key is", 30)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, log.read_text()

@@ -37,6 +37,9 @@ def test_parsers_accept_sensible_numbers(parse, text, value) -> None:  # type: i
     (non_negative_float, "soon", "is not a number"),
     (positive_int, "0", "must be 1 or more"),
     (positive_int, "1.5", "is not a whole number"),
+    # int() reads "2_0" as 20 and accepts digits of other scripts: typos, refused here.
+    (positive_int, "2_0", "write digits only"),
+    (positive_int, "\u0662", "write digits only"),
     (non_negative_int, "-3", "must be 0 or more"),
 ])
 def test_parsers_name_the_value_and_rule(parse, text, problem) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from modelward_common import audit_service
 from modelward_common.auth.client import service_channel
 from modelward_common.auth.setup import build_guard, credentials_for
-from modelward_common.auth.store import ACCESS_EVENT_TYPES, AccessDirectory, apply_access_event
+from modelward_common.auth.store import ACCESS_EVENT_TYPES, ACCESS_MIGRATIONS, AccessDirectory, apply_access_event
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.gc_tuning import freeze_periodically
@@ -46,7 +46,8 @@ async def prepare_database(engine: AsyncEngine) -> None:
 
 
 async def migrate_database(database_url: str) -> None:
-    await migrate_url(database_url, MIGRATIONS, prefix="governance_")
+    """Apply every pending migration: the governance's own tables and its access tables."""
+    await migrate_url(database_url, (MIGRATIONS, "governance_"), (ACCESS_MIGRATIONS, "governance_access_"))
 
 
 def consumer_config(config: GovernanceConfig) -> ConsumerConfig:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common import audit_service
 from modelward_common.auth.setup import build_guard, credentials_for
-from modelward_common.auth.store import AccessDirectory
+from modelward_common.auth.store import ACCESS_MIGRATIONS, AccessDirectory
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
@@ -46,7 +46,8 @@ async def prepare_database(engine: AsyncEngine) -> None:
 
 
 async def migrate_database(database_url: str) -> None:
-    await migrate_url(database_url, MIGRATIONS, prefix="registry_")
+    """Apply every pending migration: the registry's own tables and its access tables."""
+    await migrate_url(database_url, (MIGRATIONS, "registry_"), (ACCESS_MIGRATIONS, "registry_access_"))
 
 
 async def serve(

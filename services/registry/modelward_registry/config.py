@@ -126,10 +126,12 @@ def from_arguments(args: argparse.Namespace) -> RegistryConfig:
     unknown = [stage for stage in stages if stage not in _STAGES]
     if unknown:
         raise SystemExit(f"--governed-stages: unknown stage {unknown[0]!r}; use STAGING, PRODUCTION or ARCHIVED")
-    if args.workers > 1 and not args.database_url.startswith("postgresql"):
+    scheme = args.database_url.partition(":")[0]
+    if args.workers > 1 and not scheme.startswith("postgresql"):
+        # Only the scheme is named: the rest of a URL may hold a password.
         raise SystemExit(
-            f"--workers {args.workers} needs a PostgreSQL database: SQLite takes one writing process, and "
-            f"--database-url is {args.database_url!r}; give a postgresql+asyncpg:// URL or --workers 1"
+            f"--workers {args.workers} needs a PostgreSQL database, and --database-url is a {scheme!r} URL; "
+            "give a postgresql+asyncpg:// URL, or --workers 1 (SQLite takes one writing process)"
         )
     return RegistryConfig(
         listen=args.listen,

@@ -10,12 +10,13 @@ over many serving processes, or over channels that do not share a connection.
 The supervisor, `run_workers`:
 
 - applies the schema migrations once, before any worker starts;
-- binds the listening address itself with SO_REUSEPORT, without listening, and holds it while
-  the workers run: a port given as 0 becomes one port for all of them, and a port that another
-  program listens on fails at once with a clear message;
+- checks that no other program listens on the address, then binds it with SO_REUSEPORT,
+  without listening, and keeps it bound while the workers run. A port given as 0 becomes one
+  port for all of them;
 - gives every worker the same page token key when none is configured, so a page token from one
   worker is valid on the others;
-- restarts a worker that exits unexpectedly, and stops the registry when workers keep failing;
+- starts a worker that exits unexpectedly again, after a delay that grows while it keeps
+  failing, and stops the registry once no worker has run for a minute;
 - on SIGTERM or SIGINT stops every worker, and each drains its calls as a single registry does.
 
 The workers share what replicas share: the database, the relay's lease (one relay publishes at a
@@ -38,12 +39,10 @@ import os
 import secrets
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from types import FrameType
 
 from modelward_common.grpc_server import configure_logging
@@ -51,9 +50,14 @@ from modelward_registry.config import RegistryConfig
 
 logger = logging.getLogger(__name__)
 
-# More unexpected exits than this within RESTART_WINDOW seconds stop the registry.
-MAX_RESTARTS = 5
-RESTART_WINDOW = 60.0
+# A worker that exits unexpectedly is started again after a delay that doubles, from
+# FIRST_RESTART_DELAY up to MAX_RESTART_DELAY seconds, while it keeps exiting within
+# STEADY_AFTER seconds of its start. With no worker running for GIVE_UP_AFTER seconds, the
+# supervisor stops, so that whatever runs it (systemd, Kubernetes) sees the failure.
+FIRST_RESTART_DELAY = 0.5
+MAX_RESTART_DELAY = 30.0
+STEADY_AFTER = 60.0
+GIVE_UP_AFTER = 60.0
 # Seconds a worker may take from its start to serving.
 STARTUP_TIMEOUT = 60.0
 # Linux prctl option that sends the child a signal when its parent exits.
@@ -68,66 +72,90 @@ def reserve_address(listen: str) -> tuple[list[socket.socket], str]:
     """Bind every address of `listen` with SO_REUSEPORT, without listening.
 
     Return the bound sockets, to hold while the workers run, and `listen` with its port resolved
-    when it was 0. Raise WorkersFailed when the address is malformed or taken.
+    when it was 0. Raise WorkersFailed when the address is malformed or another program uses it.
     """
-    host_part, separator, port_text = listen.rpartition(":")
-    if not separator or not port_text.isdigit() or int(port_text) > 65535:
-        raise WorkersFailed(f"--listen {listen!r} is not host:port; give an address such as 0.0.0.0:50051")
-    host = host_part.removeprefix("[").removesuffix("]") or None
-    port = int(port_text)
+    host, port = _split_listen(listen)
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
         raise WorkersFailed(f"--listen {listen!r}: cannot resolve {host!r}: {error.strerror}") from None
-    held: list[socket.socket] = []
+    reserved: list[socket.socket] = []
     try:
         for family, kind, protocol, _, address in addresses:
+            # Every address after the first takes the port the first one was given.
+            port = _probe(listen, family, (address[0], port, *address[2:]))
+            if port is None:
+                continue
             sock = socket.socket(family, kind, protocol)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            try:
-                # Every address after the first takes the port the first one was given.
-                sock.bind((address[0], port, *address[2:]))
-            except OSError as error:
-                sock.close()
-                if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-                    continue  # an address family this host lacks, such as ::1 without IPv6
-                raise WorkersFailed(
-                    f"--listen {listen!r}: cannot bind {address[0]} port {port}: {error.strerror}; "
-                    "stop the program using it or choose another port"
-                ) from None
-            port = sock.getsockname()[1]
-            held.append(sock)
+            sock.bind((address[0], port, *address[2:]))
+            reserved.append(sock)
     except BaseException:
-        for sock in held:
+        for sock in reserved:
             sock.close()
         raise
-    if not held:
+    if not reserved:
         raise WorkersFailed(f"--listen {listen!r}: no address of {host!r} can be bound on this machine")
-    return held, f"{host_part}:{port}"
+    return reserved, f"{listen.rpartition(':')[0]}:{port}"
+
+
+def _split_listen(listen: str) -> tuple[str | None, int]:
+    host, separator, port_text = listen.rpartition(":")
+    malformed = f"--listen {listen!r} is not host:port; give an address such as 0.0.0.0:50051 or [::1]:50051"
+    if not separator or not host or not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        raise WorkersFailed(malformed)
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise WorkersFailed(malformed)
+        host = host[1:-1]
+    elif ":" in host:
+        raise WorkersFailed(malformed)  # an IPv6 address needs brackets: [::1]:50051
+    return host, int(port_text)
+
+
+def _probe(listen: str, family: int, address: tuple[object, ...]) -> int | None:
+    """Bind `address` without SO_REUSEPORT to see whether a program listens there; return the port.
+
+    A listener that set SO_REUSEPORT itself, such as another registry's workers or a gRPC server
+    at its defaults, would let the workers' own binds succeed and share the port unseen. Return
+    None for an address family this host lacks, such as ::1 without IPv6.
+    """
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR lets connections in TIME_WAIT from an earlier run stay, not listeners.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                return None
+            raise WorkersFailed(
+                f"--listen {listen!r}: cannot bind {address[0]} port {address[1]}: {error.strerror}; "
+                "stop the program using it or choose another port"
+            ) from None
+        return int(probe.getsockname()[1])
 
 
 class WorkerPeers:
     """Datagrams between the workers of one supervisor: "I committed events, publish them".
 
-    Each worker binds a Unix datagram socket in the supervisor's private directory. notify()
-    sends one byte to every other worker without blocking; a full queue on the other side means
-    a wake is already pending there, so the datagram may be dropped.
+    Each worker binds a Unix datagram socket in Linux's abstract namespace, named after the
+    supervisor's random token and the worker's number, so no file is left behind whatever way
+    the processes end. notify() sends one byte to every other worker without blocking; a full
+    queue on the other side means a wake is already pending there, so the datagram may be
+    dropped. Another local program could send one too, and cause only a needless outbox read.
     """
 
-    def __init__(self, directory: str, index: int, count: int) -> None:
+    def __init__(self, token: str, index: int, count: int) -> None:
         self.index = index
-        self.paths = [str(Path(directory) / f"worker-{number}.sock") for number in range(count)]
+        self.names = [f"\0modelward-registry-{token}-{number}" for number in range(count)]
         self._socket: socket.socket | None = None
 
     def open(self, on_wake: Callable[[], None]) -> None:
         """Bind this worker's socket and call `on_wake` (in the event loop) when others notify."""
-        own = self.paths[self.index]
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(own)  # left by a worker this one replaces
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setblocking(False)
-        sock.bind(own)
+        sock.bind(self.names[self.index])
         self._socket = sock
         asyncio.get_running_loop().add_reader(sock.fileno(), self._drain, on_wake)
 
@@ -141,12 +169,12 @@ class WorkerPeers:
     def notify(self) -> None:
         if self._socket is None:
             return
-        for number, path in enumerate(self.paths):
+        for number, name in enumerate(self.names):
             if number != self.index:
                 # A worker not running yet, or restarting, has no socket: it reads the outbox
                 # when it starts anyway.
                 with contextlib.suppress(OSError):
-                    self._socket.sendto(b"w", path)
+                    self._socket.sendto(b"w", name)
 
     def close(self) -> None:
         if self._socket is None:
@@ -154,16 +182,15 @@ class WorkerPeers:
         asyncio.get_running_loop().remove_reader(self._socket.fileno())
         self._socket.close()
         self._socket = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.paths[self.index])
 
 
 def run_workers(config: RegistryConfig) -> int:
     """Serve with `config.workers` processes until SIGTERM or SIGINT; return the exit code."""
     from modelward_registry.bootstrap import migrate_database
 
+    configure_logging(config.log_level, process_label="supervisor")
     try:
-        held, listen = reserve_address(config.listen)
+        reserved, listen = reserve_address(config.listen)
     except WorkersFailed as error:
         logger.error("%s", error)
         return 1
@@ -173,10 +200,9 @@ def run_workers(config: RegistryConfig) -> int:
             config, listen=listen, workers=1, reuse_port=True,
             page_token_key=config.page_token_key or secrets.token_urlsafe(32),
         )
-        with tempfile.TemporaryDirectory(prefix="modelward-registry-") as peers_dir:
-            return Supervisor(worker_config, config.workers, peers_dir).run()
+        return Supervisor(worker_config, config.workers, secrets.token_hex(8)).run()
     finally:
-        for sock in held:
+        for sock in reserved:
             sock.close()
 
 
@@ -186,18 +212,22 @@ class _Worker:
     process: BaseProcess
     ready: multiprocessing.connection.Connection
     started_at: float = field(default_factory=time.monotonic)
+    # Exits in a row, each within STEADY_AFTER seconds of its start.
+    failures: int = 0
+    # When to start this worker again after it exited (monotonic), or None while it runs.
+    restart_at: float | None = None
 
 
 class Supervisor:
     """Starts the workers, restarts the ones that exit unexpectedly, and stops them all."""
 
-    def __init__(self, config: RegistryConfig, count: int, peers_dir: str) -> None:
+    def __init__(self, config: RegistryConfig, count: int, peers_token: str) -> None:
         self.config = config
         self.count = count
-        self.peers_dir = peers_dir
+        self.peers_token = peers_token
         self.workers: dict[int, _Worker] = {}
-        # Times (monotonic) of unexpected exits, for the restart limit.
-        self.exits: list[float] = []
+        # Since when (monotonic) no worker has been running, or None.
+        self._none_running_since: float | None = None
         self._context = multiprocessing.get_context("spawn")
         self._stop_signal: int | None = None
 
@@ -223,15 +253,15 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_signal = signum
 
-    def _start(self, index: int) -> None:
+    def _start(self, index: int, failures: int = 0) -> None:
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=_worker_main, args=(self.config, index, self.count, self.peers_dir, os.getpid(), writer),
+            target=_worker_main, args=(self.config, index, self.count, self.peers_token, os.getpid(), writer),
             name=f"modelward-registry-worker-{index}",
         )
         process.start()
         writer.close()
-        self.workers[index] = _Worker(index, process, reader)
+        self.workers[index] = _Worker(index, process, reader, failures=failures)
 
     def _wait_ready(self) -> None:
         waiting = dict(self.workers)
@@ -255,28 +285,41 @@ class Supervisor:
 
     def _watch(self) -> None:
         while self._stop_signal is None:
-            sentinels = [worker.process.sentinel for worker in self.workers.values()]
+            sentinels = [worker.process.sentinel for worker in self.workers.values() if worker.restart_at is None]
             multiprocessing.connection.wait(sentinels, timeout=0.2)
-            for index, worker in list(self.workers.items()):
-                if worker.process.is_alive() or self._stop_signal is not None:
-                    continue
-                now = time.monotonic()
-                self.exits = [moment for moment in self.exits if now - moment < RESTART_WINDOW] + [now]
-                if len(self.exits) > MAX_RESTARTS:
-                    raise WorkersFailed(
-                        f"registry workers exited {len(self.exits)} times within {RESTART_WINDOW:.0f} s; "
-                        "stopping the registry"
-                    )
-                logger.error(
-                    "registry worker %d (pid %s) exited with code %s after %.0f s; starting a new one",
-                    index, worker.process.pid, worker.process.exitcode, now - worker.started_at,
-                )
-                worker.ready.close()
-                self._start(index)
+            if self._stop_signal is not None:
+                return
+            now = time.monotonic()
+            for worker in list(self.workers.values()):
+                if worker.restart_at is None and not worker.process.is_alive():
+                    self._schedule_restart(worker, now)
+                elif worker.restart_at is not None and now >= worker.restart_at:
+                    worker.ready.close()
+                    self._start(worker.index, worker.failures)
+            self._check_some_running(now)
+
+    def _schedule_restart(self, worker: _Worker, now: float) -> None:
+        ran = now - worker.started_at
+        worker.failures = 0 if ran >= STEADY_AFTER else worker.failures + 1
+        delay = 0.0 if worker.failures == 0 else min(MAX_RESTART_DELAY, FIRST_RESTART_DELAY * 2 ** (worker.failures - 1))
+        worker.restart_at = now + delay
+        logger.error(
+            "registry worker %d (pid %s) exited with code %s after %.0f s; starting a new one in %.1f s",
+            worker.index, worker.process.pid, worker.process.exitcode, ran, delay,
+        )
+
+    def _check_some_running(self, now: float) -> None:
+        if any(worker.restart_at is None and worker.process.is_alive() for worker in self.workers.values()):
+            self._none_running_since = None
+            return
+        if self._none_running_since is None:
+            self._none_running_since = now
+        elif now - self._none_running_since > GIVE_UP_AFTER:
+            raise WorkersFailed(f"no registry worker has kept running for {GIVE_UP_AFTER:.0f} s; stopping the registry")
 
     def _stop_all(self) -> None:
         for worker in self.workers.values():
-            if worker.process.is_alive():
+            if worker.restart_at is None and worker.process.is_alive():
                 worker.process.terminate()
         # Each worker waits up to the grace period for its calls, then stops its relay and consumer.
         deadline = time.monotonic() + self.config.shutdown_grace + 15
@@ -292,15 +335,19 @@ class Supervisor:
 
 
 def _worker_main(
-    config: RegistryConfig, index: int, count: int, peers_dir: str, supervisor: int,
+    config: RegistryConfig, index: int, count: int, peers_token: str, supervisor: int,
     ready: multiprocessing.connection.Connection,
 ) -> None:
     """Run one registry in this worker process, its log lines marked with its number."""
+    # Ctrl-C reaches every process of the terminal's group. The supervisor turns it into SIGTERM
+    # for the workers, and serve() handles SIGINT once it runs, so a worker still starting up
+    # does not stop with a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with(supervisor)
     configure_logging(config.log_level, process_label=f"worker {index}")
     from modelward_registry.bootstrap import serve
 
-    peers = WorkerPeers(peers_dir, index, count)
+    peers = WorkerPeers(peers_token, index, count)
     asyncio.run(serve(config, peers=peers, on_ready=lambda port: ready.send(port)))
 
 
