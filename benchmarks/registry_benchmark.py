@@ -285,7 +285,7 @@ async def bench_create_and_resolve(
                                 await bench_native_resolve(args, stub, target, process.pid, metadata, models[0], mode, results)
 
                         if args.only in ("", "latency"):
-                            await bench_latency(args, stub, models, server.url, prefix, results)
+                            await bench_latency(args, stubs, metadata, models, server.url, prefix, results)
                     members = [rss_mb(pid) for pid in process_tree(process.pid)]
                     current, peak = sum(rss for rss, _ in members), max(high for _, high in members)
                     results.append((f"registry RSS after these workloads, {mode}", f"{current:.0f} MB",
@@ -341,9 +341,10 @@ async def bench_native_resolve(
     ))
 
 
-async def bench_latency(args: argparse.Namespace, stub: rpc_grpc.RegistryServiceStub, models: list[str], nats_url: str,
-                        prefix: str, results: list[tuple[str, str, str]]) -> None:
-    """Send registrations at a fixed rate and measure commit (ce-time) to JetStream delivery."""
+async def bench_latency(args: argparse.Namespace, stubs: list[rpc_grpc.RegistryServiceStub],
+                        metadata: tuple[tuple[str, str], ...], models: list[str], nats_url: str, prefix: str,
+                        results: list[tuple[str, str, str]]) -> None:
+    """Send registrations at a fixed rate, round robin over `stubs`, and measure commit (ce-time) to JetStream delivery."""
     client = await nats.connect(nats_url)
     delays: list[float] = []
     subscription = await client.jetstream().subscribe(
@@ -368,7 +369,8 @@ async def bench_latency(args: argparse.Namespace, stub: rpc_grpc.RegistryService
         await asyncio.sleep(max(0.0, target - time.monotonic()))
         name = models[index % len(models)]
         # gather takes the call objects that channel interceptors return, which create_task rejects.
-        pending.append(stub.CreateModelVersion(new_version(name, seed=f"lat-{index}"), timeout=10))
+        pending.append(stubs[index % len(stubs)].CreateModelVersion(
+            new_version(name, seed=f"lat-{index}"), timeout=10, metadata=metadata))
     # A registry slower than the rate lets calls pass their deadline; they count as failed.
     outcomes = await asyncio.gather(*pending, return_exceptions=True)
     failed = sum(isinstance(outcome, BaseException) for outcome in outcomes)
