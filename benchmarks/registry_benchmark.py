@@ -213,7 +213,7 @@ BENCH_PRINCIPAL = "user:bench@example.com"
 
 def timed_stubs(args: argparse.Namespace, target: str, shared: rpc_grpc.RegistryServiceStub,
                 stack: contextlib.ExitStack) -> list[rpc_grpc.RegistryServiceStub]:
-    """The stub each timed caller uses: the shared one, or one per caller with its own connection."""
+    """Return the stub of each timed caller: the shared one, or one per caller with its own connection."""
     if args.connections == "shared":
         return [shared] * args.clients
     stubs = []

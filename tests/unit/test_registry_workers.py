@@ -164,14 +164,14 @@ def test_worker_that_ran_a_while_restarts_at_once() -> None:
     assert worker.failures == 0
 
 
-def test_supervisor_gives_up_when_no_worker_runs() -> None:
+def test_supervisor_gives_up_when_no_worker_serves() -> None:
     supervisor = _supervisor()
     supervisor.workers = {0: _exited_worker(started_ago=1, failures=3)}
     supervisor.workers[0].restart_at = time.monotonic() + 30
     start = time.monotonic()
     supervisor._check_some_running(start)
     supervisor._check_some_running(start + GIVE_UP_AFTER - 1)
-    with pytest.raises(WorkersFailed, match="no registry worker has kept running"):
+    with pytest.raises(WorkersFailed, match="no registry worker has served"):
         supervisor._check_some_running(start + GIVE_UP_AFTER + 1)
 
 
@@ -182,3 +182,13 @@ def test_relay_without_the_lease_ignores_wakes() -> None:
     relay.is_leader = True
     relay.wake()
     assert relay._wakeup.is_set()
+
+
+def test_workers_that_never_finish_starting_do_not_count() -> None:
+    supervisor = _supervisor()
+    starting = SimpleNamespace(pid=4243, exitcode=None, is_alive=lambda: True)
+    supervisor.workers = {0: _Worker(0, starting, ready=SimpleNamespace(poll=lambda: False))}  # type: ignore[arg-type]
+    start = time.monotonic()
+    supervisor._check_some_running(start)
+    with pytest.raises(WorkersFailed, match="no registry worker has served"):
+        supervisor._check_some_running(start + GIVE_UP_AFTER + 1)

@@ -16,7 +16,7 @@ The supervisor, `run_workers`:
 - gives every worker the same page token key when none is configured, so a page token from one
   worker is valid on the others;
 - starts a worker that exits unexpectedly again, after a delay that grows while it keeps
-  failing, and stops the registry once no worker has run for a minute;
+  failing, and stops the registry once no worker has served for a minute;
 - on SIGTERM or SIGINT stops every worker, and each drains its calls as a single registry does.
 
 The workers share what replicas share: the database, the relay's lease (one relay publishes at a
@@ -52,8 +52,8 @@ logger = logging.getLogger(__name__)
 
 # A worker that exits unexpectedly is started again after a delay that doubles, from
 # FIRST_RESTART_DELAY up to MAX_RESTART_DELAY seconds, while it keeps exiting within
-# STEADY_AFTER seconds of its start. With no worker running for GIVE_UP_AFTER seconds, the
-# supervisor stops, so that whatever runs it (systemd, Kubernetes) sees the failure.
+# STEADY_AFTER seconds of its start. With no worker serving for GIVE_UP_AFTER seconds, the
+# supervisor stops, so that whatever runs it (systemd, Kubernetes) learns of the failure.
 FIRST_RESTART_DELAY = 0.5
 MAX_RESTART_DELAY = 30.0
 STEADY_AFTER = 60.0
@@ -141,7 +141,7 @@ class WorkerPeers:
 
     Each worker binds a Unix datagram socket in Linux's abstract namespace, named after the
     supervisor's random token and the worker's number, so no file is left behind whatever way
-    the processes end. notify() sends one byte to every other worker without blocking; a full
+    the processes end. notify() sends one byte to every other worker without blocking. A full
     queue on the other side means a wake is already pending there, so the datagram may be
     dropped. Another local program could send one too, and cause only a needless outbox read.
     """
@@ -216,6 +216,16 @@ class _Worker:
     failures: int = 0
     # When to start this worker again after it exited (monotonic), or None while it runs.
     restart_at: float | None = None
+    # Whether it reported serving; a worker that fails while it starts never does.
+    serving: bool = False
+
+    def check_serving(self) -> bool:
+        """Read the worker's ready message if it came, and return whether it serves now."""
+        if not self.serving and self.restart_at is None and self.ready.poll():
+            with contextlib.suppress(EOFError):
+                self.ready.recv()
+                self.serving = True
+        return self.serving and self.restart_at is None and self.process.is_alive()
 
 
 class Supervisor:
@@ -226,7 +236,7 @@ class Supervisor:
         self.count = count
         self.peers_token = peers_token
         self.workers: dict[int, _Worker] = {}
-        # Since when (monotonic) no worker has been running, or None.
+        # Since when (monotonic) no worker has been serving, or None.
         self._none_running_since: float | None = None
         self._context = multiprocessing.get_context("spawn")
         self._stop_signal: int | None = None
@@ -272,11 +282,9 @@ class Supervisor:
             handles = [handle for worker in waiting.values() for handle in (worker.ready, worker.process.sentinel)]
             multiprocessing.connection.wait(handles, timeout=0.2)
             for index, worker in list(waiting.items()):
-                if worker.ready.poll():
-                    with contextlib.suppress(EOFError):
-                        worker.ready.recv()
-                        del waiting[index]
-                        continue
+                if worker.check_serving():
+                    del waiting[index]
+                    continue
                 if not worker.process.is_alive():
                     raise WorkersFailed(
                         f"registry worker {index} exited with code {worker.process.exitcode} while starting; "
@@ -309,13 +317,14 @@ class Supervisor:
         )
 
     def _check_some_running(self, now: float) -> None:
-        if any(worker.restart_at is None and worker.process.is_alive() for worker in self.workers.values()):
+        # Evaluate every worker, so each one's ready message is read as it comes.
+        if any([worker.check_serving() for worker in self.workers.values()]):
             self._none_running_since = None
             return
         if self._none_running_since is None:
             self._none_running_since = now
         elif now - self._none_running_since > GIVE_UP_AFTER:
-            raise WorkersFailed(f"no registry worker has kept running for {GIVE_UP_AFTER:.0f} s; stopping the registry")
+            raise WorkersFailed(f"no registry worker has served for {GIVE_UP_AFTER:.0f} s; stopping the registry")
 
     def _stop_all(self) -> None:
         for worker in self.workers.values():
