@@ -29,6 +29,27 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
+class DatabaseUnavailable(Exception):
+    """The service's database could not be reached or opened at start."""
+
+    def __init__(self, engine: AsyncEngine, error: BaseException) -> None:
+        # SQLAlchemy wraps the driver's error and adds lines of its own, so only the driver's first line is kept.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        super().__init__(
+            f"cannot open the database at {engine.url.render_as_string(hide_password=True)} (--database-url): "
+            f"{reason}; check that the server runs, that the database exists and that the URL is right"
+        )
+
+
+async def check_reachable(engine: AsyncEngine) -> None:
+    """Connect once, so a server that is down or a wrong URL fails at start with DatabaseUnavailable."""
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, exc.DBAPIError) as error:
+        raise DatabaseUnavailable(engine, error) from None
+
+
 def text_column(length: int | None = None) -> sa.types.TypeEngine[str]:
     """A string type that sorts and compares bytewise on both backends.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from modelward_common.db import create_engine
+from modelward_common.db import check_reachable, create_engine
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ async def migrate(engine: AsyncEngine, migrations: Sequence[Migration], *, prefi
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     applied: list[int] = []
+    await check_reachable(engine)
     async with engine.begin() as connection:
         # Under the lock too: two replicas starting on a new database would otherwise both find
         # no table and both create it, and one would fail.

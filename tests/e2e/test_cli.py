@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import os
 import subprocess
 import sys
 import time
@@ -409,3 +410,14 @@ async def test_portfolio_help_examples_work(stack, capsys) -> None:
     code, _, err = await run_cli(stack, capsys, "portfolio", "--filter", 'risk_tier = "extreme"')
     assert code == 4
     assert "RISK_TIER_HIGH" in err
+
+
+def test_governance_names_a_missing_database() -> None:
+    server = os.environ.get("MODELWARD_TEST_PG", "127.0.0.1:5432")
+    url = f"postgresql+asyncpg://postgres@{server}/mw_test_no_such_database"
+    command = [sys.executable, "-m", "modelward_governance", "migrate", "--auth-disabled", "--database-url", url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert f"cannot open the database at {url} (--database-url)" in result.stderr
+    assert 'database "mw_test_no_such_database" does not exist' in result.stderr
+    assert "Traceback" not in result.stderr

@@ -325,3 +325,15 @@ async def test_failing_worker_backs_off_while_others_serve(fresh_pg_url, nats_se
         await wait_for(lambda: len(children_of(process.pid)) == 2, "the worker back once its key is", 30)
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0, log.read_text()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_unreachable_database_is_named_without_traceback(workers, nats_server, nats_prefix) -> None:
+    url = "postgresql+asyncpg://registry:S3cretPassw0rd@127.0.0.1:1/registry"
+    command = serve_command(url, nats_server.url, nats_prefix, free_port())
+    command[command.index("--workers") + 1] = workers
+    result = run_to_exit(command)
+    assert result.returncode == 1
+    assert "cannot open the database at postgresql+asyncpg://registry:***@127.0.0.1:1/registry (--database-url)" in result.stderr
+    assert "S3cretPassw0rd" not in result.stderr
+    assert "Traceback" not in result.stderr

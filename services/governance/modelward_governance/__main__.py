@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import sys
 
+from modelward_common.db import DatabaseUnavailable
 from modelward_common.grpc_server import configure_logging, serve_until_signalled
 from modelward_governance import config as governance_config
 from modelward_governance.bootstrap import GovernanceApp, migrate_database
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,10 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = governance_config.from_arguments(args)
     configure_logging(config.log_level)
-    if args.command == "serve":
-        asyncio.run(serve_until_signalled(GovernanceApp(config), config.shutdown_grace))
-    else:
-        asyncio.run(migrate_database(config.database_url))
+    try:
+        if args.command == "serve":
+            asyncio.run(serve_until_signalled(GovernanceApp(config), config.shutdown_grace))
+        else:
+            asyncio.run(migrate_database(config.database_url))
+    except DatabaseUnavailable as error:
+        print(f"python -m modelward_governance: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

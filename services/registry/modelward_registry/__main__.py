@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from modelward_common.db import create_engine
+from modelward_common.db import DatabaseUnavailable, create_engine
 from modelward_common.errors import FailedPrecondition
 from modelward_common.grpc_server import configure_logging
 from modelward_registry import config as registry_config
@@ -52,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = registry_config.from_arguments(args)
     configure_logging(config.log_level)
+    try:
+        return run(args, config)
+    except DatabaseUnavailable as error:
+        print(f"python -m modelward_registry: {error}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace, config: registry_config.RegistryConfig) -> int:
     if args.command == "serve" and config.workers > 1:
         return run_workers(config)
     if args.command == "serve":

@@ -39,12 +39,14 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from modelward_common.db import DatabaseUnavailable
 from modelward_common.grpc_server import configure_logging
 from modelward_registry.config import RegistryConfig
 
@@ -357,7 +359,11 @@ def _worker_main(
     from modelward_registry.bootstrap import serve
 
     peers = WorkerPeers(peers_token, index, count)
-    asyncio.run(serve(config, peers=peers, on_ready=lambda port: ready.send(port)))
+    try:
+        asyncio.run(serve(config, peers=peers, on_ready=lambda port: ready.send(port)))
+    except DatabaseUnavailable as error:
+        logger.error("%s", error)
+        sys.exit(1)
 
 
 def _exit_with(supervisor: int) -> None:
