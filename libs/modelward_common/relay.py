@@ -63,9 +63,6 @@ class RelayConfig:
     # Seconds a lease lasts without renewal; another replica takes over after it expires.
     lease_ttl: float = 10.0
     publish_timeout: float = 5.0
-    # Seconds between recordings of the published position while events flow. A relay that
-    # takes over after a crash resends the events of about this long, and JetStream drops them.
-    record_interval: float = 0.25
     # Seconds JetStream remembers message ids for deduplication.
     duplicate_window: float = 600.0
     max_backoff: float = 5.0
@@ -174,9 +171,6 @@ class OutboxRelay:
         # While leader: the published position, and when the lease must be renewed (monotonic).
         self._cursor: int | None = None
         self._renew_at = 0.0
-        # The published position as the database has it, and when it was written (monotonic).
-        self._recorded: int | None = None
-        self._recorded_at = 0.0
 
     def wake(self) -> None:
         """Tell the relay that new events were committed, so it publishes without waiting.
@@ -251,14 +245,10 @@ class OutboxRelay:
         """Publish one batch if this relay holds the lease; return how many were published."""
         if not await self._hold_lease():
             return 0
-        if self._cursor is not None and self._cursor != self._recorded:
-            await self._record_cursor(force=False)
-            if not self.is_leader:
-                return 0
         client = await self._connect()
         async with read_connection(self.engine, "reading the outbox") as connection:
             if self._cursor is None:
-                self._cursor = self._recorded = await published_position_of(connection, self.config.stream_name)
+                self._cursor = await published_position_of(connection, self.config.stream_name)
             batch = await read_all(connection, after_position=self._cursor, limit=self.config.batch_size)
         if not batch:
             return 0
@@ -274,7 +264,7 @@ class OutboxRelay:
         if self.is_leader:
             self._renew_at = renewed_at + self.config.lease_ttl / 3
         else:
-            self._cursor = self._recorded = None
+            self._cursor = None
         return self.is_leader
 
     async def _publish(self, client: NatsClient, batch: list[StoredEvent]) -> int:
@@ -324,22 +314,12 @@ class OutboxRelay:
         finally:
             acks.forget(acknowledged for _, acknowledged in waiting)
             if published_upto:
-                self._cursor = published_upto
-                await self._record_cursor(force=unsent is not None)
+                await self._advance_cursor(published_upto)
         if unsent is not None:
             raise unsent
         return published_upto
 
-    async def _record_cursor(self, *, force: bool) -> None:
-        """Write the published position once record_interval has passed since the last write.
-
-        The write is fenced by the holder id, so a relay that lost its lease finds out here.
-        """
-        if self._cursor is None or self._cursor == self._recorded:
-            return
-        if not force and time.monotonic() - self._recorded_at < self.config.record_interval:
-            return
-        position = self._cursor
+    async def _advance_cursor(self, position: int) -> None:
         async with statement_connection(self.engine, "recording the published position") as connection:
             result = await connection.execute(
                 relay_state_table.update()
@@ -355,10 +335,9 @@ class OutboxRelay:
             # database's cursor after winning the lease again.
             logger.warning("relay %s lost its lease before recording position %d", self.holder_id, position)
             self.is_leader = False
-            self._cursor = self._recorded = None
+            self._cursor = None
             return
-        self._recorded = position
-        self._recorded_at = time.monotonic()
+        self._cursor = position
 
     async def _acquire_lease(self) -> bool:
         now = utc_now()
@@ -397,8 +376,6 @@ class OutboxRelay:
 
     async def _release(self) -> None:
         try:
-            if self.is_leader:
-                await self._record_cursor(force=True)
             if self.is_leader:
                 async with self.engine.begin() as connection:
                     await connection.execute(

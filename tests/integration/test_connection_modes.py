@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common.db import create_engine, read_connection, statement_connection
 from modelward_common.eventstore import EventContext, NewEvent, append, metadata
-from modelward_common.relay import OutboxRelay, RelayConfig, published_position_of
+from modelward_common.relay import OutboxRelay, RelayConfig
 
 
 async def test_postgresql_reads_run_without_transaction(fresh_pg_url) -> None:
@@ -60,27 +60,10 @@ async def test_statement_connection_commits_each_write(database_url) -> None:
         await engine.dispose()
 
 
-async def _event_store(url: str) -> AsyncEngine:
-    engine = create_engine(url)
+async def test_relay_reads_once_per_wake(fresh_pg_url, nats_server, nats_prefix) -> None:
+    engine = create_engine(fresh_pg_url())
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
-    return engine
-
-
-async def _append_and_publish(engine: AsyncEngine, relay: OutboxRelay, version: int) -> None:
-    """Append version `version` of stream-a, wake the relay and wait until it has published it."""
-    context = EventContext(actor="user:test@example.com")
-    async with engine.begin() as connection:
-        await append(connection, "stream-a", version - 1, [NewEvent("ModelTagsSet", b"", "models/a")], context)
-    relay.wake()
-    deadline = time.monotonic() + 10
-    while relay.published_count < version and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert relay.published_count == version
-
-
-async def test_relay_reads_once_per_wake(fresh_pg_url, nats_server, nats_prefix) -> None:
-    engine = await _event_store(fresh_pg_url())
     reads: list[str] = []
 
     def count_outbox_reads(_conn, _cursor, statement: str, *_args: object) -> None:
@@ -99,79 +82,20 @@ async def test_relay_reads_once_per_wake(fresh_pg_url, nats_server, nats_prefix)
         while not reads and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
+        context = EventContext(actor="user:test@example.com")
         for version in (1, 2, 3):
+            async with engine.begin() as connection:
+                await append(connection, "stream-a", version - 1, [NewEvent("ModelTagsSet", b"", "models/a")], context)
             before = len(reads)
-            await _append_and_publish(engine, relay, version)
+            relay.wake()
+            deadline = time.monotonic() + 10
+            while relay.published_count < version and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert relay.published_count == version
             await asyncio.sleep(0.2)
             # One read returned the event; an empty read after it would cost round trips for nothing.
             assert len(reads) - before == 1
     finally:
         await relay.stop()
-        await asyncio.wait_for(task, timeout=30)
-        await engine.dispose()
-
-
-async def test_relay_records_position_once_per_interval(fresh_pg_url, nats_server, nats_prefix) -> None:
-    engine = await _event_store(fresh_pg_url())
-    writes: list[str] = []
-
-    def count_position_writes(_conn, _cursor, statement: str, *_args: object) -> None:
-        if statement.startswith("UPDATE relay_state SET published_position"):
-            writes.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count_position_writes)
-    config = RelayConfig(
-        nats_url=nats_server.url, stream_name=f"{nats_prefix}_RECORD", subject_prefix=nats_prefix,
-        service="registry", source="urn:modelward:registry", poll_interval=0.05, record_interval=60,
-    )
-    relay = OutboxRelay(engine, config)
-    task = asyncio.create_task(relay.run())
-    try:
-        for version in range(1, 6):
-            await _append_and_publish(engine, relay, version)
-        # Five batches published, one position written: the first, before the interval began.
-        assert len(writes) == 1
-    finally:
-        await relay.stop()
-        await asyncio.wait_for(task, timeout=30)
-    # Stopping writes the last position, so a relay that starts next resends nothing.
-    assert len(writes) == 2
-    async with engine.connect() as connection:
-        assert await published_position_of(connection, config.stream_name) == 5
-    await engine.dispose()
-
-
-async def test_relay_taking_over_resends_unrecorded_tail_once(fresh_pg_url, nats_server, nats_prefix, nats_client) -> None:
-    engine = await _event_store(fresh_pg_url())
-    config = RelayConfig(
-        nats_url=nats_server.url, stream_name=f"{nats_prefix}_TAIL", subject_prefix=nats_prefix,
-        service="registry", source="urn:modelward:registry", poll_interval=0.05, record_interval=60, lease_ttl=1,
-    )
-    crashed = OutboxRelay(engine, config, holder_id="crashed")
-
-    async def crash() -> None:  # a relay that dies records nothing and keeps its lease until it expires
-        return None
-
-    crashed._release = crash  # type: ignore[method-assign]
-    task = asyncio.create_task(crashed.run())
-    for version in range(1, 6):
-        await _append_and_publish(engine, crashed, version)
-    await crashed.stop()
-    await asyncio.wait_for(task, timeout=30)
-    async with engine.connect() as connection:
-        assert await published_position_of(connection, config.stream_name) == 1
-
-    successor = OutboxRelay(engine, config, holder_id="successor")
-    task = asyncio.create_task(successor.run())
-    try:
-        deadline = time.monotonic() + 10
-        while successor.published_count < 4 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        # It resent positions 2 to 5; JetStream dropped them as repeats of their message ids.
-        assert successor.published_count == 4
-        info = await nats_client.jetstream().stream_info(config.stream_name)
-        assert info.state.messages == 5
-    finally:
-        await successor.stop()
         await asyncio.wait_for(task, timeout=30)
         await engine.dispose()
