@@ -1,7 +1,7 @@
 """`serve --workers N`: worker processes on one port, run as one registry by a supervisor.
 
 Each test starts the registry as a real process tree and looks at it through /proc: which
-processes are the workers, and which worker holds which client connection.
+processes are the workers, and which worker owns which client connection.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -89,15 +90,15 @@ def connections_by_process(port: int, pids: set[int], state: str = ESTABLISHED) 
                 fields = line.split()
                 if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
                     inodes.add(fields[9])
-    held: dict[int, set[str]] = {pid: set() for pid in pids}
+    owned: dict[int, set[str]] = {pid: set() for pid in pids}
     for pid in pids:
         with contextlib.suppress(OSError):
             for fd in Path(f"/proc/{pid}/fd").iterdir():
                 with contextlib.suppress(OSError):
                     link = os.readlink(fd)
                     if link.startswith("socket:[") and link[8:-1] in inodes:
-                        held[pid].add(link[8:-1])
-    return held
+                        owned[pid].add(link[8:-1])
+    return owned
 
 
 async def wait_serving(target: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -114,11 +115,29 @@ async def wait_serving(target: str, process: subprocess.Popen[bytes], log: Path)
     raise AssertionError(f"the registry did not serve within 60 s:\n{log.read_text()}")
 
 
-async def serving_workers(target: str, process: subprocess.Popen[bytes], log: Path) -> set[int]:
-    """Wait until the registry serves and both its workers run; return their process ids."""
-    await wait_serving(target, process, log)
-    await wait_for(lambda: len(children_of(process.pid)) == 2, "two workers")
-    return children_of(process.pid)
+@dataclass
+class Workers:
+    """A registry started with --workers 2 that serves, and the process ids of its workers."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    pids: set[int]
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def running_workers(database_url: str, nats_url: str, prefix: str, log: Path, *extra: str) -> AsyncIterator[Workers]:
+    """Start the registry with two workers, wait until it serves and both workers run."""
+    port = free_port()
+    with supervisor(serve_command(database_url, nats_url, prefix, port, *extra), log) as process:
+        target = f"127.0.0.1:{port}"
+        await wait_serving(target, process, log)
+        await wait_for(lambda: len(children_of(process.pid)) == 2, "two workers")
+        yield Workers(process, port, log, children_of(process.pid))
 
 
 async def wait_for(condition, what: str, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -148,13 +167,9 @@ async def connect_across(target: str, port: int, workers: set[int], count: int) 
 
 
 async def test_workers_share_port_page_tokens_and_relay(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
-    port = free_port()
-    target = f"127.0.0.1:{port}"
-    log = tmp_path / "registry.log"
     # No --page-token-key: the supervisor must give both workers one key.
-    with supervisor(serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port), log) as process:
-        workers = await serving_workers(target, process, log)
-        by_worker = await connect_across(target, port, workers, 16)
+    async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, tmp_path / "registry.log") as registry:
+        by_worker = await connect_across(registry.target, registry.port, registry.pids, 16)
         # 16 connections all on one of two workers would happen once in 32,768 runs.
         assert all(by_worker.values()), {pid: len(stubs) for pid, stubs in by_worker.items()}
         first, second = (stubs[0] for stubs in by_worker.values())
@@ -200,11 +215,9 @@ async def wait_for_stream_count(js, stream: str, count: int) -> None:  # type: i
 
 
 async def test_killed_worker_is_replaced_and_stop_is_clean(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
-    port = free_port()
-    target = f"127.0.0.1:{port}"
     log = tmp_path / "registry.log"
-    with supervisor(serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port), log) as process:
-        workers = await serving_workers(target, process, log)
+    async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, log) as registry:
+        process, port, target, workers = registry.process, registry.port, registry.target, registry.pids
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
         await wait_for(lambda: len(children_of(process.pid) - {victim}) == 2, "a new worker in place of the killed one")
@@ -227,13 +240,10 @@ async def test_killed_worker_is_replaced_and_stop_is_clean(fresh_pg_url, nats_se
 
 
 async def test_workers_exit_when_supervisor_is_killed(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
-    port = free_port()
-    log = tmp_path / "registry.log"
-    with supervisor(serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port), log) as process:
-        workers = await serving_workers(f"127.0.0.1:{port}", process, log)
-        process.kill()
-        process.wait()
-        await wait_for(lambda: not any(alive(pid) for pid in workers), "workers outliving their supervisor", 30)
+    async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, tmp_path / "registry.log") as registry:
+        registry.process.kill()
+        registry.process.wait()
+        await wait_for(lambda: not any(alive(pid) for pid in registry.pids), "workers outliving their supervisor", 30)
 
 
 def run_to_exit(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -305,12 +315,9 @@ async def test_failing_worker_backs_off_while_others_serve(fresh_pg_url, nats_se
     key = tmp_path / "signing.pem"
     key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    port = free_port()
-    target = f"127.0.0.1:{port}"
     log = tmp_path / "registry.log"
-    command = serve_command(fresh_pg_url(), nats_server.url, nats_prefix, port, "--audit-signing-key", str(key))
-    with supervisor(command, log) as process:
-        workers = await serving_workers(target, process, log)
+    async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, log, "--audit-signing-key", str(key)) as registry:
+        process, target, workers = registry.process, registry.target, registry.pids
         # Without its key a new worker fails at start, as after a botched key rotation.
         moved = key.rename(tmp_path / "moved.pem")
         victim = min(workers)

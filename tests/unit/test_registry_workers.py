@@ -1,4 +1,4 @@
-"""The pieces of `serve --workers`: the held address, the wake datagrams and the relay's wake."""
+"""The pieces of `serve --workers`: the reserved address, the wake datagrams and the relay's wake."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from modelward_registry.workers import (
 
 
 def test_port_zero_becomes_one_port_workers_can_share() -> None:
-    held, listen = reserve_address("127.0.0.1:0")
+    reserved, listen = reserve_address("127.0.0.1:0")
     try:
         host, port = listen.rsplit(":", 1)
         assert host == "127.0.0.1"
         assert int(port) > 0
-        # A worker binds the same port with SO_REUSEPORT while the supervisor holds it.
+        # A worker binds the same port with SO_REUSEPORT while the supervisor keeps it bound.
         worker = socket.socket()
         worker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         worker.bind(("127.0.0.1", int(port)))
@@ -39,7 +39,7 @@ def test_port_zero_becomes_one_port_workers_can_share() -> None:
         with socket.socket() as other, pytest.raises(OSError):
             other.bind(("127.0.0.1", int(port)))
     finally:
-        for sock in held:
+        for sock in reserved:
             sock.close()
 
 
@@ -57,14 +57,14 @@ def test_port_another_program_listens_on_is_refused(reuse_port: bool) -> None:
 
 def test_bracketed_ipv6_address_keeps_its_brackets() -> None:
     try:
-        held, listen = reserve_address("[::1]:0")
+        reserved, listen = reserve_address("[::1]:0")
     except WorkersFailed as error:
         pytest.skip(f"no IPv6 loopback here: {error}")
     try:
         assert listen.startswith("[::1]:")
         assert int(listen.rsplit(":", 1)[1]) > 0
     finally:
-        for sock in held:
+        for sock in reserved:
             sock.close()
 
 

@@ -88,7 +88,7 @@ class RegistryApp:
     """A running registry: call start(), then stop()."""
 
     config: RegistryConfig
-    # The other workers of one `serve --workers N`, told of this worker's commits.
+    # The other workers of one `serve --workers N`, notified of this worker's commits.
     peers: WorkerPeers | None = None
     engine: AsyncEngine = field(init=False)
     registry: Registry = field(init=False)

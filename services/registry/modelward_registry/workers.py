@@ -73,8 +73,12 @@ class WorkersFailed(Exception):
 def reserve_address(listen: str) -> tuple[list[socket.socket], str]:
     """Bind every address of `listen` with SO_REUSEPORT, without listening.
 
-    Return the bound sockets, to hold while the workers run, and `listen` with its port resolved
-    when it was 0. Raise WorkersFailed when the address is malformed or another program uses it.
+    Return the bound sockets, to keep open while the workers run, and `listen` with its port
+    resolved when it was 0. Raise WorkersFailed when the address is malformed or another program
+    uses it.
+
+    NOTE: the check runs once, at start. A program of the same user that sets SO_REUSEPORT and
+    binds the port later still joins the workers and receives some of the connections.
     """
     host, port = _split_listen(listen)
     try:
@@ -124,7 +128,7 @@ def _probe(listen: str, family: int, address: tuple[object, ...]) -> int | None:
     None for an address family this host lacks, such as ::1 without IPv6.
     """
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # SO_REUSEADDR lets connections in TIME_WAIT from an earlier run stay, not listeners.
+        # With SO_REUSEADDR, connections of an earlier run in TIME_WAIT do not fail the bind; a listener does.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
