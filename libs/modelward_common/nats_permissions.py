@@ -6,7 +6,8 @@ The permissions name the requests that nats-py 2.16 sends, checked against nats-
 tests/e2e/test_nats_permissions.py:
 
 - relay: `STREAM.INFO.<own stream>`, `STREAM.CREATE.<own stream>` (once, when it is missing),
-  then a publish on the event subject, whose JetStream ack comes back on `_INBOX.>`;
+  `STREAM.MSG.GET.<own stream>` (the stream's last event, when it takes the lease), then a
+  publish on the event subject, whose JetStream ack comes back on `_INBOX.>`;
 - consumer: `STREAM.INFO.<read stream>`, `CONSUMER.INFO` and `CONSUMER.CREATE.<stream>.<durable>.<filter>`
   (older servers: `CONSUMER.DURABLE.CREATE.<stream>.<durable>`), `CONSUMER.MSG.NEXT.<stream>.<durable>`,
   and acks, naks and terms on `$JS.ACK.<stream>.<durable>.>`.
@@ -72,6 +73,7 @@ def _service_permissions(own_subjects: str, own_stream: str, read_stream: str, d
         own_subjects,
         f"$JS.API.STREAM.INFO.{own_stream}",
         f"$JS.API.STREAM.CREATE.{own_stream}",
+        f"$JS.API.STREAM.MSG.GET.{own_stream}",
     ]
     for subject in _consume_subjects(read_stream, durable):
         if subject not in publish:

@@ -2,9 +2,16 @@
 
 One relay per service database publishes at a time. Replicas compete for a lease row in
 `relay_state`; the holder renews it while it runs and every cursor update is fenced by it, so a
-relay that lost its lease (paused, partitioned) cannot move the cursor. Two relays may still
-overlap for at most one batch around a lease change; JetStream drops those repeats because
+relay that lost its lease (paused, partitioned) cannot move the cursor, and a relay publishes a
+batch only within half the lease time since it last renewed the lease, by its own clock. Two relays may
+still overlap for at most one batch around a lease change; JetStream drops those repeats because
 every message carries `Nats-Msg-Id` = the event id, and consumers deduplicate by event id too.
+
+The recorded position may lag the stream: a relay that stopped between JetStream's
+acknowledgement and the database update leaves events that are stored but not recorded. A
+relay taking the lease therefore resumes after the stream's last event when that is further on
+than the recorded position, so such events are not stored a second time even after the stream's
+duplicate window has forgotten their ids.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from modelward_common.auth.nats_options import NatsSecurity
-from modelward_common.cloudevents import headers_for, subject_for
+from modelward_common.cloudevents import MSG_ID_HEADER, headers_for, subject_for
 from modelward_common.db import read_connection, statement_connection, text_column
-from modelward_common.eventstore import StoredEvent, metadata, read_all
+from modelward_common.eventstore import StoredEvent, events_table, metadata, read_all
 from modelward_common.timeutil import UtcDateTime, utc_now
 
 logger = logging.getLogger(__name__)
@@ -73,15 +80,38 @@ def default_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def stream_subjects(config: RelayConfig) -> str:
+    """Return the subjects of the service's events: `<subject_prefix>.<service>.v1.>`."""
+    return f"{config.subject_prefix}.{config.service}.v1.>"
+
+
+def overlap_seconds(config: RelayConfig) -> float:
+    """Return the longest time two relays may both publish around a lease change."""
+    return config.lease_ttl + config.publish_timeout
+
+
 async def ensure_stream(client: NatsClient, config: RelayConfig) -> None:
-    """Create the service's JetStream stream with file storage if it does not exist yet."""
+    """Create the service's JetStream stream with file storage if it does not exist yet.
+
+    A stream that exists keeps its settings. The relay warns when that stream's duplicate window
+    is shorter than two relays may overlap, because JetStream then stores some repeats twice.
+    """
     js = client.jetstream()
-    subjects = [f"{config.subject_prefix}.{config.service}.v1.>"]
+    subjects = [stream_subjects(config)]
     try:
-        await js.stream_info(config.stream_name)
-        return
+        info = await js.stream_info(config.stream_name)
     except NotFoundError:
-        pass
+        info = None
+    if info is not None:
+        window = info.config.duplicate_window or 0.0
+        if window < overlap_seconds(config):
+            logger.warning(
+                "JetStream stream %s forgets message ids after %.1f s, less than the %.1f s two relays may "
+                "overlap around a lease change; repeats after that are stored twice. Raise the stream's "
+                "duplicate_window to at least %.0f s",
+                config.stream_name, window, overlap_seconds(config), overlap_seconds(config),
+            )
+        return
     await js.add_stream(
         name=config.stream_name,
         subjects=subjects,
@@ -171,6 +201,8 @@ class OutboxRelay:
         # While leader: the published position, and when the lease must be renewed (monotonic).
         self._cursor: int | None = None
         self._renew_at = 0.0
+        # Monotonic time after which this relay publishes nothing until it renews the lease.
+        self._publish_until = 0.0
 
     def wake(self) -> None:
         """Tell the relay that new events were committed, so it publishes without waiting.
@@ -246,14 +278,62 @@ class OutboxRelay:
         if not await self._hold_lease():
             return 0
         client = await self._connect()
-        async with read_connection(self.engine, "reading the outbox") as connection:
+        if self._cursor is None:
+            await self._resume(client)
             if self._cursor is None:
-                self._cursor = await published_position_of(connection, self.config.stream_name)
+                return 0
+        async with read_connection(self.engine, "reading the outbox") as connection:
             batch = await read_all(connection, after_position=self._cursor, limit=self.config.batch_size)
         if not batch:
             return 0
+        if time.monotonic() >= self._publish_until:
+            # Paused or slowed since the lease was renewed: another relay may hold it by now.
+            logger.warning(
+                "relay %s dropped the batch after position %d because it stalled past its lease margin (half the "
+                "lease time); it renews the lease before publishing again",
+                self.holder_id, self._cursor,
+            )
+            self.is_leader = False
+            self._cursor = None
+            return 0
         await self._publish(client, batch)
         return len(batch)
+
+    async def _resume(self, client: NatsClient) -> None:
+        """Set the cursor after taking the lease: the recorded position, or the stream's last event.
+
+        The stream's last event is further on when a relay stopped between JetStream's
+        acknowledgement and recording the position. Its id is looked up in this database. An id
+        that is not found there (a stream shared with another database, or a database restored
+        from an older backup) leaves the recorded position in force.
+        """
+        last_id = await self._last_stored_event_id(client)
+        async with read_connection(self.engine, "reading the published position") as connection:
+            recorded = await published_position_of(connection, self.config.stream_name)
+            stored = await position_of_event(connection, last_id) if last_id else None
+        if last_id and stored is None:
+            logger.warning(
+                "relay %s: the last event on stream %s (id %s) was not found in this database, so it resumes "
+                "after the recorded position %d",
+                self.holder_id, self.config.stream_name, last_id, recorded,
+            )
+        if stored is not None and stored > recorded:
+            logger.warning(
+                "relay %s: stream %s already contains events up to position %d, past the recorded position %d, "
+                "so it resumes after %d",
+                self.holder_id, self.config.stream_name, stored, recorded, stored,
+            )
+            await self._advance_cursor(stored)
+            return
+        self._cursor = recorded
+
+    async def _last_stored_event_id(self, client: NatsClient) -> str:
+        """Return the message id of the stream's last event, or "" for an empty stream."""
+        try:
+            message = await client.jetstream().get_last_msg(self.config.stream_name, stream_subjects(self.config))
+        except NotFoundError:
+            return ""
+        return (message.headers or {}).get(MSG_ID_HEADER, "")
 
     async def _hold_lease(self) -> bool:
         """Renew the lease once a third of its time has passed; between renewals trust it."""
@@ -263,6 +343,8 @@ class OutboxRelay:
         self.is_leader = await self._acquire_lease()
         if self.is_leader:
             self._renew_at = renewed_at + self.config.lease_ttl / 3
+            # Half the lease is left for clock differences between the hosts of the replicas.
+            self._publish_until = renewed_at + self.config.lease_ttl / 2
         else:
             self._cursor = None
         return self.is_leader
@@ -396,6 +478,16 @@ class OutboxRelay:
                 logger.debug("relay %s closing NATS failed: %s", self.holder_id, error)
         self._client = None
         self._acks = None
+
+
+async def position_of_event(connection: AsyncConnection, event_id: str) -> int | None:
+    """Return the position of the event with this id, or None when it is not in the database."""
+    try:
+        event_uuid = str(uuid.UUID(event_id))
+    except ValueError:
+        return None
+    value = await connection.scalar(sa.select(events_table.c.position).where(events_table.c.event_id == event_uuid))
+    return None if value is None else int(value)
 
 
 async def published_position_of(connection: AsyncConnection, stream_name: str) -> int:

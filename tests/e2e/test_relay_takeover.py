@@ -1,0 +1,212 @@
+"""A relay taking the lease resumes after what the stream already holds, not only the recorded position.
+
+A relay can stop after JetStream stored a batch and before the database recorded it. The stream's
+duplicate window hides the repeats only while it keeps their ids. A relay that comes back later
+must not store them a second time, out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelward_common import relay as relay_module
+from modelward_common.db import create_engine
+from modelward_common.relay import OutboxRelay, RelayConfig, relay_state_table
+from tests.support.builders import new_model, new_version
+from tests.support.registry import registry_config, running_registry
+
+EVENTS = 6
+
+
+async def _registry_events(database_url: str, nats_url: str, prefix: str) -> None:
+    """Write EVENTS events with the relay off."""
+    quiet = registry_config(database_url, nats_url, prefix, run_relay=False)
+    async with running_registry(quiet) as registry:
+        await registry.stub.CreateModel(new_model("takeover"))
+        for seed in range(EVENTS - 1):
+            await registry.stub.CreateModelVersion(new_version("takeover", seed=f"t{seed}"))
+
+
+def _relay_config(nats_url: str, prefix: str, **overrides: float) -> RelayConfig:
+    return RelayConfig(
+        nats_url=nats_url, stream_name=f"{prefix}_REGISTRY", subject_prefix=prefix, service="registry",
+        source="urn:modelward:registry", poll_interval=0.02, **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _running(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def _wait_published(relay: OutboxRelay, count: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while relay.published_count < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert relay.published_count >= count, relay.last_error
+
+
+async def _stream_positions(nats_client, prefix: str) -> list[int]:
+    js = nats_client.jetstream()
+    info = await js.stream_info(f"{prefix}_REGISTRY")
+    positions = []
+    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
+        try:
+            message = await js.get_msg(f"{prefix}_REGISTRY", seq=sequence)
+        except NotFoundError:  # deleted
+            continue
+        positions.append(int(message.headers["ce-position"]))
+    return positions
+
+
+async def _set_recorded_position(engine, prefix: str, position: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            relay_state_table.update()
+            .where(relay_state_table.c.name == f"{prefix}_REGISTRY")
+            .values(published_position=position, holder=None, lease_expires_at=None)
+        )
+
+
+async def _recorded_position(engine, prefix: str) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(
+            sa.select(relay_state_table.c.published_position).where(relay_state_table.c.name == f"{prefix}_REGISTRY")
+        ))
+
+
+async def _add_stream(nats_client, prefix: str, duplicate_window: float) -> None:
+    await nats_client.jetstream().add_stream(StreamConfig(
+        name=f"{prefix}_REGISTRY", subjects=[f"{prefix}.registry.v1.>"], storage=StorageType.FILE,
+        duplicate_window=duplicate_window,
+    ))
+
+
+@contextlib.asynccontextmanager
+async def _all_published(database_url: str, nats_url: str, prefix: str, nats_client) -> AsyncIterator[AsyncEngine]:
+    """Publish every event through one relay to a stream with a 0.5 s duplicate window."""
+    await _registry_events(database_url, nats_url, prefix)
+    await _add_stream(nats_client, prefix, duplicate_window=0.5)
+    engine = create_engine(database_url)
+    try:
+        async with _running(OutboxRelay(engine, _relay_config(nats_url, prefix))) as first:
+            await _wait_published(first, EVENTS)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def test_takeover_after_duplicate_window_stores_nothing_twice(
+    fresh_pg_url, nats_server, nats_prefix, nats_client
+) -> None:
+    async with _all_published(fresh_pg_url(), nats_server.url, nats_prefix, nats_client) as engine:
+        # As if the relay had stopped before recording its last batches.
+        await _set_recorded_position(engine, nats_prefix, 2)
+        await asyncio.sleep(1.0)
+        async with _running(OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))) as second:
+            deadline = time.monotonic() + 10
+            while await _recorded_position(engine, nats_prefix) < EVENTS and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            assert second.published_count == 0
+        assert await _recorded_position(engine, nats_prefix) == EVENTS
+        assert await _stream_positions(nats_client, nats_prefix) == list(range(1, EVENTS + 1))
+
+
+async def test_stream_tail_from_elsewhere_leaves_recorded_position(
+    fresh_pg_url, nats_server, nats_prefix, nats_client, caplog
+) -> None:
+    """A last message whose id is not in this database (a stream shared by mistake, a database
+    restored from an older backup) does not move the cursor, and the relay warns."""
+    database_url = fresh_pg_url()
+    await _registry_events(database_url, nats_server.url, nats_prefix)
+    await _add_stream(nats_client, nats_prefix, duplicate_window=600)
+    js = nats_client.jetstream()
+    await js.publish(f"{nats_prefix}.registry.v1.ModelCreated", b"x", headers={"Nats-Msg-Id": str(uuid.uuid4())})
+    await js.publish(f"{nats_prefix}.registry.v1.ModelCreated", b"y", headers={"Nats-Msg-Id": "not-a-uuid"})
+    engine = create_engine(database_url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="modelward_common.relay"):
+            async with _running(OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))) as relay:
+                await _wait_published(relay, EVENTS)
+        assert "not-a-uuid" in caplog.text
+        assert "was not found in this database" in caplog.text
+        assert await _recorded_position(engine, nats_prefix) == EVENTS
+    finally:
+        await engine.dispose()
+
+
+async def test_deleted_tail_message_resumes_from_the_one_before(
+    fresh_pg_url, nats_server, nats_prefix, nats_client
+) -> None:
+    """The stream's last event is found by subject, so a deleted last message does not hide it."""
+    async with _all_published(fresh_pg_url(), nats_server.url, nats_prefix, nats_client) as engine:
+        js = nats_client.jetstream()
+        info = await js.stream_info(f"{nats_prefix}_REGISTRY")
+        await js.delete_msg(f"{nats_prefix}_REGISTRY", info.state.last_seq)
+        await _set_recorded_position(engine, nats_prefix, 1)
+        await asyncio.sleep(1.0)
+        async with _running(OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))) as second:
+            await _wait_published(second, 1)
+        # Positions 2 to EVENTS - 1 were in the stream, so only the deleted last one is sent again.
+        assert await _stream_positions(nats_client, nats_prefix) == list(range(1, EVENTS + 1))
+
+
+async def test_short_duplicate_window_is_reported(fresh_pg_url, nats_server, nats_prefix, nats_client, caplog) -> None:
+    database_url = fresh_pg_url()
+    await _registry_events(database_url, nats_server.url, nats_prefix)
+    await _add_stream(nats_client, nats_prefix, duplicate_window=2)
+    engine = create_engine(database_url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="modelward_common.relay"):
+            async with _running(OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))) as relay:
+                await _wait_published(relay, EVENTS)
+        assert "forgets message ids after 2.0 s" in caplog.text
+        assert "duplicate_window to at least 15 s" in caplog.text
+    finally:
+        await engine.dispose()
+
+
+async def test_paused_relay_drops_its_batch(
+    fresh_pg_url, nats_server, nats_prefix, nats_client, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay that stalls between reading a batch and sending it (a long GC pause, a stopped
+    process) may have lost the lease meanwhile, so it drops the batch and renews the lease first."""
+    database_url = fresh_pg_url()
+    await _registry_events(database_url, nats_server.url, nats_prefix)
+    real_read_all = relay_module.read_all
+    stalls = [0.7]
+
+    async def slow_read_all(*args, **kwargs):
+        events = await real_read_all(*args, **kwargs)
+        if stalls and events:
+            await asyncio.sleep(stalls.pop())
+        return events
+
+    monkeypatch.setattr(relay_module, "read_all", slow_read_all)
+    engine = create_engine(database_url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="modelward_common.relay"):
+            relay = OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix, lease_ttl=1.0))
+            async with _running(relay):
+                await _wait_published(relay, EVENTS)
+        assert "past its lease margin" in caplog.text
+        assert await _stream_positions(nats_client, nats_prefix) == list(range(1, EVENTS + 1))
+    finally:
+        await engine.dispose()
