@@ -82,22 +82,43 @@ def create_events_table_without_chain(connection: sa.Connection) -> None:
     sa.Table("events", sa.MetaData(), *_event_columns(), _stream_version_key()).create(connection)
 
 
-_APPEND_LOCK = sa.text(f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})")
 _INSERT = events_table.insert()
 _CHAIN_HEAD = (
     sa.select(events_table.c.position, events_table.c.event_hash).order_by(events_table.c.position.desc()).limit(1)
 )
-# PostgreSQL: the chain head and the new positions in one round trip. It runs after the append
-# lock is taken, in a statement of its own, so its snapshot includes the last holder's commit.
-# Positions are part of the hashed bytes, so they come from the column's sequence before the
-# insert. Rolled-back appends leave gaps, which the chain tolerates because each event names its
-# predecessor.
-_HEAD_AND_POSITIONS = sa.text(
-    "SELECT head.position, head.event_hash, "
-    "ARRAY(SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, :count)) "
-    "FROM (SELECT 1) AS one "
-    "LEFT JOIN (SELECT position, event_hash FROM events ORDER BY position DESC LIMIT 1) AS head ON true"
-)
+
+# PostgreSQL: one call takes the append lock, reads the chain head and allocates the new
+# positions. A PL/pgSQL function because each query of a VOLATILE function takes a new snapshot
+# in READ COMMITTED, so the head read after the lock includes the last holder's commit. A single
+# SELECT would read with the snapshot taken before it waited for the lock. Positions are part of
+# the hashed bytes, so they come from the column's sequence before the insert. Rolled-back
+# appends leave gaps, which the chain tolerates because each event names its predecessor.
+APPEND_HEAD_FUNCTION = "modelward_append_head"
+_CREATE_APPEND_HEAD_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {APPEND_HEAD_FUNCTION}(
+    event_count integer, OUT head_position bigint, OUT head_hash varchar, OUT positions bigint[]
+) LANGUAGE plpgsql VOLATILE AS $function$
+BEGIN
+    PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+    SELECT e.position, e.event_hash INTO head_position, head_hash
+        FROM events AS e ORDER BY e.position DESC LIMIT 1;
+    positions := ARRAY(
+        SELECT nextval(pg_get_serial_sequence('events', 'position')) FROM generate_series(1, event_count)
+    );
+END
+$function$
+"""
+_APPEND_HEAD = sa.text(f"SELECT head_position, head_hash, positions FROM {APPEND_HEAD_FUNCTION}(:count)")
+
+
+def add_append_head_function(connection: sa.Connection) -> None:
+    """Create the PostgreSQL function that appends call first (SQLite has no functions and needs none)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_CREATE_APPEND_HEAD_FUNCTION)
+
+
+# Databases made with metadata.create_all (tests, tools) get the function with the table.
+sa.event.listen(events_table, "after_create", sa.DDL(_CREATE_APPEND_HEAD_FUNCTION).execute_if(dialect="postgresql"))
 
 
 class ConcurrencyConflict(Aborted):
@@ -190,19 +211,17 @@ async def append_many(connection: AsyncConnection, appends: Sequence[PendingAppe
     appends = [item for item in appends if item.new_events]
     if not appends:
         return []
+    count = sum(len(item.new_events) for item in appends)
     if connection.dialect.name == "postgresql":
         # Positions come from a sequence, allocated at insert time, but transactions commit
         # in any order. A relay that reads "position > last published" could then pass over a
-        # lower position that commits later and never publish it. Holding this lock from the
-        # insert to the commit makes positions become visible in the order they were
+        # lower position that commits later and never publish it. Holding the append lock from
+        # the insert to the commit makes positions become visible in the order they were
         # allocated. The same lock keeps the hash chain linear: the appender reads the newest
         # event's hash and inserts its own events before any other appender can.
         # Callers append last in their transaction so the lock is held briefly.
         # SQLite needs no lock because it runs one writing transaction at a time.
-        await connection.execute(_APPEND_LOCK)
-    count = sum(len(item.new_events) for item in appends)
-    if connection.dialect.name == "postgresql":
-        head = (await connection.execute(_HEAD_AND_POSITIONS, {"count": count})).one()
+        head = (await connection.execute(_APPEND_HEAD, {"count": count})).one()
         previous_position, previous_hash = (int(head[0]), str(head[1])) if head[0] is not None else (0, hashchain.GENESIS_HASH)
         allocated = sorted(int(value) for value in head[2])
     else:

@@ -304,6 +304,44 @@ async def test_append_many_matches_single_appends(database_url) -> None:
     await engine.dispose()
 
 
+async def test_append_waiting_for_lock_links_to_new_head(fresh_pg_url) -> None:
+    """An append that waited for the append lock must read the head its predecessor committed.
+
+    A single statement would read with the snapshot taken before it waited, link to the old head
+    and fork the chain. The first transaction holds the lock while the second one waits for it.
+    """
+    engine = create_engine(fresh_pg_url())
+    await prepare_database(engine)
+    context = EventContext(actor="user:ana@example.com")
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with engine.begin() as connection:
+            await eventstore.append(connection, "a", 0, [NewEvent(type="Tested", payload=b"1", subject="a")], context)
+            holding.set()
+            await release.wait()
+
+    async def second() -> None:
+        await holding.wait()
+        async with engine.begin() as connection:
+            await eventstore.append(connection, "b", 0, [NewEvent(type="Tested", payload=b"2", subject="b")], context)
+
+    try:
+        tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+        await holding.wait()
+        await asyncio.sleep(0.3)
+        release.set()
+        await asyncio.gather(*tasks)
+        async with engine.connect() as connection:
+            events = await eventstore.read_all(connection)
+    finally:
+        await engine.dispose()
+    assert [event.stream_id for event in events] == ["a", "b"]
+    assert events[1].previous_position == events[0].position
+    assert events[1].previous_hash == events[0].event_hash
+
+
 async def test_append_many_conflict_writes_nothing(database_url) -> None:
     engine = create_engine(database_url)
     await prepare_database(engine)

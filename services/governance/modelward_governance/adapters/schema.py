@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, text_column
-from modelward_common.eventstore import create_events_table_without_chain, metadata
+from modelward_common.eventstore import add_append_head_function, create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.relay import relay_state_table
 from modelward_common.timeutil import UtcDateTime
@@ -241,4 +241,5 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "monitoring: reference profiles, configs, window state, windows, alerts", _create_monitoring_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
     Migration(4, "monitoring: window arrival and due times, to close windows by time", _add_window_due_time),
+    Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
 ]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, text_column
-from modelward_common.eventstore import create_events_table_without_chain, metadata
+from modelward_common.eventstore import add_append_head_function, create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.request_ids import MAX_REQUEST_ID
 from modelward_common.relay import relay_state_table
@@ -124,4 +124,5 @@ MIGRATIONS = (
     Migration(2, "inbox, progress and dead letters of event consumers", _create_consumer_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
     Migration(4, "principal states applied from governance's events", _create_principal_states),
+    Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
 )
