@@ -76,6 +76,13 @@ class RelayConfig:
     nats_security: NatsSecurity = field(default_factory=NatsSecurity)
 
 
+# A condition that turns synchronous_commit off for the rest of the statement's transaction, so
+# PostgreSQL commits the position update without waiting for the WAL flush (the setting is read
+# at commit, before a local setting ends). A crash of PostgreSQL may then lose the last recorded
+# positions. That costs nothing: a relay taking the lease resumes after the stream's last event.
+_ASYNCHRONOUS_COMMIT = sa.select(sa.func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off"
+
+
 def default_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -403,14 +410,15 @@ class OutboxRelay:
 
     async def _advance_cursor(self, position: int) -> None:
         async with statement_connection(self.engine, "recording the published position") as connection:
+            conditions = [
+                relay_state_table.c.name == self.config.stream_name,
+                relay_state_table.c.holder == self.holder_id,
+                relay_state_table.c.published_position < position,
+            ]
+            if connection.dialect.name == "postgresql":
+                conditions.append(_ASYNCHRONOUS_COMMIT)
             result = await connection.execute(
-                relay_state_table.update()
-                .where(
-                    relay_state_table.c.name == self.config.stream_name,
-                    relay_state_table.c.holder == self.holder_id,
-                    relay_state_table.c.published_position < position,
-                )
-                .values(published_position=position, published_at=utc_now())
+                relay_state_table.update().where(*conditions).values(published_position=position, published_at=utc_now())
             )
         if result.rowcount == 0:
             # Another relay took the lease and may have moved the cursor: start over from the

@@ -210,3 +210,29 @@ async def test_paused_relay_drops_its_batch(
         assert await _stream_positions(nats_client, nats_prefix) == list(range(1, EVENTS + 1))
     finally:
         await engine.dispose()
+
+
+async def test_position_update_skips_flush_wait(fresh_pg_url, nats_server, nats_prefix) -> None:
+    """The relay records its position without waiting for PostgreSQL's WAL flush, and the
+    setting that does it ends with that statement's transaction instead of staying on the
+    pooled connection."""
+    database_url = fresh_pg_url()
+    await _registry_events(database_url, nats_server.url, nats_prefix)
+    engine = create_engine(database_url, pool_size=1)
+    updates: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("UPDATE relay_state SET published_position"):
+            updates.append(statement)
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with _running(OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))) as relay:
+            await _wait_published(relay, EVENTS)
+        async with engine.connect() as connection:
+            setting = await connection.scalar(sa.text("SHOW synchronous_commit"))
+    finally:
+        await engine.dispose()
+    assert updates
+    assert all("set_config" in statement for statement in updates)
+    assert setting == "on"
