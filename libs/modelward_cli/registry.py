@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from modelward_cli.common import EXIT_PRECONDITION, print_error
+from modelward_common.arguments import database_url_argument
 from modelward_common.db import create_engine
 from modelward_common.errors import FailedPrecondition
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="rebuild the registry's read tables from its event log; stop the registry first",
     )
     rebuild.add_argument(
-        "--database-url", default=_default_database_url(),
+        "--database-url", type=database_url_argument, default=_default_database_url(),
         help="SQLAlchemy URL of the registry database (env MODELWARD_REGISTRY_DATABASE_URL, "
              "default: registry.sqlite in the data folder of 'modelward up', %(default)s)",
     )

@@ -1,4 +1,4 @@
-"""Number parsers for command-line flags, shared by the CLI and both services.
+"""Parsers for command-line flags, shared by the CLI and both services.
 
 Python's float() also takes "nan" and "inf", and int() takes negatives. No timeout, interval,
 count or limit can use those values, so each parser here refuses them and names the value and
@@ -10,6 +10,8 @@ import argparse
 import math
 import re
 from collections.abc import Callable
+
+from modelward_common.db import async_database_url
 
 
 def positive_float(text: str) -> float:
@@ -93,3 +95,11 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give a number such as 30")
     return value
+
+
+def database_url_argument(text: str) -> str:
+    """Parse a database URL, giving a URL without a driver its async one (db.async_database_url)."""
+    try:
+        return async_database_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -82,8 +82,34 @@ def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+# The async drivers modelward runs on, and the schemes without a driver that mean them.
+_ASYNC_SCHEMES = ("postgresql+asyncpg", "sqlite+aiosqlite")
+_DEFAULT_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+def async_database_url(url: str) -> str:
+    """Return the URL with its async driver: `postgresql://` and `postgres://` become
+    `postgresql+asyncpg://`, `sqlite://` becomes `sqlite+aiosqlite://`.
+
+    Raises ValueError for another driver or a text that is no URL. The message names only the
+    scheme, because the rest of a database URL may hold a password.
+    """
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme in _ASYNC_SCHEMES:
+        return url
+    if separator and scheme in _DEFAULT_DRIVERS:
+        return f"{_DEFAULT_DRIVERS[scheme]}://{rest}"
+    named = f"scheme {scheme!r}" if separator else "a text without '://'"
+    raise ValueError(
+        f"invalid database URL ({named}): modelward runs on asyncpg and aiosqlite, so use "
+        "postgresql+asyncpg://user@host:port/database "
+        "or sqlite+aiosqlite:///path/to/file.sqlite"
+    )
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """Create an async engine with the settings modelward relies on for the URL's backend."""
+    url = async_database_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)

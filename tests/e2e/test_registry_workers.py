@@ -263,7 +263,7 @@ async def test_workers_error_hides_the_password(nats_server, nats_prefix) -> Non
     url = "mysql+aiomysql://registry:S3cretPassw0rd@127.0.0.1:1/registry"
     result = run_to_exit(serve_command(url, nats_server.url, nats_prefix, free_port()))
     assert result.returncode != 0
-    assert "'mysql+aiomysql' URL" in result.stderr
+    assert "invalid database URL (scheme 'mysql+aiomysql')" in result.stderr
     assert "S3cretPassw0rd" not in result.stderr
 
 

@@ -1,4 +1,5 @@
-"""Number flags of both services refuse values no interval, size or limit can take."""
+"""Flags of both services refuse values no interval, size or limit can take, and database URLs
+they cannot open with an async driver."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from modelward_common.arguments import (
     GRPC_INT_MAX,
+    database_url_argument,
     float_between,
     int_between,
     non_negative_float,
@@ -106,3 +108,27 @@ def test_range_error_names_the_bounds() -> None:
     with pytest.raises(argparse.ArgumentTypeError) as interval:
         float_between(0.1, 60, zero_turns_off=True)("0.001")
     assert "0 to turn it off" in str(interval.value)
+
+
+@pytest.mark.parametrize("text, url", [
+    ("postgresql://ana:secret@db:5432/registry", "postgresql+asyncpg://ana:secret@db:5432/registry"),
+    ("postgres://db/registry", "postgresql+asyncpg://db/registry"),
+    ("postgresql+asyncpg://db/registry", "postgresql+asyncpg://db/registry"),
+    ("sqlite:///data/registry.sqlite", "sqlite+aiosqlite:///data/registry.sqlite"),
+    ("sqlite+aiosqlite:///registry.sqlite", "sqlite+aiosqlite:///registry.sqlite"),
+])
+def test_database_url_gets_async_driver(text: str, url: str) -> None:
+    assert database_url_argument(text) == url
+
+
+@pytest.mark.parametrize("text, named", [
+    ("postgresql+psycopg2://ana:secret@db/registry", "scheme 'postgresql+psycopg2'"),
+    ("mysql://ana:secret@db/registry", "scheme 'mysql'"),
+    ("ana:secret@db/registry", "a text without '://'"),
+])
+def test_database_url_rejects_other_drivers(text: str, named: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        database_url_argument(text)
+    assert named in str(raised.value)
+    assert "postgresql+asyncpg://" in str(raised.value)
+    assert "secret" not in str(raised.value)

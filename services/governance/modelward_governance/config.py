@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelward_common.arguments import float_between, int_between, non_negative_float
+from modelward_common.arguments import database_url_argument, float_between, int_between, non_negative_float
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 
@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument("--listen", default=env("MODELWARD_GOVERNANCE_LISTEN", defaults.listen),
                         help="host:port of the gRPC server (env MODELWARD_GOVERNANCE_LISTEN, default %(default)s)")
-    parser.add_argument("--database-url", default=env("MODELWARD_GOVERNANCE_DATABASE_URL", defaults.database_url),
+    parser.add_argument("--database-url", type=database_url_argument, default=env("MODELWARD_GOVERNANCE_DATABASE_URL", defaults.database_url),
                         help="SQLAlchemy URL (env MODELWARD_GOVERNANCE_DATABASE_URL, default %(default)s)")
     parser.add_argument("--nats-url", default=env("MODELWARD_NATS_URL", defaults.nats_url),
                         help="NATS server URL (env MODELWARD_NATS_URL, default %(default)s)")

@@ -7,7 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from modelward_common.arguments import float_between, int_between, non_negative_float, non_negative_int
+from modelward_common.arguments import database_url_argument, float_between, int_between, non_negative_float, non_negative_int
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=env("MODELWARD_REGISTRY_WORKERS", str(defaults.workers)),
                         help="processes serving on the listening port together, each on its own core; more than 1 "
                              "needs a PostgreSQL database (env MODELWARD_REGISTRY_WORKERS, default %(default)s)")
-    parser.add_argument("--database-url", default=env("MODELWARD_REGISTRY_DATABASE_URL", defaults.database_url),
+    parser.add_argument("--database-url", type=database_url_argument, default=env("MODELWARD_REGISTRY_DATABASE_URL", defaults.database_url),
                         help="SQLAlchemy URL, postgresql+asyncpg://... or sqlite+aiosqlite:///path "
                              "(env MODELWARD_REGISTRY_DATABASE_URL, default %(default)s)")
     parser.add_argument("--nats-url", default=env("MODELWARD_NATS_URL", defaults.nats_url),
