@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,6 +65,21 @@ def json_column() -> sa.types.TypeEngine[Any]:
 
 def blob_column() -> sa.types.TypeEngine[bytes]:
     return sa.LargeBinary()
+
+
+def skip_column_statistics(connection: sa.Connection, columns: Mapping[str, Sequence[str]]) -> None:
+    """Stop PostgreSQL's ANALYZE from gathering statistics on these columns (table name to columns).
+
+    For JSONB and bytea columns that queries only read back whole and never filter or sort on.
+    ANALYZE otherwise detoasts and sorts a sample of their values on every pass, the costliest
+    part of analyzing such a table, and the planner never uses the result. SQLite has no
+    per-column statistics target.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for table, names in columns.items():
+        for name in names:
+            connection.exec_driver_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{name}" SET STATISTICS 0')
 
 
 def is_among(

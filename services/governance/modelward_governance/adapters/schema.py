@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
-from modelward_common.db import blob_column, json_column, text_column
+from modelward_common.db import blob_column, json_column, skip_column_statistics, text_column
 from modelward_common.eventstore import add_append_head_function, create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.relay import relay_state_table
@@ -236,10 +236,28 @@ def _add_window_due_time(connection: sa.Connection) -> None:
     )
 
 
+# Columns only read back whole: the encoded objects and event payloads.
+_WHOLE_VALUE_COLUMNS = {
+    "portfolio_models": ("data",),
+    "findings": ("data",),
+    "promotions": ("data",),
+    "redundancy_flags": ("data",),
+    "monitoring_windows": ("report",),
+    "monitoring_reference_profiles": ("profile",),
+    "monitoring_state": ("accumulator", "page_hinkley"),
+    "events": ("payload",),
+}
+
+
+def _skip_whole_value_statistics(connection: sa.Connection) -> None:
+    skip_column_statistics(connection, _WHOLE_VALUE_COLUMNS)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "event log, outbox, inbox, portfolio, findings, promotions, policies", _create_initial_schema),
     Migration(2, "monitoring: reference profiles, configs, window state, windows, alerts", _create_monitoring_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
     Migration(4, "monitoring: window arrival and due times, to close windows by time", _add_window_due_time),
     Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
+    Migration(6, "no planner statistics on columns only read back whole", _skip_whole_value_statistics),
 ]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
-from modelward_common.db import blob_column, json_column, text_column
+from modelward_common.db import blob_column, json_column, skip_column_statistics, text_column
 from modelward_common.eventstore import add_append_head_function, create_events_table_without_chain, metadata
 from modelward_common.migrations import Migration
 from modelward_common.request_ids import MAX_REQUEST_ID
@@ -119,10 +119,17 @@ def _create_principal_states(connection: sa.Connection) -> None:
     principal_states_table.create(connection)
 
 
+def _skip_whole_value_statistics(connection: sa.Connection) -> None:
+    # The version's encoded body and event payloads are only read back whole. Tags, metrics and
+    # hyperparameters keep their statistics, since List filters compare them.
+    skip_column_statistics(connection, {"model_versions": ("body",), "events": ("payload",)})
+
+
 MIGRATIONS = (
     Migration(1, "event log, relay state, projections and request ids", _create_initial_schema),
     Migration(2, "inbox, progress and dead letters of event consumers", _create_consumer_tables),
     Migration(3, "audit hash chain over the event log", add_hash_chain),
     Migration(4, "principal states applied from governance's events", _create_principal_states),
     Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
+    Migration(6, "no planner statistics on columns only read back whole", _skip_whole_value_statistics),
 )
