@@ -24,7 +24,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import nats
@@ -75,6 +75,9 @@ class RelayConfig:
     max_backoff: float = 5.0
     nats_security: NatsSecurity = field(default_factory=NatsSecurity)
 
+
+# Handed events kept at most; beyond that the relay reads the outbox instead.
+_MAX_HANDED_EVENTS = 4096
 
 # A condition that turns synchronous_commit off for the rest of the statement's transaction, so
 # PostgreSQL commits the position update without waiting for the WAL flush (the setting is read
@@ -210,6 +213,8 @@ class OutboxRelay:
         self._renew_at = 0.0
         # Monotonic time after which this relay publishes nothing until it renews the lease.
         self._publish_until = 0.0
+        # Events this process committed, handed over by committed(), in position order.
+        self._handed: list[StoredEvent] = []
 
     def wake(self) -> None:
         """Tell the relay that new events were committed, so it publishes without waiting.
@@ -219,6 +224,45 @@ class OutboxRelay:
         """
         if self.is_leader:
             self._wakeup.set()
+
+    def committed(self, events: Sequence[StoredEvent]) -> None:
+        """Take events this process has just committed, and publish them without reading them back.
+
+        Handed events only spare the relay a read: it publishes them when they follow its cursor
+        without a gap, and otherwise reads the outbox as after wake(). Events of other processes
+        and positions left unused by rolled-back appends cause such gaps. Call it only after the
+        commit.
+        """
+        if not self.is_leader:
+            return
+        if len(self._handed) + len(events) > _MAX_HANDED_EVENTS:
+            # The relay is behind. It reads the outbox, which contains these events too.
+            self._handed.clear()
+        else:
+            self._handed.extend(events)
+        self._wakeup.set()
+
+    def _take_handed(self) -> list[StoredEvent] | None:
+        """Return the handed events that follow the cursor without a gap (a batch at most), or None."""
+        assert self._cursor is not None
+        handed = self._handed
+        if not handed:
+            return None
+        if any(later.position < earlier.position for earlier, later in zip(handed, handed[1:])):
+            handed.sort(key=lambda event: event.position)
+        start = 0
+        while start < len(handed) and handed[start].position <= self._cursor:
+            start += 1
+        end = start
+        while (
+            end < len(handed)
+            and end - start < self.config.batch_size
+            and handed[end].position == (handed[end - 1].position if end > start else self._cursor) + 1
+        ):
+            end += 1
+        batch = handed[start:end]
+        del handed[:end]
+        return batch or None
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -289,8 +333,10 @@ class OutboxRelay:
             await self._resume(client)
             if self._cursor is None:
                 return 0
-        async with read_connection(self.engine, "reading the outbox") as connection:
-            batch = await read_all(connection, after_position=self._cursor, limit=self.config.batch_size)
+        batch = self._take_handed()
+        if batch is None:
+            async with read_connection(self.engine, "reading the outbox") as connection:
+                batch = await read_all(connection, after_position=self._cursor, limit=self.config.batch_size)
         if not batch:
             return 0
         if time.monotonic() >= self._publish_until:
@@ -354,6 +400,7 @@ class OutboxRelay:
             self._publish_until = renewed_at + self.config.lease_ttl / 2
         else:
             self._cursor = None
+            self._handed.clear()
         return self.is_leader
 
     async def _publish(self, client: NatsClient, batch: list[StoredEvent]) -> int:

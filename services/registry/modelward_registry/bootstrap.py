@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,6 +16,7 @@ from modelward_common.auth.store import ACCESS_MIGRATIONS, AccessDirectory
 from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
+from modelward_common.eventstore import StoredEvent
 from modelward_common.grpc_server import ServiceHost, serve_until_signalled
 from modelward_common.migrations import migrate, migrate_url
 from modelward_common.relay import OutboxRelay, RelayConfig
@@ -168,9 +169,13 @@ class RegistryApp:
         if self.relay is not None:
             self.relay.wake()
 
-    def _wake_relays(self) -> None:
-        """After a commit: whichever worker's relay holds the lease publishes the new events now."""
-        self._wake_own_relay()
+    def _wake_relays(self, events: Sequence[StoredEvent] = ()) -> None:
+        """After a commit: whichever worker's relay holds the lease publishes the new events now.
+
+        This worker's relay takes the events themselves, so it need not read them back.
+        """
+        if self.relay is not None:
+            self.relay.committed(events)
         if self.peers is not None:
             self.peers.notify()
 

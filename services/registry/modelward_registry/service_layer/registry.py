@@ -93,16 +93,19 @@ class Registry:
         engine: AsyncEngine,
         settings: RegistrySettings | None = None,
         *,
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[Sequence[eventstore.StoredEvent]], None] = lambda events: None,
         alias_cache: AliasCache | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings or RegistrySettings()
+        # Called after each commit with the events it recorded (the relay publishes them).
         self.on_commit = on_commit
         self.alias_cache = alias_cache if alias_cache is not None else AliasCache(AliasCacheSettings(max_entries=0))
         # Streams each open transaction changed (by id of its connection), dropped from the
         # alias cache once that transaction commits.
         self._changed_streams: dict[int, set[str]] = {}
+        # Events each open transaction recorded, by id of its connection, for on_commit.
+        self._recorded: dict[int, list[eventstore.StoredEvent]] = {}
         self._running: set[int | None] = set()
         self._version_groups: WriteGroups[_NewVersion, res.ModelVersion] = WriteGroups(
             self._create_versions, max_size=self.settings.max_group_size, key=_idempotency_key
@@ -130,9 +133,10 @@ class Registry:
             finally:
                 self._running.discard(key)
                 changed = self._changed_streams.pop(key, None)
+                recorded = self._recorded.pop(key, [])
             if changed:
                 self.alias_cache.drop(changed)
-            self.on_commit()
+            self.on_commit(recorded)
             return result
         raise Aborted(
             f"{operation} kept conflicting with concurrent changes to the same model; retry the request",
@@ -166,6 +170,7 @@ class Registry:
         await repo.save_aggregates(connection, aggregates)
         self._changed_streams.setdefault(id(connection), set()).update(aggregate.uid for aggregate in aggregates)
         stored = await eventstore.append_many(connection, appends)
+        self._recorded.setdefault(id(connection), []).extend(stored)
         for event in stored:
             logger.info(
                 "recorded %s on %s (event %s, stream %s v%d, request %s, actor %s)",
@@ -181,7 +186,8 @@ class Registry:
         """
         for key in [key for key in self._changed_streams if key not in self._running]:
             self.alias_cache.drop(self._changed_streams.pop(key))
-        self.on_commit()
+        recorded = [event for key in list(self._recorded) if key not in self._running for event in self._recorded.pop(key)]
+        self.on_commit(recorded)
 
     async def _load(
         self, connection: AsyncConnection, model_id: str, versions: Sequence[int] = (), *, field: str = "name"

@@ -1,8 +1,9 @@
-"""A relay taking the lease resumes after what the stream already holds, not only the recorded position.
+"""Where the relay publishes from: the stream's last event, the recorded position, handed events.
 
 A relay can stop after JetStream stored a batch and before the database recorded it. The stream's
 duplicate window hides the repeats only while it keeps their ids. A relay that comes back later
-must not store them a second time, out of order.
+must not store them a second time, out of order. Events the process hands over after commit are
+published without a read when they follow the cursor, and read from the outbox when they do not.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common import relay as relay_module
+from modelward_common import eventstore
 from modelward_common.db import create_engine
+from modelward_common.eventstore import EventContext, NewEvent
 from modelward_common.relay import OutboxRelay, RelayConfig, relay_state_table
+from modelward_registry.bootstrap import prepare_database
 from tests.support.builders import new_model, new_version
 from tests.support.registry import registry_config, running_registry
 
@@ -39,9 +43,10 @@ async def _registry_events(database_url: str, nats_url: str, prefix: str) -> Non
 
 
 def _relay_config(nats_url: str, prefix: str, **overrides: float) -> RelayConfig:
+    settings: dict[str, float] = {"poll_interval": 0.02, **overrides}
     return RelayConfig(
         nats_url=nats_url, stream_name=f"{prefix}_REGISTRY", subject_prefix=prefix, service="registry",
-        source="urn:modelward:registry", poll_interval=0.02, **overrides,
+        source="urn:modelward:registry", **settings,
     )
 
 
@@ -236,3 +241,47 @@ async def test_position_update_skips_flush_wait(fresh_pg_url, nats_server, nats_
     assert updates
     assert all("set_config" in statement for statement in updates)
     assert setting == "on"
+
+
+async def _append(engine, stream_id: str, version: int, *, commit: bool = True) -> list[eventstore.StoredEvent]:
+    context = EventContext(actor="user:ana@example.com")
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        stored = await eventstore.append(
+            connection, stream_id, version, [NewEvent(type="ModelCreated", payload=b"x", subject=f"models/{stream_id}")], context
+        )
+        await (transaction.commit() if commit else transaction.rollback())
+    return stored
+
+
+async def test_handed_events_publish_without_read(fresh_pg_url, nats_server, nats_prefix, nats_client, monkeypatch) -> None:
+    """Events handed over after commit that follow the cursor are published without reading the
+    outbox. After a gap (a position left by a rolled-back append) the relay reads the outbox."""
+    engine = create_engine(fresh_pg_url())
+    await prepare_database(engine)
+    reads: list[int] = []
+    real_read_all = relay_module.read_all
+
+    async def counting_read_all(*args, **kwargs):
+        reads.append(kwargs["after_position"])
+        return await real_read_all(*args, **kwargs)
+
+    monkeypatch.setattr(relay_module, "read_all", counting_read_all)
+    relay = OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix, poll_interval=60.0))
+    try:
+        async with _running(relay):
+            deadline = time.monotonic() + 10
+            while not reads and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            for version in range(3):
+                relay.committed(await _append(engine, "handed", version))
+            await _wait_published(relay, 3)
+            assert reads == [0]
+
+            await _append(engine, "rolled-back", 0, commit=False)
+            relay.committed(await _append(engine, "handed", 3))
+            await _wait_published(relay, 4)
+            assert reads == [0, 3]
+    finally:
+        await engine.dispose()
+    assert await _stream_positions(nats_client, nats_prefix) == [1, 2, 3, 5]
