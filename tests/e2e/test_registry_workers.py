@@ -239,6 +239,24 @@ async def test_killed_worker_is_replaced_and_stop_is_clean(fresh_pg_url, nats_se
         assert "registry workers stopped" in log.read_text()
 
 
+async def test_stopped_worker_is_killed_and_replaced(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
+    """A worker stopped by SIGSTOP keeps its listening socket, so the kernel would keep giving it
+    new connections that no one answers. Its heartbeats stop, and the supervisor replaces it."""
+    log = tmp_path / "registry.log"
+    async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, log) as registry:
+        process, port, target = registry.process, registry.port, registry.target
+        victim = min(registry.pids)
+        os.kill(victim, signal.SIGSTOP)
+        await wait_for(lambda: "sent no heartbeat for" in log.read_text(), "the supervisor notices the silence", 30)
+        await wait_for(lambda: len(children_of(process.pid) - {victim}) == 2, "a new worker in place of the stopped one")
+        replaced = children_of(process.pid)
+        assert not alive(victim)
+        await wait_for(lambda: all(connections_by_process(port, replaced, LISTEN).values()), "the new worker listening")
+        by_worker = await connect_across(target, port, replaced, 16)
+        assert all(by_worker.values()), {pid: len(stubs) for pid, stubs in by_worker.items()}
+        assert "exited with code -9" in log.read_text()
+
+
 async def test_workers_exit_when_supervisor_is_killed(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
     async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, tmp_path / "registry.log") as registry:
         registry.process.kill()

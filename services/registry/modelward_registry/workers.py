@@ -62,6 +62,11 @@ STEADY_AFTER = 60.0
 GIVE_UP_AFTER = 60.0
 # Seconds a worker may take from its start to serving.
 STARTUP_TIMEOUT = 60.0
+# A serving worker's event loop sends a heartbeat every HEARTBEAT_INTERVAL seconds. The
+# supervisor kills a worker without one for HEARTBEAT_TIMEOUT seconds (stopped by SIGSTOP, or its
+# loop blocked), because its listening socket would keep taking a share of new connections.
+HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_TIMEOUT = 10.0
 # Linux prctl option that sends the child a signal when its parent exits.
 _PR_SET_PDEATHSIG = 1
 
@@ -224,14 +229,24 @@ class _Worker:
     restart_at: float | None = None
     # Whether it reported serving; a worker that fails while it starts never does.
     serving: bool = False
+    # When its last message (the ready message or a heartbeat) came (monotonic).
+    heard_at: float = field(default_factory=time.monotonic)
 
     def check_serving(self) -> bool:
-        """Read the worker's ready message if it came, and return whether it serves now."""
-        if not self.serving and self.restart_at is None and self.ready.poll():
-            with contextlib.suppress(EOFError):
-                self.ready.recv()
-                self.serving = True
+        """Read the worker's messages that came (ready, heartbeats) and return whether it serves now."""
+        if self.restart_at is None:
+            with contextlib.suppress(EOFError, OSError):
+                while self.ready.poll():
+                    self.ready.recv()
+                    self.serving = True
+                    self.heard_at = time.monotonic()
         return self.serving and self.restart_at is None and self.process.is_alive()
+
+    def silent_for(self, now: float) -> float:
+        """Return the seconds since a serving worker's last message, 0 for a worker not serving."""
+        if not self.serving or self.restart_at is not None:
+            return 0.0
+        return now - self.heard_at
 
 
 class Supervisor:
@@ -307,6 +322,13 @@ class Supervisor:
             for worker in list(self.workers.values()):
                 if worker.restart_at is None and not worker.process.is_alive():
                     self._schedule_restart(worker, now)
+                elif worker.check_serving() and worker.silent_for(now) > HEARTBEAT_TIMEOUT:
+                    logger.error(
+                        "registry worker %d (pid %s) sent no heartbeat for %.0f s (stopped, or its event loop "
+                        "blocked); killing it",
+                        worker.index, worker.process.pid, worker.silent_for(now),
+                    )
+                    worker.process.kill()
                 elif worker.restart_at is not None and now >= worker.restart_at:
                     worker.ready.close()
                     self._start(worker.index, worker.failures)
@@ -363,11 +385,29 @@ def _worker_main(
     from modelward_registry.bootstrap import serve
 
     peers = WorkerPeers(peers_token, index, count)
+    heartbeats: list[asyncio.Task[None]] = []
+
+    def on_ready(port: int) -> None:
+        ready.send(port)
+        heartbeats.append(asyncio.get_running_loop().create_task(_send_heartbeats(ready), name="worker-heartbeat"))
+
     try:
-        asyncio.run(serve(config, peers=peers, on_ready=lambda port: ready.send(port)))
+        asyncio.run(serve(config, peers=peers, on_ready=on_ready))
     except DatabaseUnavailable as error:
         logger.error("%s", error)
         sys.exit(1)
+
+
+async def _send_heartbeats(ready: multiprocessing.connection.Connection) -> None:
+    """Tell the supervisor every HEARTBEAT_INTERVAL seconds that this worker's event loop runs."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL)
+        try:
+            ready.send(None)
+        except OSError as error:
+            # The supervisor is gone; PR_SET_PDEATHSIG stops this worker.
+            logger.warning("cannot send a heartbeat to the supervisor: %s", error)
+            return
 
 
 def _exit_with(supervisor: int) -> None:
