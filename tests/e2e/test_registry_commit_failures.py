@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import grpc
 import pytest
@@ -39,7 +41,7 @@ def _asyncpg_dsn(url: str) -> str:
     ("mode", "expected"),
     [("serialization", grpc.StatusCode.ABORTED), ("disconnect", grpc.StatusCode.UNAVAILABLE)],
 )
-async def test_commit_failure_status_and_recovery(fresh_pg_url, nats_server, nats_prefix, mode, expected) -> None:
+async def test_commit_failure_status_and_recovery(fresh_pg_url, nats_server, nats_prefix, nats_client, mode, expected) -> None:
     database_url = fresh_pg_url()
     config = registry_config(database_url, nats_server.url, nats_prefix)
     async with running_registry(config) as registry:
@@ -60,3 +62,13 @@ async def test_commit_failure_status_and_recovery(fresh_pg_url, nats_server, nat
             created = await registry.stub.CreateModelVersion(new_version("fragile", seed=f"ok{seed}"))
             assert created.version == seed + 1
         await admin.close()
+
+        # The relay publishes the committed events only: the failed commit's events are never
+        # handed to it, and its read of the outbox does not find them.
+        stream = config.stream_name
+        deadline = asyncio.get_running_loop().time() + 20
+        while (await nats_client.jetstream().stream_info(stream)).state.messages < 13:
+            assert asyncio.get_running_loop().time() < deadline, "the 13 committed events reach the stream"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert (await nats_client.jetstream().stream_info(stream)).state.messages == 13

@@ -104,7 +104,7 @@ class Registry:
         # Streams each open transaction changed (by id of its connection), dropped from the
         # alias cache once that transaction commits.
         self._changed_streams: dict[int, set[str]] = {}
-        # Events each open transaction recorded, by id of its connection, for on_commit.
+        # Events each transaction run by _execute recorded, by id of its connection, for on_commit.
         self._recorded: dict[int, list[eventstore.StoredEvent]] = {}
         self._running: set[int | None] = set()
         self._version_groups: WriteGroups[_NewVersion, res.ModelVersion] = WriteGroups(
@@ -121,6 +121,7 @@ class Registry:
                 async with transaction(self.engine, operation) as connection:
                     key = id(connection)
                     self._running.add(key)
+                    self._recorded[key] = []
                     result = await work(connection)
             except ConcurrencyConflict as conflict:
                 logger.info("%s: %s (attempt %d)", operation, conflict.message, attempt)
@@ -170,7 +171,10 @@ class Registry:
         await repo.save_aggregates(connection, aggregates)
         self._changed_streams.setdefault(id(connection), set()).update(aggregate.uid for aggregate in aggregates)
         stored = await eventstore.append_many(connection, appends)
-        self._recorded.setdefault(id(connection), []).extend(stored)
+        # Only _execute knows whether its transaction committed. Events of other transactions
+        # (the decision consumer's) are left to the relay's read of the outbox.
+        if id(connection) in self._recorded:
+            self._recorded[id(connection)].extend(stored)
         for event in stored:
             logger.info(
                 "recorded %s on %s (event %s, stream %s v%d, request %s, actor %s)",
@@ -186,8 +190,7 @@ class Registry:
         """
         for key in [key for key in self._changed_streams if key not in self._running]:
             self.alias_cache.drop(self._changed_streams.pop(key))
-        recorded = [event for key in list(self._recorded) if key not in self._running for event in self._recorded.pop(key)]
-        self.on_commit(recorded)
+        self.on_commit([])
 
     async def _load(
         self, connection: AsyncConnection, model_id: str, versions: Sequence[int] = (), *, field: str = "name"
