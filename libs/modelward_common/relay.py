@@ -2,10 +2,12 @@
 
 One relay per service database publishes at a time. Replicas compete for a lease row in
 `relay_state`; the holder renews it while it runs and every cursor update is fenced by it, so a
-relay that lost its lease (paused, partitioned) cannot move the cursor, and a relay publishes a
-batch only within half the lease time since it last renewed the lease, by its own clock. Two relays may
-still overlap for at most one batch around a lease change; JetStream drops those repeats because
-every message carries `Nats-Msg-Id` = the event id, and consumers deduplicate by event id too.
+relay that lost its lease (paused, partitioned) cannot move the cursor. A relay publishes a batch
+only within half the lease time since it last renewed the lease, by its own clock. Two relays may
+still overlap around a lease change. JetStream drops a repeat within its duplicate window, because
+every message carries `Nats-Msg-Id` = the event id, and rejects a later one, because the first
+message of each batch expects the stream's last sequence (see _publish). Consumers deduplicate by
+event id too.
 
 The recorded position may lag the stream: a relay that stopped between JetStream's
 acknowledgement and the database update leaves events that are stored but not recorded. A
@@ -28,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import nats
+import nats.errors
 import sqlalchemy as sa
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -76,6 +79,9 @@ class RelayConfig:
     nats_security: NatsSecurity = field(default_factory=NatsSecurity)
 
 
+# Seconds to wait for the stream's last event when taking the lease.
+_STREAM_READ_TIMEOUT = 2.0
+
 # Handed events kept at most; beyond that the relay reads the outbox instead.
 _MAX_HANDED_EVENTS = 4096
 
@@ -95,33 +101,15 @@ def stream_subjects(config: RelayConfig) -> str:
     return f"{config.subject_prefix}.{config.service}.v1.>"
 
 
-def overlap_seconds(config: RelayConfig) -> float:
-    """Return the longest time two relays may both publish around a lease change."""
-    return config.lease_ttl + config.publish_timeout
-
-
 async def ensure_stream(client: NatsClient, config: RelayConfig) -> None:
-    """Create the service's JetStream stream with file storage if it does not exist yet.
-
-    A stream that exists keeps its settings. The relay warns when that stream's duplicate window
-    is shorter than two relays may overlap, because JetStream then stores some repeats twice.
-    """
+    """Create the service's JetStream stream with file storage if it does not exist yet."""
     js = client.jetstream()
     subjects = [stream_subjects(config)]
     try:
-        info = await js.stream_info(config.stream_name)
-    except NotFoundError:
-        info = None
-    if info is not None:
-        window = info.config.duplicate_window or 0.0
-        if window < overlap_seconds(config):
-            logger.warning(
-                "JetStream stream %s forgets message ids after %.1f s, less than the %.1f s two relays may "
-                "overlap around a lease change; repeats after that are stored twice. Raise the stream's "
-                "duplicate_window to at least %.0f s",
-                config.stream_name, window, overlap_seconds(config), overlap_seconds(config),
-            )
+        await js.stream_info(config.stream_name)
         return
+    except NotFoundError:
+        pass
     await js.add_stream(
         name=config.stream_name,
         subjects=subjects,
@@ -136,14 +124,15 @@ class _Acknowledgements:
     """JetStream's replies to one client's publishes, each matched to its message by reply subject.
 
     One subscription on `<inbox>.*` serves every publish of the client. Each message gets the
-    reply subject `<inbox>.<n>` and a future that the reply completes: with None for a stored
-    message, with an exception when JetStream rejected it or no stream listens on the subject.
+    reply subject `<inbox>.<n>` and a future that the reply completes: with the Stored
+    acknowledgement, or with an exception when JetStream rejected the message or no stream
+    listens on the subject.
     """
 
     def __init__(self, inbox: str) -> None:
         self._inbox = inbox
-        self._pending: dict[str, asyncio.Future[None]] = {}
-        self._tokens: dict[asyncio.Future[None], str] = {}
+        self._pending: dict[str, asyncio.Future[Stored]] = {}
+        self._tokens: dict[asyncio.Future[Stored], str] = {}
         self._next = 0
 
     @classmethod
@@ -152,16 +141,16 @@ class _Acknowledgements:
         await client.subscribe(f"{acks._inbox}.*", cb=acks._on_reply)
         return acks
 
-    def expect(self) -> tuple[str, asyncio.Future[None]]:
+    def expect(self) -> tuple[str, asyncio.Future[Stored]]:
         """Return a reply subject for one message and the future its acknowledgement completes."""
         self._next += 1
         token = str(self._next)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._pending[token] = future
         self._tokens[future] = token
         return f"{self._inbox}.{token}", future
 
-    def forget(self, futures: Iterable[asyncio.Future[None]]) -> None:
+    def forget(self, futures: Iterable[asyncio.Future[Stored]]) -> None:
         """Stop waiting for these acknowledgements; a reply that comes later is dropped."""
         for future in futures:
             self._pending.pop(self._tokens.pop(future, ""), None)
@@ -183,13 +172,28 @@ class _Acknowledgements:
         error = reply.get("error") if isinstance(reply, dict) else "not a JSON object"
         if error:
             detail = error.get("description", error) if isinstance(error, dict) else error
-            future.set_exception(PublishRejected(f"JetStream rejected the event: {detail}"))
+            code = error.get("err_code", 0) if isinstance(error, dict) else 0
+            future.set_exception(PublishRejected(f"JetStream rejected the event: {detail}", code=code))
         else:
-            future.set_result(None)
+            future.set_result(Stored(sequence=int(reply.get("seq", 0)), duplicate=bool(reply.get("duplicate"))))
+
+
+@dataclass(frozen=True)
+class Stored:
+    """JetStream's acknowledgement of one message: its stream sequence, and whether it was a repeat."""
+
+    sequence: int
+    # A repeat within the duplicate window; sequence is then the first copy's.
+    duplicate: bool
 
 
 class PublishRejected(Exception):
     """An event that JetStream did not store."""
+
+    def __init__(self, message: str, *, code: int = 0) -> None:
+        super().__init__(message)
+        # JetStream's err_code, such as 10071 for a wrong last sequence; 0 when there is none.
+        self.code = code
 
 
 class OutboxRelay:
@@ -215,6 +219,9 @@ class OutboxRelay:
         self._publish_until = 0.0
         # Events this process committed, handed over by committed(), in position order.
         self._handed: list[StoredEvent] = []
+        # The stream's last sequence as this relay left it: the first message of each batch
+        # expects it, so a relay that resumes after a long stall cannot append stale events.
+        self._stream_sequence = 0
 
     def wake(self) -> None:
         """Tell the relay that new events were committed, so it publishes without waiting.
@@ -331,7 +338,9 @@ class OutboxRelay:
         client = await self._connect()
         if self._cursor is None:
             await self._resume(client)
-            if self._cursor is None:
+            # Reading the stream's end can take seconds (a missing permission waits for a
+            # timeout), so the lease is renewed when it is due before the batch.
+            if self._cursor is None or not await self._hold_lease():
                 return 0
         batch = self._take_handed()
         if batch is None:
@@ -361,6 +370,8 @@ class OutboxRelay:
         from an older backup) leaves the recorded position in force.
         """
         last_id = await self._last_stored_event_id(client)
+        info = await client.jetstream().stream_info(self.config.stream_name)
+        self._stream_sequence = info.state.last_seq or 0
         async with read_connection(self.engine, "reading the published position") as connection:
             recorded = await published_position_of(connection, self.config.stream_name)
             stored = await position_of_event(connection, last_id) if last_id else None
@@ -381,10 +392,24 @@ class OutboxRelay:
         self._cursor = recorded
 
     async def _last_stored_event_id(self, client: NatsClient) -> str:
-        """Return the message id of the stream's last event, or "" for an empty stream."""
+        """Return the message id of the stream's last event, or "" for an empty stream.
+
+        Also "" when the NATS user may not read stream messages (a registry upgraded before its
+        NATS permissions): the relay then resumes after the recorded position, as it did before
+        it read the stream, and warns.
+        """
         try:
-            message = await client.jetstream().get_last_msg(self.config.stream_name, stream_subjects(self.config))
+            message = await client.jetstream(timeout=_STREAM_READ_TIMEOUT).get_last_msg(
+                self.config.stream_name, stream_subjects(self.config)
+            )
         except NotFoundError:
+            return ""
+        except (TimeoutError, nats.errors.TimeoutError) as error:
+            logger.warning(
+                "relay %s could not read the last event of stream %s (%s: %s), so it resumes after the recorded "
+                "position; grant its NATS user $JS.API.STREAM.MSG.GET.%s",
+                self.holder_id, self.config.stream_name, type(error).__name__, error, self.config.stream_name,
+            )
             return ""
         return (message.headers or {}).get(MSG_ID_HEADER, "")
 
@@ -408,17 +433,20 @@ class OutboxRelay:
 
         Messages leave on one connection in position order, and each after the first names its
         predecessor in `Nats-Expected-Last-Msg-Id`, so JetStream rejects every message after one
-        it rejected: no event overtakes an earlier one. The cursor moves past the unbroken run of
-        acknowledged events from the start of the batch. The next step resends the rest; JetStream
-        drops the ones it already stored by their message ids. The first message of a batch
-        names no predecessor, so each step publishes at least one event even when the stream's
-        last message came from elsewhere (another relay around a lease change). When a send
-        fails (NATS gone, an event over the server's max_payload), the events sent before it are
-        still awaited and recorded, then the error is raised.
+        it rejected: no event overtakes an earlier one. The first names the stream's last
+        sequence as this relay left it in `Nats-Expected-Last-Sequence` (a sequence, because
+        nats-server restores the last message id after a restart only inside the duplicate
+        window). A relay that stalled while another took over therefore cannot append its stale
+        batch. A repeat within the duplicate window is dropped before that check. When the first
+        message is rejected the relay reads the stream's end again before the next batch.
+        The cursor moves past the unbroken run of acknowledged events from the start of the
+        batch. The next step resends the rest. When a send fails (NATS gone, an event over the
+        server's max_payload), the events sent before it are still awaited and recorded, then
+        the error is raised.
         """
         assert self._acks is not None
         acks = self._acks
-        waiting: list[tuple[StoredEvent, asyncio.Future[None]]] = []
+        waiting: list[tuple[StoredEvent, asyncio.Future[Stored]]] = []
         published_upto = 0
         unsent: Exception | None = None
         try:
@@ -428,6 +456,8 @@ class OutboxRelay:
                 headers = headers_for(event, source=self.config.source, service=self.config.service)
                 if previous:
                     headers[js_api.Header.EXPECTED_LAST_MSG_ID] = previous
+                elif self._stream_sequence:
+                    headers[js_api.Header.EXPECTED_LAST_SEQUENCE] = str(self._stream_sequence)
                 previous = event.event_id
                 reply, acknowledged = acks.expect()
                 try:
@@ -439,7 +469,16 @@ class OutboxRelay:
                 waiting.append((event, acknowledged))
             async with asyncio.timeout(self.config.publish_timeout):
                 for event, acknowledged in waiting:
-                    await acknowledged
+                    try:
+                        stored = await acknowledged
+                    except PublishRejected:
+                        if event is batch[0]:
+                            # The stream's end is not where this relay left it (another relay
+                            # published, or the stream lost or gained messages): read it again.
+                            self._cursor = None
+                        raise
+                    if not stored.duplicate:
+                        self._stream_sequence = stored.sequence
                     published_upto = event.position
                     self.published_count += 1
                     if logger.isEnabledFor(logging.DEBUG):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import time
 import uuid
@@ -22,6 +24,8 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelward_common import relay as relay_module
+from modelward_common.auth.nats_options import NatsSecurity
+from modelward_common.nats_server import NatsServer
 from modelward_common import eventstore
 from modelward_common.db import create_engine
 from modelward_common.eventstore import EventContext, NewEvent
@@ -173,21 +177,6 @@ async def test_deleted_tail_message_resumes_from_the_one_before(
         assert await _stream_positions(nats_client, nats_prefix) == list(range(1, EVENTS + 1))
 
 
-async def test_short_duplicate_window_is_reported(fresh_pg_url, nats_server, nats_prefix, nats_client, caplog) -> None:
-    database_url = fresh_pg_url()
-    await _registry_events(database_url, nats_server.url, nats_prefix)
-    await _add_stream(nats_client, nats_prefix, duplicate_window=2)
-    engine = create_engine(database_url)
-    try:
-        with caplog.at_level(logging.WARNING, logger="modelward_common.relay"):
-            async with _running(OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))) as relay:
-                await _wait_published(relay, EVENTS)
-        assert "forgets message ids after 2.0 s" in caplog.text
-        assert "duplicate_window to at least 15 s" in caplog.text
-    finally:
-        await engine.dispose()
-
-
 async def test_paused_relay_drops_its_batch(
     fresh_pg_url, nats_server, nats_prefix, nats_client, caplog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -285,3 +274,80 @@ async def test_handed_events_publish_without_read(fresh_pg_url, nats_server, nat
     finally:
         await engine.dispose()
     assert await _stream_positions(nats_client, nats_prefix) == [1, 2, 3, 5]
+
+
+async def test_stalled_relay_cannot_append_stale_batch(
+    fresh_pg_url, nats_server, nats_prefix, nats_client, caplog
+) -> None:
+    """A relay stalls after its lease check while another relay publishes the same events.
+    When it sends its batch after the duplicate window, JetStream rejects it, because the
+    batch's first message expects the stream's last sequence as that relay left it."""
+    database_url = fresh_pg_url()
+    await _registry_events(database_url, nats_server.url, nats_prefix)
+    await _add_stream(nats_client, nats_prefix, duplicate_window=0.5)
+    engine = create_engine(database_url)
+    try:
+        first = OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))
+        async with _running(first):
+            await _wait_published(first, EVENTS)
+        for version in range(4):
+            await _append(engine, "late", version)
+        # The stream contains positions 1 to EVENTS. The stalled relay reads the 4 later ones and waits.
+        stalled = OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix, lease_ttl=1.0))
+        gate = asyncio.Event()
+        publish = stalled._publish
+
+        async def publish_after_gate(client, batch):  # type: ignore[no-untyped-def]
+            await gate.wait()
+            return await publish(client, batch)
+
+        stalled._publish = publish_after_gate  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="modelward_common.relay"):
+            async with _running(stalled):
+                deadline = time.monotonic() + 10
+                while not stalled.is_leader and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                takeover = OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix, lease_ttl=1.0))
+                async with _running(takeover):
+                    await _wait_published(takeover, 4)
+                await asyncio.sleep(1.0)
+                gate.set()
+                deadline = time.monotonic() + 10
+                while "wrong last sequence" not in caplog.text and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+        assert "wrong last sequence" in caplog.text
+        assert await _stream_positions(nats_client, nats_prefix) == list(range(1, EVENTS + 5))
+    finally:
+        await engine.dispose()
+
+
+async def test_relay_without_message_read_permission_still_publishes(
+    fresh_pg_url, nats_prefix, nats_client, tmp_path, caplog
+) -> None:
+    """A registry upgraded before its NATS user may read stream messages keeps publishing from
+    the recorded position, and its warning names the permission to grant."""
+    from modelward_common.nats_permissions import NatsLayout, registry_permissions
+
+    layout = NatsLayout(subject_prefix=nats_prefix, registry_stream=f"{nats_prefix}_REGISTRY")
+    allowed = [subject for subject in registry_permissions(layout).publish if ".STREAM.MSG.GET." not in subject]
+    settings = tmp_path / "nats.conf"
+    settings.write_text(
+        "authorization { users = [ { user: relay, password: secret, permissions: { "
+        f"publish: {{allow: {json.dumps(allowed)}}}, subscribe: {{allow: [\"_INBOX.>\"]}} }} }} ] }}\n"
+    )
+    server = NatsServer(tmp_path / "nats", config_file=settings)
+    server.start()
+    database_url = fresh_pg_url()
+    await _registry_events(database_url, server.url.replace("nats://", "nats://relay:secret@"), nats_prefix)
+    engine = create_engine(database_url)
+    try:
+        config = dataclasses.replace(
+            _relay_config(server.url, nats_prefix), nats_security=NatsSecurity(user="relay", password="secret")
+        )
+        with caplog.at_level(logging.WARNING, logger="modelward_common.relay"):
+            async with _running(OutboxRelay(engine, config)) as relay:
+                await _wait_published(relay, EVENTS, timeout=30)
+        assert f"grant its NATS user $JS.API.STREAM.MSG.GET.{nats_prefix}_REGISTRY" in caplog.text
+    finally:
+        await engine.dispose()
+        server.stop()
