@@ -241,7 +241,7 @@ async def test_killed_worker_is_replaced_and_stop_is_clean(fresh_pg_url, nats_se
 
 async def test_stopped_worker_is_killed_and_replaced(fresh_pg_url, nats_server, nats_prefix, tmp_path) -> None:
     """A worker stopped by SIGSTOP keeps its listening socket, so the kernel would keep giving it
-    new connections that no one answers. Its heartbeats stop, and the supervisor replaces it."""
+    new connections that no process serves. Its heartbeats stop, and the supervisor replaces it."""
     log = tmp_path / "registry.log"
     async with running_workers(fresh_pg_url(), nats_server.url, nats_prefix, log) as registry:
         process, port, target = registry.process, registry.port, registry.target
