@@ -162,7 +162,9 @@ class _Acknowledgements:
             return
         self._tokens.pop(future, None)
         if message.headers and message.headers.get(js_api.Header.STATUS) == "503":
-            future.set_exception(PublishRejected("no JetStream stream listens on this subject; check the stream's subjects"))
+            future.set_exception(PublishRejected(
+                "no JetStream stream listens on this subject; check the stream's subjects", code=NO_STREAM
+            ))
             return
         try:
             reply = json.loads(message.data)
@@ -185,6 +187,10 @@ class Stored:
     sequence: int
     # A repeat within the duplicate window; sequence is then the first copy's.
     duplicate: bool
+
+
+# PublishRejected.code when no stream listens on the subject (NATS's "no responders" status).
+NO_STREAM = 503
 
 
 class PublishRejected(Exception):
@@ -471,11 +477,14 @@ class OutboxRelay:
                 for event, acknowledged in waiting:
                     try:
                         stored = await acknowledged
-                    except PublishRejected:
+                    except PublishRejected as rejected:
                         if event is batch[0]:
                             # The stream's end is not where this relay left it (another relay
                             # published, or the stream lost or gained messages): read it again.
                             self._cursor = None
+                        if rejected.code == NO_STREAM:
+                            # The stream was deleted: create it again before the next batch.
+                            self._stream_ready = False
                         raise
                     if not stored.duplicate:
                         self._stream_sequence = stored.sequence

@@ -351,3 +351,20 @@ async def test_relay_without_message_read_permission_still_publishes(
     finally:
         await engine.dispose()
         server.stop()
+
+
+async def test_deleted_stream_is_created_again(fresh_pg_url, nats_server, nats_prefix, nats_client) -> None:
+    """A stream deleted while the relay runs is created again, and the events after it follow."""
+    engine = create_engine(fresh_pg_url())
+    await prepare_database(engine)
+    relay = OutboxRelay(engine, _relay_config(nats_server.url, nats_prefix))
+    try:
+        async with _running(relay):
+            relay.committed(await _append(engine, "kept", 0))
+            await _wait_published(relay, 1)
+            await nats_client.jetstream().delete_stream(f"{nats_prefix}_REGISTRY")
+            relay.committed(await _append(engine, "kept", 1))
+            await _wait_published(relay, 2)
+    finally:
+        await engine.dispose()
+    assert await _stream_positions(nats_client, nats_prefix) == [2]
