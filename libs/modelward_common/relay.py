@@ -267,12 +267,10 @@ class OutboxRelay:
         while start < len(handed) and handed[start].position <= self._cursor:
             start += 1
         end = start
-        while (
-            end < len(handed)
-            and end - start < self.config.batch_size
-            and handed[end].position == (handed[end - 1].position if end > start else self._cursor) + 1
-        ):
+        next_position = self._cursor + 1
+        while end < len(handed) and end - start < self.config.batch_size and handed[end].position == next_position:
             end += 1
+            next_position += 1
         batch = handed[start:end]
         del handed[:end]
         return batch or None

@@ -171,8 +171,8 @@ class Registry:
         await repo.save_aggregates(connection, aggregates)
         self._changed_streams.setdefault(id(connection), set()).update(aggregate.uid for aggregate in aggregates)
         stored = await eventstore.append_many(connection, appends)
-        # Only _execute knows whether its transaction committed. Events of other transactions
-        # (the decision consumer's) are left to the relay's read of the outbox.
+        # Only _execute sees whether its transaction committed, so only its events are handed to
+        # the relay. Events of other transactions (the decision consumer's) are read from the outbox.
         if id(connection) in self._recorded:
             self._recorded[id(connection)].extend(stored)
         for event in stored:
