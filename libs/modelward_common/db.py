@@ -93,6 +93,17 @@ def is_among(
     return column.in_(list(values))
 
 
+def is_among_parameter(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+    """`column IN (:name)` for a statement built once, its values passed as a list to execute().
+
+    Building a statement costs more than running a prepared one, so hot statements are built once
+    per dialect: on PostgreSQL `column = ANY(:name)`, on SQLite an expanding IN list.
+    """
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
 def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
     return engine.dialect.name == "sqlite"
 

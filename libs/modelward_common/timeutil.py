@@ -54,14 +54,24 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def to_timestamp(value: dt.datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """The Timestamp of a datetime, a naive one read as UTC, as Timestamp.FromDatetime gives it.
+
+    Computed from the distance to the epoch, which costs a fifth of FromDatetime's time tuple;
+    every write converts a few times.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def from_timestamp(stamp: Timestamp) -> dt.datetime:
-    return stamp.ToDatetime(tzinfo=dt.UTC)
+    """The UTC datetime of a Timestamp, nanoseconds cut to microseconds, as Timestamp.ToDatetime gives it."""
+    return _EPOCH + dt.timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 
 def request_time(stamp: Timestamp, field: str) -> dt.datetime:

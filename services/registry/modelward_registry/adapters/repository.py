@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelward_common.db import is_among
+from modelward_common.db import is_among_parameter
 from modelward_common.timeutil import from_timestamp, to_timestamp
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters.schema import aliases_table, models_table, versions_table
@@ -161,14 +162,18 @@ async def load_aggregates(connection: AsyncConnection, model_ids: Iterable[str])
     Rows are locked in uid order, so two of these loads over overlapping models take the row
     locks in the same order and neither holds a row the other waits for.
     """
-    query = (
+    result = await connection.execute(_models_for_update(connection.dialect.name), {"model_ids": sorted(set(model_ids))})
+    return {row["model_id"]: aggregate_from_row(row) for row in result.mappings()}
+
+
+@functools.cache
+def _models_for_update(dialect: str) -> sa.Select[Any]:
+    return (
         sa.select(models_table)
-        .where(is_among(connection, models_table.c.model_id, sorted(set(model_ids))))
+        .where(is_among_parameter(dialect, models_table.c.model_id, "model_ids"))
         .order_by(models_table.c.uid)
         .with_for_update()
     )
-    result = await connection.execute(query)
-    return {row["model_id"]: aggregate_from_row(row) for row in result.mappings()}
 
 
 async def load_versions(connection: AsyncConnection, aggregate: ModelAggregate, numbers: Sequence[int]) -> None:

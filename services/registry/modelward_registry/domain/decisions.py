@@ -293,31 +293,35 @@ def check_new_version(version: res.ModelVersion) -> None:
     violations.raise_if_any()
 
 
+# The fields of a CreateModelVersion request that become the new version; the registry sets the rest.
+_CREATED_VERSION_FIELDS = frozenset(
+    {"description", "artifact", "signature", "lineage", "hyperparameters", "metrics", "feature_names", "tags"}
+)
+
+
 def decide_create_version(
     aggregate: ModelAggregate, version: res.ModelVersion, created_by: str, *, fields_checked: bool = False
 ) -> list[Message]:
-    """Return the events of a new version. With `fields_checked` the caller has run check_new_version."""
+    """Return the events of a new version. With `fields_checked` the caller has run check_new_version,
+    which checked every field but the parent version, since that needs the model."""
     if not fields_checked:
         check_new_version(version)
     aggregate.require_state(res.MODEL_STATE_ACTIVE, action="create a version")
-    violations = FieldViolations()
-    _check_lineage(version, "model_version.", aggregate.model.latest_version, violations)
-    violations.raise_if_any()
-    number = aggregate.model.latest_version + 1
-    created = res.ModelVersion(
-        version=number,
-        description=version.description,
-        artifact=version.artifact,
-        signature=version.signature,
-        lineage=version.lineage,
-        hyperparameters=dict(version.hyperparameters),
-        metrics=list(version.metrics),
-        feature_names=list(version.feature_names),
-        tags=dict(version.tags),
-        created_by=created_by,
-        stage=res.STAGE_NONE,
+    _check_parent_version(
+        version.lineage.parent_version, "model_version.lineage.parent_version", aggregate.model.latest_version
     )
-    return [ev.ModelVersionCreated(model_uid=aggregate.uid, model_version=created)]
+    event = ev.ModelVersionCreated(model_uid=aggregate.uid)
+    created = event.model_version
+    # One copy in C, then what the caller may not set is cleared, fields unknown to this registry too.
+    created.CopyFrom(version)
+    created.DiscardUnknownFields()
+    for field, _ in created.ListFields():
+        if field.name not in _CREATED_VERSION_FIELDS:
+            created.ClearField(field.name)
+    created.version = aggregate.model.latest_version + 1
+    created.created_by = created_by
+    created.stage = res.STAGE_NONE
+    return [event]
 
 
 def decide_update_version(aggregate: ModelAggregate, number: int, version: res.ModelVersion, paths: Sequence[str]) -> list[Message]:
