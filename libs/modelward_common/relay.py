@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -90,6 +91,23 @@ _MAX_HANDED_EVENTS = 4096
 # at commit, before a local setting ends). A crash of PostgreSQL may then lose the last recorded
 # positions. That costs nothing: a relay taking the lease resumes after the stream's last event.
 _ASYNCHRONOUS_COMMIT = sa.select(sa.func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off"
+
+
+@functools.cache
+def _record_position(dialect: str) -> sa.Update:
+    """The UPDATE that records a relay's published position, built once per dialect (it runs per batch)."""
+    conditions = [
+        relay_state_table.c.name == sa.bindparam("stream_key"),
+        relay_state_table.c.holder == sa.bindparam("holder_key"),
+        relay_state_table.c.published_position < sa.bindparam("upto"),
+    ]
+    if dialect == "postgresql":
+        conditions.append(_ASYNCHRONOUS_COMMIT)
+    return (
+        relay_state_table.update()
+        .where(*conditions)
+        .values(published_position=sa.bindparam("upto"), published_at=sa.bindparam("now"))
+    )
 
 
 def default_holder_id() -> str:
@@ -503,15 +521,9 @@ class OutboxRelay:
 
     async def _advance_cursor(self, position: int) -> None:
         async with statement_connection(self.engine, "recording the published position") as connection:
-            conditions = [
-                relay_state_table.c.name == self.config.stream_name,
-                relay_state_table.c.holder == self.holder_id,
-                relay_state_table.c.published_position < position,
-            ]
-            if connection.dialect.name == "postgresql":
-                conditions.append(_ASYNCHRONOUS_COMMIT)
             result = await connection.execute(
-                relay_state_table.update().where(*conditions).values(published_position=position, published_at=utc_now())
+                _record_position(connection.dialect.name),
+                {"stream_key": self.config.stream_name, "holder_key": self.holder_id, "upto": position, "now": utc_now()},
             )
         if result.rowcount == 0:
             # Another relay took the lease and may have moved the cursor: start over from the
