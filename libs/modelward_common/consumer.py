@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -167,6 +168,23 @@ _SEEN_AND_CLAIM_POSTGRESQL = sa.text(
     " UNION ALL SELECT 'progress', stream_id, last_version FROM inserted"
     " UNION ALL SELECT 'seen', event_id, 0 FROM seen"
 )
+
+@functools.cache
+def _seen_in_inbox(dialect: str) -> sa.Select[tuple[str]]:
+    return sa.select(inbox_table.c.event_id).where(
+        inbox_table.c.consumer == sa.bindparam("consumer"), is_among(dialect, inbox_table.c.event_id, "event_ids")
+    )
+
+
+@functools.cache
+def _progress_for_update(dialect: str) -> sa.Select[tuple[str, int]]:
+    return (
+        sa.select(progress_table.c.stream_id, progress_table.c.last_version)
+        .where(progress_table.c.consumer == sa.bindparam("consumer"), is_among(dialect, progress_table.c.stream_id, "stream_ids"))
+        .order_by(progress_table.c.stream_id)
+        .with_for_update()
+    )
+
 
 # PostgreSQL: a batch's inbox rows and advanced progress rows in one round trip.
 _FINISH_BATCH_POSTGRESQL = sa.text(
@@ -547,9 +565,7 @@ class EventConsumer:
     async def _seen_ids(self, connection: AsyncConnection, event_ids: Sequence[str]) -> set[str]:
         """Return which of the event ids the inbox has."""
         result = await connection.execute(
-            sa.select(inbox_table.c.event_id).where(
-                inbox_table.c.consumer == self.config.name, is_among(connection, inbox_table.c.event_id, sorted(set(event_ids)))
-            )
+            _seen_in_inbox(connection.dialect.name), {"consumer": self.config.name, "event_ids": sorted(set(event_ids))}
         )
         return set(result.scalars())
 
@@ -563,16 +579,10 @@ class EventConsumer:
         then cancels one of the two, and the consumer applies that batch again one event at a
         time, so nothing is lost.
         """
-        query = (
-            sa.select(progress_table.c.stream_id, progress_table.c.last_version)
-            .where(
-                progress_table.c.consumer == self.config.name,
-                is_among(connection, progress_table.c.stream_id, sorted(stream_ids)),
-            )
-            .order_by(progress_table.c.stream_id)
-            .with_for_update()
+        result = await connection.execute(
+            _progress_for_update(connection.dialect.name), {"consumer": self.config.name, "stream_ids": sorted(stream_ids)}
         )
-        return {stream_id: int(last) for stream_id, last in await connection.execute(query)}
+        return {stream_id: int(last) for stream_id, last in result}
 
     async def _claim_progress_rows(self, connection: AsyncConnection, stream_ids: set[str]) -> dict[str, int]:
         """Lock the streams' progress rows, creating the missing ones at version 0; return their versions.

@@ -82,22 +82,12 @@ def skip_column_statistics(connection: sa.Connection, columns: Mapping[str, Sequ
             connection.exec_driver_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{name}" SET STATISTICS 0')
 
 
-def is_among(
-    connection: AsyncConnection, column: sa.ColumnElement[Any], values: Iterable[Any]
-) -> sa.ColumnElement[bool]:
-    """`column IN (values)`. On PostgreSQL `column = ANY(:values)` with one array parameter, since
-    SQLAlchemy renders an IN list's placeholders again on every execution, which took about 6% of
-    governance's CPU with batches of 200 events."""
-    if connection.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(list(values))
+def is_among(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+    """`column IN (:name)`, its values passed as one list to execute(), for statements built once per dialect.
 
-
-def is_among_parameter(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
-    """`column IN (:name)` for a statement built once, its values passed as a list to execute().
-
-    Building a statement costs more than running a prepared one, so hot statements are built once
-    per dialect: on PostgreSQL `column = ANY(:name)`, on SQLite an expanding IN list.
+    Building a statement and its cache key costs more than running it, so the statements of
+    batches and groups are built once. On PostgreSQL this renders `column = ANY(:name)` with one
+    array parameter. On SQLite it renders an IN list that SQLAlchemy expands on each execution.
     """
     if dialect == "postgresql":
         return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))

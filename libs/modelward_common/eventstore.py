@@ -9,6 +9,7 @@ projection changes they cause, and a relay (relay.py) publishes them after commi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -264,14 +265,19 @@ async def append_many(connection: AsyncConnection, appends: Sequence[PendingAppe
     return [StoredEvent(**row) for row in rows]
 
 
+@functools.cache
+def _stream_versions(dialect: str) -> sa.Select[Any]:
+    return (
+        sa.select(events_table.c.stream_id, sa.func.max(events_table.c.stream_version))
+        .where(is_among(dialect, events_table.c.stream_id, "stream_ids"))
+        .group_by(events_table.c.stream_id)
+    )
+
+
 async def stream_versions(connection: AsyncConnection, stream_ids: Sequence[str]) -> dict[str, int]:
     """Return the current version of each stream, 0 for streams without events."""
     versions = dict.fromkeys(stream_ids, 0)
-    result = await connection.execute(
-        sa.select(events_table.c.stream_id, sa.func.max(events_table.c.stream_version))
-        .where(is_among(connection, events_table.c.stream_id, sorted(versions)))
-        .group_by(events_table.c.stream_id)
-    )
+    result = await connection.execute(_stream_versions(connection.dialect.name), {"stream_ids": sorted(versions)})
     versions.update({stream_id: int(version) for stream_id, version in result})
     return versions
 
@@ -311,16 +317,19 @@ async def read_stream(
     return [stored_event(row) for row in result]
 
 
+_READ_ALL = (
+    sa.select(events_table)
+    .where(events_table.c.position > sa.bindparam("after"))
+    .order_by(events_table.c.position)
+    .limit(sa.bindparam("limit"))
+)
+
+
 async def read_all(
     connection: AsyncConnection, *, after_position: int = 0, limit: int = 1000
 ) -> list[StoredEvent]:
     """Return up to `limit` events in global order after `after_position`."""
-    result = await connection.execute(
-        sa.select(events_table)
-        .where(events_table.c.position > after_position)
-        .order_by(events_table.c.position)
-        .limit(limit)
-    )
+    result = await connection.execute(_READ_ALL, {"after": after_position, "limit": limit})
     return [stored_event(row) for row in result]
 
 

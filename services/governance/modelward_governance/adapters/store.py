@@ -7,6 +7,7 @@ import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,13 +65,18 @@ async def load_model(connection: AsyncConnection, uid: str, *, for_update: bool 
 
 async def lock_models(connection: AsyncConnection, uids: Iterable[str]) -> dict[str, PortfolioModel]:
     """Lock the portfolio rows of the models in uid order and return the models that exist."""
-    result = await connection.execute(
+    result = await connection.execute(_models_for_update(connection.dialect.name), {"uids": sorted(set(uids))})
+    return {uid: codec.load(PortfolioModel, data) for uid, data in result}
+
+
+@functools.cache
+def _models_for_update(dialect: str) -> sa.Select[Any]:
+    return (
         sa.select(portfolio_table.c.uid, portfolio_table.c.data)
-        .where(is_among(connection, portfolio_table.c.uid, sorted(set(uids))))
+        .where(is_among(dialect, portfolio_table.c.uid, "uids"))
         .order_by(portfolio_table.c.uid)
         .with_for_update()
     )
-    return {uid: codec.load(PortfolioModel, data) for uid, data in result}
 
 
 async def load_model_by_name(connection: AsyncConnection, model_id: str) -> PortfolioModel | None:
@@ -132,14 +138,18 @@ async def open_findings(connection: AsyncConnection, model_uid: str) -> list[Fin
     return [codec.load(Finding, data) for (data,) in result]
 
 
+@functools.cache
+def _open_findings(dialect: str) -> sa.Select[Any]:
+    return sa.select(findings_table.c.model_uid, findings_table.c.data).where(
+        is_among(dialect, findings_table.c.model_uid, "uids"), findings_table.c.is_open.is_(True)
+    )
+
+
 async def open_findings_of(connection: AsyncConnection, model_uids: Iterable[str]) -> dict[str, list[Finding]]:
     """Return the open findings of each model, with an empty list for models that have none."""
     uids = sorted(set(model_uids))
     found: dict[str, list[Finding]] = {uid: [] for uid in uids}
-    result = await connection.execute(
-        sa.select(findings_table.c.model_uid, findings_table.c.data)
-        .where(is_among(connection, findings_table.c.model_uid, uids), findings_table.c.is_open.is_(True))
-    )
+    result = await connection.execute(_open_findings(connection.dialect.name), {"uids": uids})
     for uid, data in result:
         found[uid].append(codec.load(Finding, data))
     return found
@@ -326,40 +336,45 @@ class BatchReads:
     stream_versions: dict[str, int]
 
 
-async def batch_reads(connection: AsyncConnection, model_uids: Iterable[str]) -> BatchReads:
-    """Read the policy revision, the inactive principals and the models' open findings, flagged
-    pairs and stream versions in one round trip: the parts are joined with UNION ALL as rows of
-    (kind, key, other key, value), JSON as text."""
-    uids = sorted(set(model_uids))
+@functools.cache
+def _batch_reads(dialect: str) -> sa.CompoundSelect:
+    """The statement of batch_reads, built once per dialect: rows of (kind, key, other key, value)."""
 
     def row(kind: str, key: sa.ColumnElement[str], other: sa.ColumnElement[str], value: sa.ColumnElement[str]) -> list[sa.ColumnElement[str]]:
         return [sa.literal(kind, sa.Text).label("kind"), key.label("key"), other.label("other"), value.label("value")]
 
     text, empty = sa.Text(), sa.literal("", sa.Text)
-    statement = sa.union_all(
+    return sa.union_all(
         sa.select(*row("revision", empty, empty, sa.cast(sa.func.max(policies_table.c.revision), text))),
         sa.select(*row("inactive", sa.cast(principals_table.c.principal, text), empty, empty)).where(
             principals_table.c.active.is_(False)
         ),
         sa.select(*row("finding", sa.cast(findings_table.c.model_uid, text), empty, sa.cast(findings_table.c.data, text))).where(
-            is_among(connection, findings_table.c.model_uid, uids), findings_table.c.is_open.is_(True)
+            is_among(dialect, findings_table.c.model_uid, "uids"), findings_table.c.is_open.is_(True)
         ),
         sa.select(*row(
             "pair", sa.cast(redundancy_table.c.first_uid, text), sa.cast(redundancy_table.c.second_uid, text),
             sa.cast(redundancy_table.c.data, text),
         )).where(sa.or_(
-            is_among(connection, redundancy_table.c.first_uid, uids), is_among(connection, redundancy_table.c.second_uid, uids)
+            is_among(dialect, redundancy_table.c.first_uid, "uids"), is_among(dialect, redundancy_table.c.second_uid, "uids")
         )),
         sa.select(*row(
             "version", sa.cast(events_table.c.stream_id, text), empty, sa.cast(sa.func.max(events_table.c.stream_version), text),
-        )).where(is_among(connection, events_table.c.stream_id, uids)).group_by(events_table.c.stream_id),
+        )).where(is_among(dialect, events_table.c.stream_id, "uids")).group_by(events_table.c.stream_id),
     )
+
+
+async def batch_reads(connection: AsyncConnection, model_uids: Iterable[str]) -> BatchReads:
+    """Read the policy revision, the inactive principals and the models' open findings, flagged
+    pairs and stream versions in one round trip: the parts are joined with UNION ALL as rows of
+    (kind, key, other key, value), JSON as text."""
+    uids = sorted(set(model_uids))
     revision: int | None = None
     inactive: set[str] = set()
     findings: dict[str, list[Finding]] = {uid: [] for uid in uids}
     flagged: dict[str, list[RedundancyPair]] = {uid: [] for uid in uids}
     versions = dict.fromkeys(uids, 0)
-    for kind, key, other, value in await connection.execute(statement):
+    for kind, key, other, value in await connection.execute(_batch_reads(connection.dialect.name), {"uids": uids}):
         if kind == "revision":
             revision = None if value is None else int(value)
         elif kind == "inactive":

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelward_common.db import is_among_parameter
+from modelward_common.db import is_among
 from modelward_common.timeutil import from_timestamp, to_timestamp
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters.schema import aliases_table, models_table, versions_table
@@ -170,7 +170,7 @@ async def load_aggregates(connection: AsyncConnection, model_ids: Iterable[str])
 def _models_for_update(dialect: str) -> sa.Select[Any]:
     return (
         sa.select(models_table)
-        .where(is_among_parameter(dialect, models_table.c.model_id, "model_ids"))
+        .where(is_among(dialect, models_table.c.model_id, "model_ids"))
         .order_by(models_table.c.uid)
         .with_for_update()
     )

@@ -5,6 +5,7 @@ decides, updates the projections and appends the events; then the relay is woken
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import uuid
@@ -64,6 +65,14 @@ class _NewVersion:
     version: res.ModelVersion
     context: EventContext
     idempotency: Idempotency | None
+
+
+@functools.cache
+def _used_request_ids(dialect: str) -> sa.Select[Any]:
+    return sa.select(request_ids_table).where(
+        request_ids_table.c.method == sa.bindparam("method"),
+        is_among(dialect, request_ids_table.c.request_id, "request_ids"),
+    )
 
 
 def _idempotency_key(request: _NewVersion) -> str | None:
@@ -422,10 +431,8 @@ class Registry:
         if not keys:
             return {}
         result = await connection.execute(
-            sa.select(request_ids_table).where(
-                request_ids_table.c.method == keys[0].method,
-                is_among(connection, request_ids_table.c.request_id, [key.request_id for key in keys]),
-            )
+            _used_request_ids(connection.dialect.name),
+            {"method": keys[0].method, "request_ids": [key.request_id for key in keys]},
         )
         return {row["request_id"]: row for row in result.mappings()}
 
