@@ -169,6 +169,7 @@ _SEEN_AND_CLAIM_POSTGRESQL = sa.text(
     " UNION ALL SELECT 'seen', event_id, 0 FROM seen"
 )
 
+
 @functools.cache
 def _seen_in_inbox(dialect: str) -> sa.Select[tuple[str]]:
     return sa.select(inbox_table.c.event_id).where(
