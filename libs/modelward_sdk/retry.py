@@ -1,7 +1,9 @@
-"""Retry policy for calls that fail with UNAVAILABLE.
+"""Retry policy for calls that fail with UNAVAILABLE, or with CANCELLED from the server's side.
 
-Only calls that are safe to repeat are retried: reads, and creates that carry a request id (the
-server returns the first result for a repeated id). The wait before retry n (1-based) is drawn
+A server that shuts down finishes the calls it has started, but gRPC cancels the calls it had
+received and not yet started, and their callers get CANCELLED. Only calls that are safe to repeat
+are retried: reads, and creates that carry a request id (the server returns the first result for
+a repeated id). The wait before retry n (1-based) is drawn
 uniformly from [0, min(max_backoff, initial_backoff * multiplier ** (n - 1))] seconds, the
 "full jitter" scheme, so clients that failed together do not retry together.
 """
@@ -15,7 +17,7 @@ import grpc
 
 from modelward_sdk.errors import ConfigurationError
 
-RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
+RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
 @dataclass(frozen=True)

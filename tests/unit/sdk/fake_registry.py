@@ -21,8 +21,9 @@ from modelward_protos.registry.v1 import resources_pb2 as res
 
 @dataclass
 class Script:
-    # Calls of each method that fail with UNAVAILABLE before the method succeeds.
+    # Calls of each method that fail with `failure` before the method succeeds.
     unavailable_calls: int = 0
+    failure: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     # Seconds each GetModel call sleeps before it answers.
     delay: float = 0.0
     calls: dict[str, int] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class FakeRegistry(rpc_grpc.RegistryServiceServicer):
     def _fail_if_scripted(self, method: str, request: object, context: grpc.ServicerContext) -> None:
         attempt = self.script.record(method, request, context)
         if attempt <= self.script.unavailable_calls:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{method} attempt {attempt}: server restarting")
+            context.abort(self.script.failure, f"{method} attempt {attempt}: server restarting")
 
     def GetModel(self, request: rpc.GetModelRequest, context: grpc.ServicerContext) -> res.Model:
         self._fail_if_scripted("GetModel", request, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 
@@ -38,8 +39,13 @@ def test_backoff_jitter_stays_in_range() -> None:
     assert len({round(wait, 6) for wait in waits}) > 400
 
 
-async def test_read_retried_until_success() -> None:
-    script = Script(unavailable_calls=2)
+# CANCELLED is what callers see when a server shuts down before it starts their calls.
+RETRIED_CODES = [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED]
+
+
+@pytest.mark.parametrize("failure", RETRIED_CODES)
+async def test_read_retried_until_success(failure: grpc.StatusCode) -> None:
+    script = Script(unavailable_calls=2, failure=failure)
     with fake_registry(script) as target:
         async with AsyncRegistryClient(target, retry=FAST_RETRY, timeout=5) as client:
             model = await client.get_model("churn")
@@ -70,12 +76,14 @@ async def test_create_with_request_id_retried() -> None:
     assert first.request_id == second.request_id
 
 
-async def test_update_not_retried() -> None:
-    script = Script(unavailable_calls=1)
+@pytest.mark.parametrize("failure", RETRIED_CODES)
+async def test_update_not_retried(failure: grpc.StatusCode) -> None:
+    script = Script(unavailable_calls=1, failure=failure)
     with fake_registry(script) as target:
         async with AsyncRegistryClient(target, retry=FAST_RETRY, timeout=5) as client:
-            with pytest.raises(UnavailableError):
+            with pytest.raises(RpcError) as raised:
                 await client.update_model("churn", owner="team:growth")
+    assert raised.value.code == failure
     assert script.calls["UpdateModel"] == 1
 
 
@@ -158,3 +166,16 @@ def test_sync_iterator_stopped_early() -> None:
             # The client stays usable after an abandoned iterator.
             assert client.get_model("churn").name == "models/churn"
     assert script.calls["ListModels"] == 1
+
+
+async def test_own_close_not_retried() -> None:
+    # Closing the client's channel cancels its calls in the caller's task, not with a retried status.
+    script = Script(delay=0.5)
+    with fake_registry(script) as target:
+        client = AsyncRegistryClient(target, retry=FAST_RETRY, timeout=5)
+        call = asyncio.ensure_future(client.get_model("churn"))
+        await asyncio.sleep(0.2)
+        await client.close()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    assert script.calls["GetModel"] == 1
