@@ -66,3 +66,21 @@ def test_create_version_checks_parent_version() -> None:
 
     [event] = decisions.decide_create_version(_active_model(latest_version=3), request, "user:ana@example.com", fields_checked=True)
     assert event.model_version.lineage.parent_version == 3
+
+
+@pytest.mark.parametrize(
+    ("parent", "latest", "fix"),
+    [
+        (-1, 2, "name an existing version of this model, or 0 for none"),
+        (2**63 - 1, 2, "name an existing version (1 to 2) or 0 for none"),
+        (1, 0, "use 0 for none, since this model has no versions yet"),
+    ],
+)
+def test_parent_version_error_fix(parent: int, latest: int, fix: str) -> None:
+    request = new_version("churn").model_version
+    request.lineage.parent_version = parent
+    with pytest.raises(InvalidArgument) as raised:
+        decisions.decide_create_version(_active_model(latest_version=latest), request, "user:ana@example.com")
+    assert raised.value.field == "model_version.lineage.parent_version"
+    assert raised.value.message.endswith(fix)
+    assert "4611686018427387904" not in raised.value.message

@@ -251,7 +251,7 @@ def _check_signature(signature: res.Signature, field: str) -> None:
                 raise InvalidArgument(f"{where}.shape", list(column.shape), "use sizes of 0 or more, or -1 for a variable size")
 
 
-def _check_lineage(version: res.ModelVersion, prefix: str, latest_version: int, violations: FieldViolations) -> None:
+def _check_lineage(version: res.ModelVersion, prefix: str, latest_version: int | None, violations: FieldViolations) -> None:
     lineage = version.lineage
     for name in ("training_dataset", "evaluation_dataset"):
         dataset: res.DatasetRef = getattr(lineage, name)
@@ -265,9 +265,16 @@ def _check_lineage(version: res.ModelVersion, prefix: str, latest_version: int, 
     violations.check(_check_parent_version, lineage.parent_version, f"{prefix}lineage.parent_version", latest_version)
 
 
-def _check_parent_version(parent_version: int, field: str, latest_version: int) -> None:
-    if parent_version < 0 or parent_version > latest_version:
-        raise InvalidArgument(field, parent_version, f"name an existing version (1 to {latest_version}) or 0 for none")
+def _check_parent_version(parent_version: int, field: str, latest_version: int | None) -> None:
+    """Check a parent version against the model's latest version, or only its sign when the model
+    is not read yet (`latest_version` None)."""
+    if parent_version < 0:
+        raise InvalidArgument(field, parent_version, "name an existing version of this model, or 0 for none")
+    if latest_version is None or parent_version <= latest_version:
+        return
+    if latest_version == 0:
+        raise InvalidArgument(field, parent_version, "use 0 for none, since this model has no versions yet")
+    raise InvalidArgument(field, parent_version, f"name an existing version (1 to {latest_version}) or 0 for none")
 
 
 def _check_artifact_uri(uri: str, field: str) -> None:
@@ -289,7 +296,7 @@ def check_new_version(version: res.ModelVersion) -> None:
     violations.check(rules.check_non_negative, artifact.size_bytes, f"{prefix}artifact.size_bytes")
     violations.check(rules.check_format, artifact.format, f"{prefix}artifact.format")
     check_version_fields(version, prefix, VERSION_UPDATE_PATHS, violations)
-    _check_lineage(version, prefix, 2**62, violations)
+    _check_lineage(version, prefix, None, violations)
     violations.raise_if_any()
 
 
