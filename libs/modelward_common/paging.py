@@ -42,6 +42,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from modelward_common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
+# NOTE: pages are bounded by rows, not bytes. A page of large items can exceed the 4 MiB that gRPC
+# clients accept by default (1,000 portfolio entries of a model with 10 to 30 versions each came
+# to 5 MB), or the server's --max-message-bytes, and then fails with RESOURCE_EXHAUSTED; a
+# smaller page_size avoids it.
 MAX_PAGE_SIZE = 1000
 MAX_ORDER_BY_LENGTH = 1024
 """Maximum length of an order_by value, in characters."""
