@@ -29,8 +29,9 @@ import hmac
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -42,11 +43,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from modelward_common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
-# NOTE: pages are bounded by rows, not bytes. A page of large items can exceed the 4 MiB that gRPC
-# clients accept by default (1,000 portfolio entries of a model with 10 to 30 versions each came
-# to 5 MB), or the server's --max-message-bytes, and then fails with RESOURCE_EXHAUSTED; a
-# smaller page_size avoids it.
 MAX_PAGE_SIZE = 1000
+# Bytes of items a page of large items (portfolio entries, model versions) carries at most, so
+# the response stays under the 4 MiB that gRPC clients accept by default. Such a page ends early
+# and its token continues after its last item. NOTE: the other List methods are bounded by rows
+# only, which keeps their smaller items well under the limit.
+MAX_PAGE_BYTES = 3_500_000
 MAX_ORDER_BY_LENGTH = 1024
 """Maximum length of an order_by value, in characters."""
 
@@ -360,6 +362,26 @@ class Page:
     rows: tuple[Row[Any], ...]
     next_page_token: str
     """Empty on the last page."""
+    # The next page token of the page cut after row `index`.
+    token_after: Callable[[int], str] = dataclass_field(repr=False, compare=False)
+
+    def first(self, count: int) -> Page:
+        """Return the page cut to its first `count` rows (at least one), its token continuing after them."""
+        count = max(count, 1)
+        if count >= len(self.rows):
+            return self
+        return Page(self.rows[:count], self.token_after(count - 1), self.token_after)
+
+
+def items_within(sizes: Iterable[int], budget: int = MAX_PAGE_BYTES) -> int:
+    """Return how many of the leading items fit in `budget` bytes together: at least one, unless there are none."""
+    total = count = 0
+    for size in sizes:
+        total += size
+        if total > budget:
+            return max(count, 1)
+        count += 1
+    return count
 
 
 async def fetch_page(
@@ -393,12 +415,14 @@ async def fetch_page(
         )
         query = query.where(keyset_predicate(order_terms, token.last_values))
     rows = tuple((await executor.execute(query.limit(size + 1))).all())
-    if len(rows) <= size:
-        return Page(rows, "")
-    page_rows = rows[:size]
     extract = row_values or _column_lookup(order_terms)
-    last_values = tuple(extract(page_rows[-1]))
-    return Page(page_rows, PageToken(fingerprint, last_values).encode(key))
+
+    def token_after(index: int) -> str:
+        return PageToken(fingerprint, tuple(extract(rows[index]))).encode(key)
+
+    if len(rows) <= size:
+        return Page(rows, "", token_after)
+    return Page(rows[:size], token_after(size - 1), token_after)
 
 
 def _column_lookup(order_terms: Sequence[OrderTerm]) -> RowValues:

@@ -159,3 +159,31 @@ async def test_risk_tier_and_state_filters(registry) -> None:
     high = await _all_names(stub, filter="risk_tier = HIGH")
     assert len(high) == len(NAMES)
     assert await _all_names(stub, filter="risk_tier = RISK_TIER_LOW") == []
+
+
+async def test_large_versions_split_pages(registry) -> None:
+    # Six versions of about 900 KB each: one page of all six would pass the 4 MiB a default
+    # gRPC client accepts, so the registry ends each page early and continues after it.
+    stub = registry.stub
+    await stub.CreateModel(new_model("large"))
+    for index in range(6):
+        request = new_version("large", seed=f"large-{index}")
+        for key in range(220):
+            request.model_version.hyperparameters[f"weights_{key}"] = "0.125," * 666
+        await stub.CreateModelVersion(request)
+    seen: list[int] = []
+    sizes: list[int] = []
+    token = ""
+    while True:
+        response = await stub.ListModelVersions(
+            rpc.ListModelVersionsRequest(parent="models/large", page_size=1000, page_token=token)
+        )
+        seen += [version.version for version in response.model_versions]
+        sizes.append(response.ByteSize())
+        token = response.next_page_token
+        if not token:
+            break
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert len(sizes) == 2
+    assert max(sizes) < 4 * 1024 * 1024
+    assert response.total_size == 6

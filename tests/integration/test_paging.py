@@ -24,6 +24,7 @@ from modelward_common.paging import (
     PageToken,
     count_rows,
     fetch_page,
+    items_within,
     keyset_predicate,
     normalize_page_size,
     parse_order_by,
@@ -197,6 +198,33 @@ async def test_page_sizes_split_rows(engine: AsyncEngine, page_size: int, pages:
         seen, page_count = await walk(connection, "grp desc, created", page_size)
     assert seen == expected_ids("grp desc, created")
     assert page_count == pages
+
+
+@pytest.mark.parametrize("budget", [1, 25, 75, 10_000])
+async def test_byte_cut_pages_visit_rows_once(engine: AsyncEngine, budget: int) -> None:
+    # Each row counts as len(name) + 10 bytes; a page ends where the budget runs out.
+    terms = parse_order_by("name", ALLOWED, tiebreaker=ITEMS.c.id)
+    seen: list[int] = []
+    token = ""
+    async with engine.connect() as connection:
+        for _ in range(len(ROWS) + 1):
+            page = await fetch_page(
+                connection, sa.select(ITEMS), terms, page_size=10, page_token=token, key=KEY, fingerprint_parts=["name"],
+            )
+            page = page.first(items_within((len(row.name) + 10 for row in page.rows), budget))
+            seen += [row.id for row in page.rows]
+            token = page.next_page_token
+            if not token:
+                break
+    assert seen == expected_ids("name")
+
+
+def test_items_within_budget() -> None:
+    assert items_within([]) == 0
+    assert items_within([10, 20], budget=25) == 1
+    assert items_within([10, 10, 10], budget=25) == 2
+    assert items_within([30, 5], budget=25) == 1
+    assert items_within([10, 10], budget=100) == 2
 
 
 async def test_last_page_has_no_token(engine: AsyncEngine) -> None:

@@ -14,7 +14,7 @@ from modelward_common.consumer import EventConsumer, dead_letters_table
 from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
 from modelward_common.grpc_server import caller_principal
-from modelward_common.paging import count_rows, fetch_page, parse_order_by
+from modelward_common.paging import count_rows, fetch_page, items_within, parse_order_by
 from modelward_common.principals import canonical_principal
 from modelward_common.timeutil import utc_now
 from modelward_governance.adapters import store
@@ -58,18 +58,18 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
     # --- portfolio and compliance -----------------------------------------------------------
 
     async def ListPortfolio(self, request: rpc.ListPortfolioRequest, context: Context) -> rpc.ListPortfolioResponse:
-        rows, token, total = await self.queries.list_portfolio(
+        rows, page, total = await self.queries.list_portfolio(
             filter_text=request.filter, order_by=request.order_by, page_size=request.page_size, page_token=request.page_token,
             scope=current_model_scope(),
         )
-        response = rpc.ListPortfolioResponse(next_page_token=token, total_size=total)
+        entries = []
         now = utc_now()
         async with read_connection(self.governance.engine, "ListPortfolio") as connection:
             principals = await store.principal_directory(connection)
             for row in rows:
                 open_findings = await store.open_findings(connection, row.model.uid)
                 names = await store.model_names(connection, set(row.redundant_with))
-                response.entries.append(
+                entries.append(
                     convert.portfolio_entry_to_proto(
                         row.model,
                         open_findings=open_findings,
@@ -78,6 +78,10 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
                         redundant_with=sorted(names.values()),
                     )
                 )
+        # An entry carries every version of its model, so a page ends early rather than exceed what clients accept.
+        page = page.first(items_within(entry.ByteSize() for entry in entries))
+        response = rpc.ListPortfolioResponse(next_page_token=page.next_page_token, total_size=total)
+        response.entries.extend(entries[: len(page.rows)])
         return response
 
     async def GetModelCompliance(self, request: rpc.GetModelComplianceRequest, context: Context) -> res.ModelCompliance:

@@ -14,7 +14,7 @@ from modelward_common.db import read_connection
 from modelward_common.errors import InvalidArgument, NotFound
 from modelward_common.filtering import FieldType, FilterField, FilterSchema, filter_clause
 from modelward_common.timeutil import utc_now
-from modelward_common.paging import count_rows, fetch_page, parse_order_by
+from modelward_common.paging import Page, count_rows, fetch_page, parse_order_by
 from modelward_governance.adapters import codec, store
 from modelward_governance.adapters.schema import findings_table, portfolio_table, promotions_table
 from modelward_governance.domain.alerts import AlertKind, OpenAlert
@@ -93,7 +93,8 @@ class GovernanceQueries:
 
     async def list_portfolio(
         self, *, filter_text: str, order_by: str, page_size: int, page_token: str, scope: ModelScope | None = None
-    ) -> tuple[list[PortfolioRow], str, int]:
+    ) -> tuple[list[PortfolioRow], Page, int]:
+        """Return a page of portfolio rows, the page they came from (for its token) and the total."""
         statement = sa.select(portfolio_table)
         if scope is not None:
             statement = statement.where(scope.condition(portfolio.uid, portfolio.team, portfolio.owner))
@@ -117,7 +118,7 @@ class GovernanceQueries:
                     visible = set((await connection.scalars(models_in_scope(scope).where(portfolio.uid.in_(others)))).all())
                     others = tuple(uid for uid in others if uid in visible)
                 rows.append(PortfolioRow(model, row.open_findings, row.orphaned, row.compliant, others))
-        return rows, page.next_page_token, total
+        return rows, page, total
 
     async def model(self, connection: AsyncConnection, model_id: str) -> PortfolioModel:
         model = await store.load_model_by_name(connection, model_id)

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from modelward_common.auth.scope import ModelScope
 from modelward_common.errors import NotFound
 from modelward_common.filtering import FieldType, FilterField, FilterSchema, MapField, filter_clause
-from modelward_common.paging import PageToken, count_rows, fetch_page, parse_order_by, query_fingerprint
+from modelward_common.paging import PageToken, count_rows, fetch_page, items_within, parse_order_by, query_fingerprint
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
 from modelward_protos.registry.v1 import resources_pb2 as res
 from modelward_registry.adapters import repository as repo
@@ -170,8 +170,11 @@ async def list_versions(
         connection, statement, order, page_size=request.page_size, page_token=request.page_token,
         key=key, fingerprint_parts=fingerprint,
     )
+    found = [repo.version_message(row.model_id, row.body) for row in page.rows]
+    # A version may take up to 960 KiB, so a page ends early rather than exceed what clients accept.
+    page = page.first(items_within(version.ByteSize() for version in found))
     response = rpc.ListModelVersionsResponse(next_page_token=page.next_page_token)
-    response.model_versions.extend(repo.version_message(row.model_id, row.body) for row in page.rows)
+    response.model_versions.extend(found[: len(page.rows)])
     response.total_size = await count_rows(connection, statement)
     return response
 
