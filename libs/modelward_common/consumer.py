@@ -24,6 +24,7 @@ own, so a failing event is retried or parked alone while the others commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import logging
@@ -325,6 +326,17 @@ class EventConsumer:
 
     async def process_batch(self, messages: Sequence[Msg]) -> None:
         """Apply fetched messages in one transaction, then ack, nak or term each of them."""
+        try:
+            await self._process_batch(messages)
+        except asyncio.CancelledError:
+            # Stopped mid-batch (a shutdown past its grace): the transaction rolled back, so the
+            # messages go back for delivery now rather than after the ack wait. An acked one stays acked.
+            for message in messages:
+                with contextlib.suppress(Exception):
+                    await message.nak()
+            raise
+
+    async def _process_batch(self, messages: Sequence[Msg]) -> None:
         deliveries: list[_Delivery] = []
         for message in messages:
             delivery = await self._receive(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import nats
@@ -10,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from modelward_common.db import create_engine
+from modelward_governance.bootstrap import GovernanceApp
+from modelward_governance.service_layer.governance import Governance
 from modelward_governance.adapters.schema import findings_table, portfolio_table, promotions_table, redundancy_table
 from modelward_protos.governance.v1 import governance_service_pb2 as gov
 from modelward_protos.registry.v1 import registry_service_pb2 as rpc
@@ -219,3 +222,30 @@ async def test_invalid_policy_names_line_and_dry_run_changes_nothing(registry, f
         with pytest.raises(grpc.aio.AioRpcError) as stale:
             await governance.stub.ReplacePolicy(gov.ReplacePolicyRequest(yaml_text=strict, reason="again", etag=policy.etag))
         assert stale.value.code() == grpc.StatusCode.ABORTED
+
+
+async def test_stop_cancels_batch_past_grace(registry, fresh_pg_url, nats_server, nats_prefix, monkeypatch) -> None:
+    # A batch that outlasts the shutdown grace is cancelled and rolled back. Its message is
+    # delivered again at once, so the next start applies it.
+    url = fresh_pg_url()
+    config = governance_config(url, nats_server.url, nats_prefix, registry.target, shutdown_grace=1.0)
+    entered = asyncio.Event()
+
+    async def stuck(self, connection, event) -> None:  # type: ignore[no-untyped-def]
+        entered.set()
+        await asyncio.sleep(3600)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Governance, "handle_registry_event", stuck)
+        app = GovernanceApp(config)
+        await app.start()
+        await registry.stub.CreateModel(new_model("slow", owner=""))
+        await asyncio.wait_for(entered.wait(), 30)
+        started = time.monotonic()
+        await asyncio.wait_for(app.stop(), 20)
+        assert time.monotonic() - started < 10
+    assert await _applied(url) == 0
+
+    async with running_governance(config):
+        # Sooner than the consumer's 30 s ack wait, because the cancelled batch handed its message back.
+        assert await eventually(lambda: _caught_up(url, 1), timeout=15)

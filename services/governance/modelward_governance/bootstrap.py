@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 import grpc
@@ -221,6 +222,7 @@ class GovernanceApp:
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:
+        deadline = time.monotonic() + self.config.shutdown_grace
         await self.host.stop(self.config.shutdown_grace)
         if self.consumer is not None:
             await self.consumer.stop()
@@ -229,6 +231,15 @@ class GovernanceApp:
         for task in self._tasks:
             if task.get_name() in ("governance-sweep", "governance-window-close", "governance-access-sync", "governance-gc"):
                 task.cancel()
+        # A consumer batch may still run: one event can re-check a model against thousands of
+        # redundant ones. It gets the rest of the grace, at least a second, then is cancelled. Its
+        # transaction rolls back and JetStream delivers its messages again.
+        if self._tasks:
+            _, running = await asyncio.wait(self._tasks, timeout=max(1.0, deadline - time.monotonic()))
+            for task in running:
+                logger.warning("%s still running after the shutdown grace; cancelling it", task.get_name())
+                task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._channel is not None:
