@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import signal
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -343,6 +345,23 @@ class Service(Protocol):
     async def start(self) -> int: ...
 
     async def stop(self) -> None: ...
+
+
+async def finish_tasks(tasks: Sequence[asyncio.Task[Any]], deadline: float) -> None:
+    """Wait for the tasks until `deadline` (time.monotonic(), at least a second from now), then
+    cancel those still running and wait for them to end.
+
+    A service's background work (a consumer batch, the relay) may outlast its shutdown grace. A
+    cancelled consumer batch rolls back and hands its messages back (consumer.py).
+    """
+    if tasks:
+        _, running = await asyncio.wait(tasks, timeout=max(1.0, deadline - time.monotonic()))
+        for task in running:
+            logger.warning("%s still running after the shutdown grace; cancelling it", task.get_name())
+            task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def serve_until_signalled(

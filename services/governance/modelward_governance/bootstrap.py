@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.gc_tuning import freeze_periodically
 from modelward_common.db import create_engine
-from modelward_common.grpc_server import ServiceHost
+from modelward_common.grpc_server import ServiceHost, finish_tasks
 from modelward_common.migrations import migrate, migrate_url
 from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_governance.adapters import store
@@ -232,16 +231,8 @@ class GovernanceApp:
             if task.get_name() in ("governance-sweep", "governance-window-close", "governance-access-sync", "governance-gc"):
                 task.cancel()
         # A consumer batch may still run: one event can re-check a model against thousands of
-        # redundant ones. It gets the rest of the grace, at least a second, then is cancelled. Its
-        # transaction rolls back and JetStream delivers its messages again.
-        if self._tasks:
-            _, running = await asyncio.wait(self._tasks, timeout=max(1.0, deadline - time.monotonic()))
-            for task in running:
-                logger.warning("%s still running after the shutdown grace; cancelling it", task.get_name())
-                task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # redundant ones.
+        await finish_tasks(self._tasks, deadline)
         if self._channel is not None:
             await self._channel.close()
         await self.engine.dispose()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +17,7 @@ from modelward_common.cloudevents import ReceivedEvent
 from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_common.eventstore import StoredEvent
-from modelward_common.grpc_server import ServiceHost, serve_until_signalled
+from modelward_common.grpc_server import ServiceHost, finish_tasks, serve_until_signalled
 from modelward_common.migrations import migrate, migrate_url
 from modelward_common.relay import OutboxRelay, RelayConfig
 from modelward_protos.access.v1 import access_service_pb2_grpc as access_grpc
@@ -184,6 +184,7 @@ class RegistryApp:
         self.access.invalidate()
 
     async def stop(self) -> None:
+        deadline = time.monotonic() + self.config.shutdown_grace
         await self.host.stop(self.config.shutdown_grace)
         if self.decisions is not None:
             await self.decisions.stop()
@@ -191,9 +192,7 @@ class RegistryApp:
             await self.relay.stop()
         if self.watcher is not None:
             await self.watcher.stop()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish_tasks(self._tasks, deadline)
         if self.peers is not None:
             self.peers.close()
         await self.engine.dispose()
