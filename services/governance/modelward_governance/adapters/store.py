@@ -338,7 +338,7 @@ class BatchReads:
 
 @functools.cache
 def _batch_reads(dialect: str) -> sa.CompoundSelect:
-    """The statement of batch_reads, built once per dialect: rows of (kind, key, other key, value)."""
+    """Build the statement of batch_reads, whose rows are (kind, key, other key, value); cached per dialect."""
 
     def row(kind: str, key: sa.ColumnElement[str], other: sa.ColumnElement[str], value: sa.ColumnElement[str]) -> list[sa.ColumnElement[str]]:
         return [sa.literal(kind, sa.Text).label("kind"), key.label("key"), other.label("other"), value.label("value")]
