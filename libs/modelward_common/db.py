@@ -83,7 +83,7 @@ def skip_column_statistics(connection: sa.Connection, columns: Mapping[str, Sequ
 
 
 def is_among(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
-    """`column IN (:name)`, its values passed as one list to execute(), for statements built once per dialect.
+    """Return `column IN (:name)`, its values passed as one list to execute(), for statements built once per dialect.
 
     Building a statement and its cache key costs more than running it, so the statements of
     batches and groups are built once. On PostgreSQL this renders `column = ANY(:name)` with one

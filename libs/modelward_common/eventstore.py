@@ -300,8 +300,8 @@ async def _chain_head(connection: AsyncConnection) -> tuple[int, str]:
 def stored_event(row: sa.Row[tuple[object, ...]]) -> StoredEvent:
     """Return the event of a row that has every column of `events`."""
     if row._fields == _STORED_EVENT_FIELDS:
-        # A row of the whole table, its columns in the order of StoredEvent's fields: the
-        # relays read thousands of these a second.
+        # A row of the whole table has its columns in the order of StoredEvent's fields. The
+        # relays read up to thousands of these a second.
         return StoredEvent(*row)
     mapping = row._mapping
     return StoredEvent(**{name: mapping[name] for name in _STORED_EVENT_FIELDS})

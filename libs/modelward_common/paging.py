@@ -44,11 +44,8 @@ from modelward_common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-# Bytes of items a page of large items (portfolio entries, model versions) carries at most, so
-# the response stays under the 4 MiB that gRPC clients accept by default. Such a page ends early
-# and its token continues after its last item. NOTE: a page keeps at least one item, and one
-# portfolio entry has no size bound (it carries every version of its model). The other List
-# methods are bounded by rows only, which keeps their smaller items well under the limit.
+# Byte budget of a page of portfolio entries or model versions, under the 4 MiB gRPC clients accept
+# by default. NOTE: a page keeps one item even when it is larger, and a portfolio entry has no bound.
 MAX_PAGE_BYTES = 3_500_000
 MAX_ORDER_BY_LENGTH = 1024
 """Maximum length of an order_by value, in characters."""

@@ -95,7 +95,7 @@ _ASYNCHRONOUS_COMMIT = sa.select(sa.func.set_config("synchronous_commit", "off",
 
 @functools.cache
 def _record_position(dialect: str) -> sa.Update:
-    """Build the UPDATE that records a relay's published position; cached per dialect, since it runs per batch."""
+    """Build the UPDATE that records a relay's published position, once per dialect because it runs per batch."""
     conditions = [
         relay_state_table.c.name == sa.bindparam("stream_key"),
         relay_state_table.c.holder == sa.bindparam("holder_key"),

@@ -60,8 +60,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def to_timestamp(value: dt.datetime) -> Timestamp:
     """Return the Timestamp of a datetime (a naive one read as UTC), equal to Timestamp.FromDatetime's.
 
-    It is computed from the distance to the epoch, in a third of FromDatetime's time (0.5 against
-    1.6 µs), since every write converts a few times.
+    Every write converts a few times, so this uses the distance to the epoch, which took 0.5 µs
+    here against FromDatetime's 1.6 µs.
     """
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)

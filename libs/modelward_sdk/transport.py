@@ -88,7 +88,7 @@ class AsyncClientBase:
         retry: bool,
         timeout: float | None = None,
     ) -> Any:
-        """Call a unary method with a deadline over all attempts; retry UNAVAILABLE and CANCELLED when `retry`."""
+        """Call a unary method with one deadline over all attempts, retrying UNAVAILABLE and CANCELLED when `retry`."""
         method = _method_name(stub_method)
         budget = timeout if timeout is not None else self.settings.timeout
         deadline = time.monotonic() + budget

@@ -202,7 +202,7 @@ async def test_page_sizes_split_rows(engine: AsyncEngine, page_size: int, pages:
 
 @pytest.mark.parametrize("budget", [1, 25, 75, 10_000])
 async def test_byte_cut_pages_visit_rows_once(engine: AsyncEngine, budget: int) -> None:
-    # Each row counts as len(name) + 10 bytes; a page ends where the budget runs out.
+    # Each row counts as len(name) + 10 bytes, and a page ends where the budget runs out.
     terms = parse_order_by("name", ALLOWED, tiebreaker=ITEMS.c.id)
     seen: list[int] = []
     token = ""

@@ -338,7 +338,7 @@ class BatchReads:
 
 @functools.cache
 def _batch_reads(dialect: str) -> sa.CompoundSelect:
-    """Build the statement of batch_reads, whose rows are (kind, key, other key, value); cached per dialect."""
+    """Build the statement of batch_reads, once per dialect. Its rows are (kind, key, other key, value)."""
 
     def row(kind: str, key: sa.ColumnElement[str], other: sa.ColumnElement[str], value: sa.ColumnElement[str]) -> list[sa.ColumnElement[str]]:
         return [sa.literal(kind, sa.Text).label("kind"), key.label("key"), other.label("other"), value.label("value")]

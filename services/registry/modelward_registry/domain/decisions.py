@@ -300,7 +300,7 @@ def check_new_version(version: res.ModelVersion) -> None:
     violations.raise_if_any()
 
 
-# The fields of a CreateModelVersion request that become the new version; the registry sets the rest.
+# The fields of a CreateModelVersion request that become the new version. The registry sets the rest.
 _CREATED_VERSION_FIELDS = frozenset(
     {"description", "artifact", "signature", "lineage", "hyperparameters", "metrics", "feature_names", "tags"}
 )
