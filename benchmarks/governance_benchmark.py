@@ -15,6 +15,10 @@ version with 20 hyperparameters, 10 metrics, 5 tags, 2 datasets and 30 features)
    NATS. The finding's `ce-time` cannot serve: governance records its events at the time of the
    registry event that caused them, so a replay produces the same events.
 
+3. With `--cluster N`, instead of the two above: N models whose versions share one training
+   dataset and one feature set, so each is redundant with every other. It times how long
+   governance takes to apply their 2N events and counts the redundant pairs it flags.
+
 PostgreSQL on the development machines runs with autovacuum off, so the tables that grow during
 the run would never get statistics, and the planner would keep choosing plans made for empty
 tables. In place of autovacuum, the benchmark looks every `--analyze-interval` seconds for the
@@ -25,6 +29,7 @@ limit 200). An unthrottled ANALYZE of the whole database took one of the two cor
 
     python benchmarks/governance_benchmark.py                      # 100,000 models, 500/s
     python benchmarks/governance_benchmark.py --models 20000 --rate 200 --seconds 10
+    python benchmarks/governance_benchmark.py --cluster 1000
 """
 
 from __future__ import annotations
@@ -85,8 +90,9 @@ class RegistryEvents:
         headers = headers_for(stored, source=SOURCE, service="registry")
         return subject_for(self.prefix, "registry", event_type), stored.payload, headers
 
-    def model(self, index: int, *, owner: bool = True) -> list[tuple[str, bytes, dict[str, str]]]:
-        """ModelCreated and, for owned models, ModelVersionCreated."""
+    def model(self, index: int, *, owner: bool = True, cluster: bool = False) -> list[tuple[str, bytes, dict[str, str]]]:
+        """ModelCreated and, for owned models, ModelVersionCreated. The versions of `cluster`
+        models share one training dataset and one feature set, so each is redundant with all."""
         uid = str(uuid.uuid4())
         name = f"bench-{index}"
         model = new_model(name).model
@@ -100,9 +106,10 @@ class RegistryEvents:
             version = res.ModelVersion()
             # Features drawn from a shared vocabulary and 50 training datasets: a portfolio where
             # models are related but rarely redundant, as in benchmarks/redundancy_benchmark.py.
-            features = tuple(random.Random(index).sample(VOCABULARY, 30))
+            features = tuple(VOCABULARY[:30] if cluster else random.Random(index).sample(VOCABULARY, 30))
             version.CopyFrom(new_version(name, seed=f"{name}-v1", features=features).model_version)
-            version.lineage.training_dataset.sha256 = hashlib.sha256(f"train-{index % 50}".encode()).hexdigest()
+            dataset = "train-cluster" if cluster else f"train-{index % 50}"
+            version.lineage.training_dataset.sha256 = hashlib.sha256(dataset.encode()).hexdigest()
             version.name = f"models/{name}/versions/1"
             version.version = 1
             version.created_by = ACTOR
@@ -216,60 +223,104 @@ async def wait_applied(engine: sa.ext.asyncio.AsyncEngine, target: int, process:
         await asyncio.sleep(0.25)
 
 
-async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
-    results: list[tuple[str, str, str]] = []
+@contextlib.asynccontextmanager
+async def registry_stream() -> AsyncIterator[tuple[NatsServer, str, nats.NATS]]:
+    """Start a nats-server with the registry's stream under a new subject prefix; yield the
+    server, the prefix and a connected client."""
     with tempfile.TemporaryDirectory() as scratch:
         server = NatsServer(Path(scratch))
         server.start()
         prefix = f"g{uuid.uuid4().hex[:8]}"
         client = await nats.connect(server.url)
         try:
-            js = client.jetstream()
             await ensure_stream(client, RelayConfig(
                 nats_url=server.url, stream_name=f"{prefix}_REGISTRY", subject_prefix=prefix,
                 service="registry", source=SOURCE,
             ))
-            source = RegistryEvents(prefix)
-            models = [source.model(index) for index in range(args.models)]
-            backlog = [message for messages in models for message in messages]
-            published = time.monotonic()
-            # Every ModelCreated first, then every ModelVersionCreated, so no model's second event
-            # can overtake its first.
-            for stream_version in (0, 1):
-                await publish_all(js, [messages[stream_version] for messages in models if len(messages) > stream_version])
-            results.append((f"publishing {len(backlog):,} registry events", f"{time.monotonic() - published:.0f} s",
-                            "setup, not a target"))
-
-            async with database() as url:
-                engine = create_engine(url)
-                analyzer = asyncio.create_task(analyze_every(url, args.analyze_interval))
-                with governance_process(url, server.url, prefix) as process:
-                    # Migrations run at start; the inbox table appears once they are done.
-                    while True:
-                        try:
-                            await applied_count(engine)
-                            break
-                        except sa.exc.DBAPIError:
-                            if process.poll() is not None:
-                                raise RuntimeError(f"governance exited with code {process.returncode}") from None
-                            await asyncio.sleep(0.2)
-                    seconds = await wait_applied(engine, len(backlog), process, args.timeout)
-                    results.append((
-                        f"consumer throughput, backlog of {len(backlog):,} events",
-                        f"{len(backlog) / seconds:,.0f} events/s", f"{seconds:.0f} s in all (target at least 2,000/s)",
-                    ))
-                    current, peak = rss_mb(process.pid)
-                    results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
-                                    f"peak {peak:.0f} MB (target at most 400 MB)"))
-                    results.append(await latency(args, js, client, engine, process, source, prefix, len(backlog)))
-                analyzer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await analyzer
-                await engine.dispose()
+            yield server, prefix, client
         finally:
             await client.close()
             server.stop()
+
+
+async def wait_migrated(engine: sa.ext.asyncio.AsyncEngine, process: subprocess.Popen[bytes]) -> None:
+    """Wait until governance has migrated its database: the inbox table appears once it is done."""
+    while True:
+        try:
+            await applied_count(engine)
+            return
+        except sa.exc.DBAPIError:
+            if process.poll() is not None:
+                raise RuntimeError(f"governance exited with code {process.returncode}") from None
+            await asyncio.sleep(0.2)
+
+
+async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    results: list[tuple[str, str, str]] = []
+    async with registry_stream() as (server, prefix, client):
+        js = client.jetstream()
+        source = RegistryEvents(prefix)
+        models = [source.model(index) for index in range(args.models)]
+        backlog = [message for messages in models for message in messages]
+        published = time.monotonic()
+        # Every ModelCreated first, then every ModelVersionCreated, so no model's second event
+        # can overtake its first.
+        for stream_version in (0, 1):
+            await publish_all(js, [messages[stream_version] for messages in models if len(messages) > stream_version])
+        results.append((f"publishing {len(backlog):,} registry events", f"{time.monotonic() - published:.0f} s",
+                        "setup, not a target"))
+
+        async with database() as url:
+            engine = create_engine(url)
+            analyzer = asyncio.create_task(analyze_every(url, args.analyze_interval))
+            with governance_process(url, server.url, prefix) as process:
+                await wait_migrated(engine, process)
+                seconds = await wait_applied(engine, len(backlog), process, args.timeout)
+                results.append((
+                    f"consumer throughput, backlog of {len(backlog):,} events",
+                    f"{len(backlog) / seconds:,.0f} events/s", f"{seconds:.0f} s in all (target at least 2,000/s)",
+                ))
+                current, peak = rss_mb(process.pid)
+                results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
+                                f"peak {peak:.0f} MB (target at most 400 MB)"))
+                results.append(await latency(args, js, client, engine, process, source, prefix, len(backlog)))
+            analyzer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await analyzer
+            await engine.dispose()
     return results
+
+
+async def cluster(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """Time how long governance takes to apply `--cluster` models that are all redundant with
+    each other, and count the pairs it flags and the findings they open."""
+    async with registry_stream() as (server, prefix, client):
+        js = client.jetstream()
+        source = RegistryEvents(prefix)
+        models = [source.model(index, cluster=True) for index in range(args.cluster)]
+        for stream_version in (0, 1):
+            await publish_all(js, [messages[stream_version] for messages in models])
+        async with database() as url:
+            engine = create_engine(url)
+            with governance_process(url, server.url, prefix) as process:
+                await wait_migrated(engine, process)
+                seconds = await wait_applied(engine, 2 * args.cluster, process, args.timeout)
+            async with engine.connect() as connection:
+                pairs = await connection.scalar(sa.text("SELECT count(*) FROM redundancy_flags"))
+                per_model = (await connection.execute(sa.text(
+                    "SELECT count(*) FROM findings WHERE is_open AND kind = 'redundant_model' GROUP BY model_uid"
+                ))).scalars().all()
+            await engine.dispose()
+    return [
+        (
+            f"applying {args.cluster:,} models redundant with each other ({2 * args.cluster:,} events)",
+            f"{seconds:.1f} s", f"{2 * args.cluster / seconds:,.0f} events/s",
+        ),
+        (
+            "redundant pairs flagged", f"{pairs:,}",
+            f"open redundancy findings per model: fewest {min(per_model, default=0):,}, most {max(per_model, default=0):,}",
+        ),
+    ]
 
 
 async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client: nats.NATS,
@@ -372,9 +423,12 @@ async def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the backlog may take (default %(default)s)")
     parser.add_argument("--trace", default="",
                         help="CSV file for each measured event's send time and delays, and each ANALYZE pass")
+    parser.add_argument("--cluster", type=int, default=0,
+                        help="instead of the workloads above, time this many models that are all "
+                             "redundant with each other")
     args = parser.parse_args()
     probe_before = cpu_probe()
-    results = await bench(args)
+    results = await (cluster(args) if args.cluster else bench(args))
     print(f"\nMachine: {machine()}; CPU probe before the run {probe_before:.0f} ms\n")
     print("| measure | value | notes |\n|---|---|---|")
     for row in results:

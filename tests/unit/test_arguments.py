@@ -72,6 +72,8 @@ def _parser(module) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
     (governance_config, "--orphan-max-idle-days", "0"),
     (governance_config, "--redundancy-threshold", "nan"),
     (governance_config, "--redundancy-threshold", "1.5"),
+    (governance_config, "--redundancy-max-partners", "0"),
+    (governance_config, "--redundancy-max-partners", "1001"),
     (governance_config, "--orphan-max-idle-days", "99999999999999"),
     (governance_config, "--sweep-interval", "1e-300"),
     (governance_config, "--gc-freeze-interval", "-1"),

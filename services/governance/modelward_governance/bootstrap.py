@@ -76,7 +76,9 @@ def relay_config(config: GovernanceConfig) -> RelayConfig:
 def settings_from(config: GovernanceConfig) -> GovernanceSettings:
     return GovernanceSettings(
         orphans=OrphanConfig(max_idle_days=config.orphan_max_idle_days),
-        redundancy=RedundancyConfig(jaccard_threshold=config.redundancy_threshold),
+        redundancy=RedundancyConfig(
+            jaccard_threshold=config.redundancy_threshold, max_partners=config.redundancy_max_partners
+        ),
         initial_policy=config.initial_policy_text(),
         admin_fallback=not config.auth.enabled or bool(config.auth.admin_token_files),
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from modelward_common.arguments import database_url_argument, float_between, int_between, non_negative_float
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
+from modelward_governance.domain.redundancy import MAX_PARTNERS
 
 
 # Periodic tasks run at most ten times a second; 0 turns one off.
@@ -42,6 +43,8 @@ class GovernanceConfig:
     orphan_max_idle_days: int = 180
     # Jaccard similarity of feature sets from which two models count as redundant.
     redundancy_threshold: float = 0.8
+    # Redundant pairs of each kind a check tops a model up to (domain/redundancy.py).
+    redundancy_max_partners: int = 10
     # Seconds between re-evaluations of every model, for rules that depend on the clock (days
     # without review, days without activity); 0 turns the sweep off.
     sweep_interval: float = 3600.0
@@ -113,6 +116,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=env("MODELWARD_REDUNDANCY_THRESHOLD", str(defaults.redundancy_threshold)),
                         help="feature-set Jaccard similarity from which models count as redundant, in (0, 1] "
                              "(default %(default)s)")
+    parser.add_argument("--redundancy-max-partners", type=int_between(1, MAX_PARTNERS),
+                        default=env("MODELWARD_REDUNDANCY_MAX_PARTNERS", str(defaults.redundancy_max_partners)),
+                        help="redundant pairs of each kind (same artifact, similar features) that a check "
+                             "tops a model up to, the most similar first (env MODELWARD_REDUNDANCY_MAX_PARTNERS, "
+                             "default %(default)s)")
     parser.add_argument("--sweep-interval", type=INTERVAL,
                         default=env("MODELWARD_SWEEP_INTERVAL", str(defaults.sweep_interval)),
                         help="seconds between re-evaluations of every model for time-based rules; 0 turns "
@@ -172,6 +180,7 @@ def from_arguments(args: argparse.Namespace) -> GovernanceConfig:
         policy_file=args.policy_file,
         orphan_max_idle_days=args.orphan_max_idle_days,
         redundancy_threshold=args.redundancy_threshold,
+        redundancy_max_partners=args.redundancy_max_partners,
         sweep_interval=args.sweep_interval,
         gc_freeze_interval=args.gc_freeze_interval,
         gc_full_interval=args.gc_full_interval,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import subprocess
@@ -12,6 +13,7 @@ from modelward_governance.domain.findings import FindingKind
 from modelward_governance.domain.minhash import MinHasher, candidate_probability, choose_banding
 from modelward_governance.domain.portfolio import Stage
 from modelward_governance.domain.redundancy import (
+    MAX_PARTNERS,
     MatchKind,
     RedundancyConfig,
     RedundancyIndex,
@@ -312,19 +314,21 @@ def test_subject_prefers_production_version() -> None:
     assert latest is not None and latest.version == 2
 
 
-def test_upsert_and_match_equals_two_calls() -> None:
-    """The governance service indexes and matches each new version in one call. It must give
-    what the two separate calls give, in LSH mode and in exact mode, artifacts included."""
+def test_check_equals_separate_calls() -> None:
+    """The governance service indexes and matches each new version in one call, `check`. With no
+    pairs flagged and no limit reached, it must give what the two separate calls give, in LSH
+    mode and in exact mode, artifacts included."""
     rng = random.Random(11)
     pairs = [pair_with_similarity(rng, shared=rng.randrange(20, 60), own=rng.randrange(1, 8)) for _ in range(400)]
     for config in (LSH_ONLY, RedundancyConfig()):
+        config = dataclasses.replace(config, max_partners=MAX_PARTNERS)
         combined, separate = RedundancyIndex(config), RedundancyIndex(config)
         for number, (left, right) in enumerate(pairs):
             artifact = f"{number % 7:064d}"
             for uid, features in ((f"left-{number}", left), (f"right-{number}", right)):
                 item = subject(uid, features, artifact=artifact, dataset=f"{number % 3}" * 64)
                 separate.upsert(item)
-                assert combined.upsert_and_match(item) == separate.find_matches(item)
+                assert combined.check(item, []) == separate.find_matches(item)
 
 
 def test_band_keys_depend_on_row_order() -> None:
@@ -350,3 +354,107 @@ def test_matches_survive_recent_key_merges() -> None:
     for number in range(0, 9000, 450):
         found = [match.other_model_uid for match in index.find_matches(subject("query", pairs[number][1]))]
         assert found == [f"uid-{number}"]
+
+
+def _check_all(index: RedundancyIndex, subjects: list[RedundancySubject]) -> dict[RedundancyPair, None]:
+    """Check the subjects in order as the service does: each check sees the pairs flagged so far,
+    and its result replaces the checked model's pairs. Return the flagged pairs in order."""
+    flagged: dict[RedundancyPair, None] = {}
+    for checked in subjects:
+        mine = [pair for pair in flagged if checked.model_uid in pair.model_uids]
+        changes = reconcile_redundancy(checked.model_uid, mine, index.check(checked, mine))
+        for pair in changes.cleared:
+            del flagged[pair]
+        flagged.update((match.pair, None) for match in changes.detected)
+    return flagged
+
+
+def _pairs_of(flagged: dict[RedundancyPair, None], uid: str, kind: MatchKind) -> int:
+    return sum(1 for pair in flagged if uid in pair.model_uids and pair.kind is kind)
+
+
+@pytest.mark.parametrize("config", [RedundancyConfig(max_partners=3), RedundancyConfig(max_partners=3, exact_group_limit=0)])
+def test_check_tops_up_to_limit(config: RedundancyConfig) -> None:
+    """Forty models with one feature set and one artifact are all redundant with each other: a
+    check flags each new one in three pairs of each kind, not in 39."""
+    index = RedundancyIndex(config)
+    subjects = [subject(f"uid-{number:02d}", names("same", 30), artifact="a" * 64) for number in range(40)]
+
+    flagged = _check_all(index, subjects)
+
+    for kind in MatchKind:
+        counts = [_pairs_of(flagged, f"uid-{number:02d}", kind) for number in range(40)]
+        assert min(counts) == 3
+        # Each model has its own three and those of the (at most three) models after it.
+        assert max(counts) <= 6
+        assert sum(1 for pair in flagged if pair.kind is kind) == 3 * 39 - 3
+    # Equally similar: the most recently indexed come first.
+    last = index.check(subject("uid-new", names("same", 30), artifact="a" * 64), [])
+    assert {match.other_model_uid for match in last if match.kind is MatchKind.FEATURE_SIMILARITY} == {"uid-37", "uid-38", "uid-39"}
+    assert {match.other_model_uid for match in last if match.kind is MatchKind.ARTIFACT_DIGEST} == {"uid-37", "uid-38", "uid-39"}
+
+
+def test_check_prefers_most_similar() -> None:
+    index = RedundancyIndex(RedundancyConfig(max_partners=2))
+    base = names("base", 100)
+    for number, extra in enumerate([20, 1, 10, 5]):
+        index.upsert(subject(f"uid-{number}", base | names(f"own{number}", extra)))
+
+    matches = index.check(subject("uid-new", base), [])
+
+    assert [match.other_model_uid for match in matches] == ["uid-1", "uid-3"]
+    assert [round(match.similarity, 3) for match in matches] == [round(100 / 101, 3), round(100 / 105, 3)]
+
+
+def test_check_keeps_matching_pairs() -> None:
+    index = RedundancyIndex(RedundancyConfig(max_partners=1))
+    shared = names("shared", 50)
+    for uid in ("uid-a", "uid-b", "uid-c"):
+        index.upsert(subject(uid, shared))
+    flagged = [
+        RedundancyPair(MatchKind.FEATURE_SIMILARITY, frozenset({"uid-x", "uid-a"})),
+        RedundancyPair(MatchKind.FEATURE_SIMILARITY, frozenset({"uid-x", "uid-b"})),
+        RedundancyPair(MatchKind.ARTIFACT_DIGEST, frozenset({"uid-x", "uid-c"})),
+    ]
+
+    # Two flagged pairs still match: both stay although the limit is one, and none is added.
+    matches = index.check(subject("uid-x", shared), flagged)
+    assert [match.other_model_uid for match in matches] == ["uid-a", "uid-b"]
+    changes = reconcile_redundancy("uid-x", flagged, matches)
+    assert changes.detected == ()
+    assert changes.cleared == (flagged[2],)
+
+    # With features no other model has, no pair matches any more.
+    assert index.check(subject("uid-x", names("other", 50)), flagged) == ()
+    # With only the stale artifact pair flagged, the check adds the most recently indexed match.
+    again = index.check(subject("uid-x", shared), [flagged[2]])
+    assert [match.other_model_uid for match in again] == ["uid-c"]
+    assert again[0].kind is MatchKind.FEATURE_SIMILARITY
+
+
+def test_match_pair_from_either_side() -> None:
+    index = RedundancyIndex()
+    left, right = pair_with_similarity(random.Random(3), shared=45, own=5)
+    index.upsert(subject("uid-a", left, artifact="b" * 64))
+    index.upsert(subject("uid-b", right, artifact="b" * 64, version=4))
+    features = RedundancyPair(MatchKind.FEATURE_SIMILARITY, frozenset({"uid-a", "uid-b"}))
+    artifact = RedundancyPair(MatchKind.ARTIFACT_DIGEST, frozenset({"uid-a", "uid-b"}))
+
+    seen_from_a = index.match_pair("uid-a", features)
+    assert seen_from_a is not None
+    assert seen_from_a == index.find_matches(subject("uid-a", left, artifact="b" * 64))[1]
+    seen_from_b = index.match_pair("uid-b", features)
+    assert seen_from_b is not None and (seen_from_b.other_model_uid, seen_from_b.other_version) == ("uid-a", 1)
+    assert seen_from_b.similarity == seen_from_a.similarity == 45 / 55
+    assert index.match_pair("uid-a", artifact) is not None
+    assert index.match_pair("uid-z", features) is None
+    index.remove("uid-b")
+    assert index.match_pair("uid-a", features) is None
+
+
+def test_max_partners_out_of_range() -> None:
+    for bad in (0, 1001):
+        with pytest.raises(InvalidArgument) as raised:
+            RedundancyConfig(max_partners=bad)
+        assert "max_partners" in str(raised.value)
+        assert "1 to 1000" in str(raised.value)

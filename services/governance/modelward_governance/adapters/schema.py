@@ -93,6 +93,8 @@ redundancy_table = sa.Table(
     sa.Column("second_uid", text_column(36), primary_key=True),
     sa.Column("kind", text_column(32), primary_key=True),
     sa.Column("data", json_column(), nullable=False),
+    # The primary key serves lookups by first_uid; this one those by second_uid (migration 7).
+    sa.Index("redundancy_flags_by_second_uid", "second_uid"),
 )
 
 # --- monitoring (migration 2) ---------------------------------------------------------------
@@ -253,6 +255,13 @@ def _skip_whole_value_statistics(connection: sa.Connection) -> None:
     skip_column_statistics(connection, _WHOLE_VALUE_COLUMNS)
 
 
+def _index_flags_by_second_uid(connection: sa.Connection) -> None:
+    """Index the flagged pairs by their second model, for databases that migration 1 made
+    without it (it creates today's table, index included)."""
+    for index in redundancy_table.indexes:
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "event log, outbox, inbox, portfolio, findings, promotions, policies", _create_initial_schema),
     Migration(2, "monitoring: reference profiles, configs, window state, windows, alerts", _create_monitoring_tables),
@@ -260,4 +269,5 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "monitoring: window arrival and due times, to close windows by time", _add_window_due_time),
     Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
     Migration(6, "no planner statistics on columns only read back whole", _skip_whole_value_statistics),
+    Migration(7, "index of redundancy flags by their second model", _index_flags_by_second_uid),
 ]

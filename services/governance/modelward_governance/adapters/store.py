@@ -26,7 +26,7 @@ from modelward_governance.adapters.schema import (
     promotions_table,
     redundancy_table,
 )
-from modelward_governance.domain.findings import Finding
+from modelward_governance.domain.findings import Finding, FindingKind
 from modelward_governance.domain.portfolio import PortfolioModel
 from modelward_governance.domain.principals import PrincipalDirectory
 from modelward_governance.domain.promotion import Promotion
@@ -138,6 +138,22 @@ async def open_findings(connection: AsyncConnection, model_uid: str) -> list[Fin
     return [codec.load(Finding, data) for (data,) in result]
 
 
+async def open_findings_with_checks(
+    connection: AsyncConnection, model_uids: Iterable[str], kind: FindingKind, check_ids: Sequence[str]
+) -> dict[str, list[Finding]]:
+    """Return the open findings of this kind and these check ids of each model, empty lists included."""
+    found: dict[str, list[Finding]] = {uid: [] for uid in sorted(set(model_uids))}
+    result = await connection.execute(
+        sa.select(findings_table.c.model_uid, findings_table.c.data).where(
+            findings_table.c.model_uid.in_(list(found)), findings_table.c.is_open.is_(True),
+            findings_table.c.kind == kind.value, findings_table.c.check_id.in_(check_ids),
+        )
+    )
+    for uid, data in result:
+        found[uid].append(codec.load(Finding, data))
+    return found
+
+
 @functools.cache
 def _open_findings(dialect: str) -> sa.Select[Any]:
     return sa.select(findings_table.c.model_uid, findings_table.c.data).where(
@@ -174,12 +190,14 @@ async def save_findings(connection: AsyncConnection, findings: Iterable[Finding]
     await _upsert(connection, findings_table, rows)
 
 
-async def refresh_open_findings(connection: AsyncConnection, model_uid: str) -> None:
-    """Recount a model's open findings after findings changed without a full re-evaluation."""
+async def refresh_open_findings(connection: AsyncConnection, model_uids: Iterable[str]) -> None:
+    """Recount the models' open findings after findings changed without a full re-evaluation."""
     count = sa.select(sa.func.count()).select_from(findings_table).where(
-        findings_table.c.model_uid == model_uid, findings_table.c.is_open.is_(True)
+        findings_table.c.model_uid == portfolio_table.c.uid, findings_table.c.is_open.is_(True)
     ).scalar_subquery()
-    await connection.execute(portfolio_table.update().where(portfolio_table.c.uid == model_uid).values(open_findings=count))
+    await connection.execute(
+        portfolio_table.update().where(portfolio_table.c.uid.in_(sorted(set(model_uids)))).values(open_findings=count)
+    )
 
 
 async def get_finding(connection: AsyncConnection, finding_id: str) -> Finding | None:

@@ -12,6 +12,12 @@ same training dataset SHA-256 and task type with feature sets whose Jaccard simi
   every candidate is verified by exact Jaccard before it is reported, so LSH can miss a pair but
   never reports a false one.
 
+A check flags a bounded number of pairs (`RedundancyIndex.check`): the model keeps its flagged
+pairs that still match, and its best new matches top each kind up to
+`RedundancyConfig.max_partners`. Models that share one dataset and one feature set are all
+redundant with each other; flagging every pair made their findings grow with the square of their
+number, and 200 of them took governance almost three minutes (docs/benchmarks.md).
+
 The index is mutable: it is a cache the service rebuilds from the portfolio at start and
 updates as versions arrive, supersede each other or models are deleted.
 """
@@ -19,6 +25,8 @@ updates as versions arrive, supersede each other or models are deleted.
 from __future__ import annotations
 
 import enum
+import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -37,6 +45,12 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
+# Upper bound of RedundancyConfig.max_partners.
+MAX_PARTNERS = 1000
+# A limited search verifies at most this many LSH candidates, the most recently indexed first.
+_MAX_VERIFIED = 1024
+
+
 @dataclass(frozen=True)
 class RedundancyConfig:
     jaccard_threshold: float = 0.8
@@ -50,6 +64,8 @@ class RedundancyConfig:
     seed: int = 1
     # Groups of the same dataset and task type up to this size are compared exactly, without LSH.
     exact_group_limit: int = 64
+    # Most pairs of each kind that a check tops a model up to (see RedundancyIndex.check).
+    max_partners: int = 10
 
     def __post_init__(self) -> None:
         if not 0.0 < self.jaccard_threshold <= 1.0:
@@ -58,6 +74,8 @@ class RedundancyConfig:
             )
         if self.exact_group_limit < 0:
             raise InvalidArgument("exact_group_limit", self.exact_group_limit, "use 0 or more")
+        if not 1 <= self.max_partners <= MAX_PARTNERS:
+            raise InvalidArgument("max_partners", self.max_partners, f"use a value from 1 to {MAX_PARTNERS}")
         if (self.bands == 0) != (self.rows_per_band == 0):
             raise InvalidArgument(
                 "bands", self.bands, "set both bands and rows_per_band, or neither to choose them"
@@ -277,10 +295,52 @@ class RedundancyIndex:
         """Index `subject` as the version standing for its model, replacing any earlier one."""
         self._upsert(subject)
 
-    def upsert_and_match(self, subject: RedundancySubject) -> tuple[RedundancyMatch, ...]:
-        """Index `subject` as `upsert` does and return its matches as `find_matches` does,
-        computing its MinHash band keys once for both."""
-        return self._matches(subject, self._upsert(subject))
+    def check(self, subject: RedundancySubject, flagged: Iterable[RedundancyPair]) -> tuple[RedundancyMatch, ...]:
+        """Index `subject` and return the pairs its model should be flagged in.
+
+        `flagged` holds the pairs flagged now. Those that still match stay, whichever model's
+        check flagged them. Then, per kind of match, the best new matches are added until the
+        model is in `max_partners` pairs of that kind: the most similar first and, among equally
+        similar ones, the most recently indexed. Pairs a model already has are never dropped for
+        closer ones, so repeated checks of unchanged models change nothing, and the number of
+        flagged pairs grows with the number of models, not with its square.
+        """
+        limit = self.config.max_partners
+        # The subject's band keys serve both its indexing and its search.
+        best = self._matches(subject, self._upsert(subject), limit)
+        still_matching = [
+            match for pair in flagged if (match := self.match_pair(subject.model_uid, pair)) is not None
+        ]
+        already_flagged = {match.pair for match in still_matching}
+        counts = Counter(match.kind for match in still_matching)
+        added = []
+        for match in best:
+            if match.pair not in already_flagged and counts[match.kind] < limit:
+                counts[match.kind] += 1
+                added.append(match)
+        return _in_report_order([*still_matching, *added])
+
+    def match_pair(self, model_uid: str, pair: RedundancyPair) -> RedundancyMatch | None:
+        """Return the match of `pair` seen from `model_uid`, or None when its two models are no
+        longer both indexed or no longer match in the pair's way."""
+        others = pair.model_uids - {model_uid}
+        if model_uid not in pair.model_uids or len(others) != 1:
+            return None
+        entry_id, other_id = self._entry_of_model.get(model_uid), self._entry_of_model.get(next(iter(others)))
+        if entry_id is None or other_id is None:
+            return None
+        entry, other = self._entries[entry_id], self._entries[other_id]
+        if pair.kind is MatchKind.ARTIFACT_DIGEST:
+            if entry.artifact_sha256 and entry.artifact_sha256 == other.artifact_sha256:
+                return self._artifact_match(entry, other)
+            return None
+        if entry.group is None or entry.group != other.group or not entry.features.size:
+            return None
+        shared = int(np.intersect1d(entry.features, other.features, assume_unique=True).size)
+        union = int(entry.features.size) + int(other.features.size) - shared
+        if shared / union < self.config.jaccard_threshold:
+            return None
+        return self._feature_match(entry, other, shared, union, int(entry.features.size))
 
     def _upsert(self, subject: RedundancySubject) -> npt.NDArray[np.uint64] | None:
         """Index `subject`; return its band keys, or None when it has no feature group."""
@@ -362,37 +422,48 @@ class RedundancyIndex:
         return self._matches(subject, None)
 
     def _matches(
-        self, subject: RedundancySubject, band_keys: npt.NDArray[np.uint64] | None
+        self, subject: RedundancySubject, band_keys: npt.NDArray[np.uint64] | None, limit: int | None = None
     ) -> tuple[RedundancyMatch, ...]:
-        """`find_matches`, with the subject's band keys when the caller already has them."""
-        matches = self._artifact_matches(subject)
-        group = _group_of(subject)
+        """`find_matches`, with the subject's band keys when the caller already has them.
+
+        With a `limit`, return at most that many matches of each kind: the most similar and,
+        among equals, the most recently indexed, after verifying at most `_MAX_VERIFIED` LSH
+        candidates (the most recently indexed first).
+        """
+        checked, hashes = self._as_entry(subject)
+        matches = self._artifact_matches(checked, limit)
+        group = checked.group
         if group is None or not subject.feature_names:
             return tuple(matches)
         members = self._entries_by_group.get(group)
         if not members:
             return tuple(matches)
 
-        known_ids, hashes = self._lookup_tokens(subject.feature_names)
         if len(members) <= self.config.exact_group_limit:
             candidate_ids: Iterable[int] = members
         else:
             if band_keys is None:
                 band_keys = self._band_keys(self._hasher.signature_of_hashes(hashes), group)
             candidate_ids = self._lsh_entry_ids(band_keys)
+            if limit is not None:
+                candidate_ids = sorted(candidate_ids, reverse=True)[:_MAX_VERIFIED]
 
-        similar = []
+        similar: list[tuple[float, int, RedundancyMatch]] = []
+        feature_count = len(subject.feature_names)
         for entry_id in candidate_ids:
             entry = self._entries.get(entry_id)
             if entry is None or entry.model_uid == subject.model_uid or entry.group != group:
                 continue
-            shared = int(np.intersect1d(known_ids, entry.features, assume_unique=True).size)
-            union = len(subject.feature_names) + int(entry.features.size) - shared
+            shared = int(np.intersect1d(checked.features, entry.features, assume_unique=True).size)
+            union = feature_count + int(entry.features.size) - shared
             similarity = shared / union
             if similarity >= self.config.jaccard_threshold:
-                similar.append(self._feature_match(subject, entry, similarity, shared, union))
-        similar.sort(key=lambda match: (-match.similarity, match.other_model_uid))
-        return tuple(matches + similar)
+                match = self._feature_match(checked, entry, shared, union, feature_count)
+                similar.append((similarity, entry_id, match))
+        if limit is not None:
+            similar = heapq.nlargest(limit, similar, key=lambda found: (found[0], found[1]))
+        similar.sort(key=lambda found: (-found[0], found[2].other_model_uid))
+        return tuple(matches + [match for _, _, match in similar])
 
     def lsh_candidates(self, subject: RedundancySubject) -> frozenset[str]:
         """Model uids sharing a band key with the subject, before exact verification."""
@@ -408,48 +479,64 @@ class RedundancyIndex:
                 uids.add(entry.model_uid)
         return frozenset(uids)
 
-    def _artifact_matches(self, subject: RedundancySubject) -> list[RedundancyMatch]:
-        if not subject.artifact_sha256:
+    def _artifact_matches(self, checked: _Entry, limit: int | None) -> list[RedundancyMatch]:
+        """Matches by artifact digest, by model uid; with a `limit`, the most recently indexed."""
+        if not checked.artifact_sha256:
             return []
-        matches = []
-        for other_uid in sorted(self._models_by_artifact.get(subject.artifact_sha256, ())):
-            if other_uid == subject.model_uid:
-                continue
-            other = self._entries[self._entry_of_model[other_uid]]
-            matches.append(
-                RedundancyMatch(
-                    kind=MatchKind.ARTIFACT_DIGEST,
-                    model_uid=subject.model_uid,
-                    version=subject.version,
-                    other_model_uid=other_uid,
-                    other_version=other.version,
-                    similarity=1.0,
-                    threshold=1.0,
-                    evidence={"artifact_sha256": subject.artifact_sha256},
-                )
-            )
-        return matches
+        other_ids = [
+            self._entry_of_model[uid]
+            for uid in self._models_by_artifact.get(checked.artifact_sha256, ())
+            if uid != checked.model_uid
+        ]
+        if limit is not None:
+            other_ids = heapq.nlargest(limit, other_ids)
+        others = sorted((self._entries[entry_id] for entry_id in other_ids), key=lambda entry: entry.model_uid)
+        return [self._artifact_match(checked, other) for other in others]
+
+    def _artifact_match(self, checked: _Entry, other: _Entry) -> RedundancyMatch:
+        return RedundancyMatch(
+            kind=MatchKind.ARTIFACT_DIGEST,
+            model_uid=checked.model_uid,
+            version=checked.version,
+            other_model_uid=other.model_uid,
+            other_version=other.version,
+            similarity=1.0,
+            threshold=1.0,
+            evidence={"artifact_sha256": checked.artifact_sha256},
+        )
 
     def _feature_match(
-        self, subject: RedundancySubject, entry: _Entry, similarity: float, shared: int, union: int
+        self, checked: _Entry, other: _Entry, shared: int, union: int, feature_count: int
     ) -> RedundancyMatch:
+        assert checked.group is not None
         return RedundancyMatch(
             kind=MatchKind.FEATURE_SIMILARITY,
-            model_uid=subject.model_uid,
-            version=subject.version,
-            other_model_uid=entry.model_uid,
-            other_version=entry.version,
-            similarity=similarity,
+            model_uid=checked.model_uid,
+            version=checked.version,
+            other_model_uid=other.model_uid,
+            other_version=other.version,
+            similarity=shared / union,
             threshold=self.config.jaccard_threshold,
             evidence={
-                "training_dataset_sha256": subject.training_dataset_sha256,
-                "task_type": subject.task_type,
+                "training_dataset_sha256": checked.group[0],
+                "task_type": checked.group[1],
                 "shared_feature_count": shared,
                 "union_feature_count": union,
-                "feature_count": len(subject.feature_names),
-                "other_feature_count": int(entry.features.size),
+                "feature_count": feature_count,
+                "other_feature_count": int(other.features.size),
             },
         )
+
+    def _as_entry(self, subject: RedundancySubject) -> tuple[_Entry, npt.NDArray[np.uint64]]:
+        """Return the subject as an entry (id 0, never stored) and the hashes of its feature names.
+
+        The entry's features are the token ids of the names the index knows. A name it has never
+        seen cannot be shared with an indexed model, so it counts only toward the size of the
+        subject's feature set.
+        """
+        known_ids, hashes = self._lookup_tokens(subject.feature_names)
+        entry = _Entry(0, subject.model_uid, subject.version, subject.artifact_sha256, _group_of(subject), known_ids)
+        return entry, hashes
 
     def _token_id(self, name: str) -> int:
         token_id = self._token_ids.get(name)
@@ -496,6 +583,14 @@ class RedundancyIndex:
         for key in band_keys.tolist():
             found.update(self._recent.get(key, ()))
         return found
+
+
+def _in_report_order(matches: Iterable[RedundancyMatch]) -> tuple[RedundancyMatch, ...]:
+    """Artifact matches by model uid, then feature matches by decreasing similarity and uid."""
+    return tuple(sorted(
+        matches,
+        key=lambda match: (match.kind is not MatchKind.ARTIFACT_DIGEST, -match.similarity, match.other_model_uid),
+    ))
 
 
 def _group_of(subject: RedundancySubject) -> tuple[str, str] | None:

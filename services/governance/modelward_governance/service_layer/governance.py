@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -61,6 +61,7 @@ from modelward_governance.domain.portfolio import (
 )
 from modelward_governance.service_layer.queries import open_alerts_of
 from modelward_governance.domain.redundancy import (
+    MatchKind,
     RedundancyChanges,
     RedundancyConfig,
     RedundancyIndex,
@@ -443,13 +444,13 @@ class Governance:
         self, connection: AsyncConnection, model: PortfolioModel, open_findings: Sequence[Finding], at: datetime
     ) -> tuple[RedundancyChanges, FindingChanges]:
         subject = subject_for_model(model)
+        flagged = await self._flagged_pairs(connection, model.uid)
         if subject is None:
             self.index.remove(model.uid)
             matches: tuple[RedundancyMatch, ...] = ()
         else:
-            matches = self.index.upsert_and_match(subject)
+            matches = self.index.check(subject, flagged)
         self._last_matches[model.uid] = matches
-        flagged = await self._flagged_pairs(connection, model.uid)
         changes = reconcile_redundancy(model.uid, flagged, matches)
         await store.flag_pairs(connection, changes.detected)
         await store.clear_pairs(connection, changes.cleared)
@@ -476,26 +477,37 @@ class Governance:
             return
         await self._write_unsaved(connection)
         policy_revision = (await self.policy(connection)).revision
+        # Only the findings of these pairs: a model in many pairs has many open findings.
+        check_ids = [f"redundant.{kind.value}.{model.uid}" for kind in MatchKind]
+        their_open = await store.open_findings_with_checks(connection, others, FindingKind.REDUNDANT_MODEL, check_ids)
+        mirrored: dict[str, FindingChanges] = {}
         for other in sorted(others):
-            check_prefix = "redundant."
-            suffix = f".{model.uid}"
-            their_open = [
-                f for f in await store.open_findings(connection, other)
-                if f.key.kind is FindingKind.REDUNDANT_MODEL and f.key.check_id.startswith(check_prefix) and f.key.check_id.endswith(suffix)
-            ]
             still_matching = [_mirrored(match) for match in self._current_pairs_with(model.uid, other)]
-            mirrored = reconcile_findings(
-                their_open, redundancy_finding_drafts(still_matching), now=at,
+            changes_of_other = reconcile_findings(
+                their_open[other], redundancy_finding_drafts(still_matching), now=at,
                 resolution_for=lambda finding: f"{model.name} no longer matches",
             )
-            if not mirrored.changed:
-                continue
-            self._forget(connection, {other})
-            await store.save_findings(connection, (*mirrored.opened, *mirrored.resolved))
-            await store.refresh_open_findings(connection, other)
-            names = await store.model_names(connection, {other})
-            items = gov_events.finding_events(mirrored, model_name=names.get(other, ""), policy_revision=policy_revision)
+            if changes_of_other.changed:
+                mirrored[other] = changes_of_other
+        if not mirrored:
+            return
+        self._forget(connection, set(mirrored))
+        await store.save_findings(connection, [f for changed in mirrored.values() for f in (*changed.opened, *changed.resolved)])
+        await store.refresh_open_findings(connection, mirrored.keys())
+        names = await store.model_names(connection, set(mirrored))
+        await self._read_stream_versions(connection, mirrored.keys())
+        for other, changes_of_other in mirrored.items():
+            items = gov_events.finding_events(changes_of_other, model_name=names.get(other, ""), policy_revision=policy_revision)
             await self.record(connection, other, items, context, at)
+
+    async def _read_stream_versions(self, connection: AsyncConnection, stream_ids: Iterable[str]) -> None:
+        """Read the versions of the streams the batch has not read yet, in one query, for `record`."""
+        snapshot = self._snapshot_of(connection)
+        if snapshot is None:
+            return
+        missing = [stream_id for stream_id in stream_ids if stream_id not in snapshot.stream_versions]
+        if missing:
+            snapshot.stream_versions.update(await eventstore.stream_versions(connection, missing))
 
     def _current_pairs_with(self, model_uid: str, other: str) -> list[RedundancyMatch]:
         return [match for match in self._last_matches.get(model_uid, ()) if match.other_model_uid == other]

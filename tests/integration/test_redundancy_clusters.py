@@ -1,0 +1,94 @@
+"""Models that are all redundant with each other flag a number of pairs that grows with their
+number, not with its square, and every flagged pair carries a finding on both of its models."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from modelward_common.consumer import ConsumerConfig, EventConsumer
+from modelward_common.db import create_engine
+from modelward_governance.adapters.schema import findings_table, redundancy_table
+from modelward_governance.bootstrap import prepare_database
+from modelward_governance.domain.redundancy import RedundancyConfig
+from modelward_governance.service_layer.governance import Governance, GovernanceSettings
+from modelward_protos.events.v1 import registry_events_pb2 as registry_events
+from tests.integration.test_consumer_batches import FakeMessage, _message
+from tests.support.builders import new_version
+
+CLUSTER = 12
+PARTNERS = 3
+SHARED = tuple(f"feature_{index}" for index in range(30))
+
+
+def _model(uid: str, name: str) -> FakeMessage:
+    created = registry_events.ModelCreated(
+        model_uid=uid, model_id=name, owner="team:forecasting", team="forecasting", risk_tier=1,
+        task_type="regression",
+    )
+    return _message(uid, 1, created)
+
+
+def _version(uid: str, name: str, number: int, features: tuple[str, ...]) -> FakeMessage:
+    # Each version has its own artifact (the seed) and the builder's one training dataset.
+    version = new_version(name, seed=f"{name}-{number}", features=features).model_version
+    version.name = f"models/{name}/versions/{number}"
+    version.version = number
+    return _message(uid, number + 1, registry_events.ModelVersionCreated(model_uid=uid, model_version=version))
+
+
+async def _flags(engine) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        rows = await connection.execute(sa.select(redundancy_table.c.first_uid, redundancy_table.c.second_uid))
+    return {(first, second) for first, second in rows}
+
+
+async def _open_redundancy_findings(engine) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(model, other model) of each open redundancy finding."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(findings_table.c.model_uid, findings_table.c.check_id).where(
+                findings_table.c.is_open.is_(True), findings_table.c.kind == "redundant_model"
+            )
+        )
+    return {(model_uid, check_id.rsplit(".", 1)[1]) for model_uid, check_id in rows}
+
+
+async def test_cluster_flags_grow_linearly(database_url) -> None:
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    governance = Governance(engine, GovernanceSettings(redundancy=RedundancyConfig(max_partners=PARTNERS)))
+    await governance.start()
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
+    consumer = EventConsumer(
+        engine, config, governance.handle_registry_event,
+        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
+    )
+    models = [(str(uuid.uuid4()), f"store-{index}") for index in range(CLUSTER)]
+    await consumer.process_batch([_model(uid, name) for uid, name in models])
+    # Several versions per batch, so checks run both on a batch's snapshot and after its writes.
+    for start in range(0, CLUSTER, 4):
+        await consumer.process_batch([_version(uid, name, 1, SHARED) for uid, name in models[start:start + 4]])
+
+    flags = await _flags(engine)
+    # Model k flags min(k, PARTNERS) pairs with the models before it: 0 + 1 + 2 + 3 * 9.
+    assert len(flags) == PARTNERS * (CLUSTER - 1) - 3
+    for uid, _ in models:
+        pairs = sum(1 for pair in flags if uid in pair)
+        assert PARTNERS <= pairs <= 2 * PARTNERS
+    findings = await _open_redundancy_findings(engine)
+    assert findings == {(first, second) for first, second in flags} | {(second, first) for first, second in flags}
+
+    # The first model's new version shares no feature with the others: its pairs clear, and the
+    # findings on both sides of each resolve.
+    first_uid, first_name = models[0]
+    await consumer.process_batch([_version(first_uid, first_name, 2, tuple(f"other_{i}" for i in range(30)))])
+
+    after = await _flags(engine)
+    assert after == {pair for pair in flags if first_uid not in pair}
+    assert await _open_redundancy_findings(engine) == (
+        {(first, second) for first, second in after} | {(second, first) for first, second in after}
+    )
+    assert consumer.applied_count == 2 * CLUSTER + 1
+    await engine.dispose()
