@@ -92,3 +92,33 @@ async def test_cluster_flags_grow_linearly(database_url) -> None:
     )
     assert consumer.applied_count == 2 * CLUSTER + 1
     await engine.dispose()
+
+
+async def test_open_finding_summaries_equal_decoded_findings(database_url) -> None:
+    """ListPortfolio counts open findings in SQL. The counts and highest severity must equal
+    those of the decoded findings, for models with findings, without any, and unknown uids."""
+    from modelward_governance.adapters import store
+    from modelward_governance.domain.findings import OpenFindingSummary
+
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    governance = Governance(engine, GovernanceSettings(redundancy=RedundancyConfig(max_partners=2)))
+    await governance.start()
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
+    consumer = EventConsumer(
+        engine, config, governance.handle_registry_event,
+        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
+    )
+    models = [(str(uuid.uuid4()), f"summary-{index}") for index in range(5)]
+    await consumer.process_batch([_model(uid, name) for uid, name in models])
+    await consumer.process_batch([_version(uid, name, 1, SHARED) for uid, name in models[:4]])
+    uids = [uid for uid, _ in models] + ["uid-unknown"]
+
+    async with engine.connect() as connection:
+        summaries = await store.open_finding_summaries(connection, uids)
+        decoded = await store.open_findings_of(connection, uids)
+
+    assert summaries == {uid: OpenFindingSummary.of(uid, decoded[uid]) for uid in uids}
+    assert all(summaries[uid].count_by_version.get(0, 0) > 0 for uid, _ in models[:4])
+    assert summaries["uid-unknown"] == OpenFindingSummary()
+    await engine.dispose()

@@ -17,6 +17,7 @@ from modelward_governance.domain.evaluation import ModelEvaluation, evaluate_mod
 from modelward_governance.domain.findings import (
     Finding,
     FindingKind,
+    OpenFindingSummary,
     reconcile_findings,
     reconcile_policy_findings,
 )
@@ -717,7 +718,7 @@ def test_portfolio_entry_to_proto() -> None:
 
     entry = convert.portfolio_entry_to_proto(
         model,
-        open_findings=(*findings, *other_model),
+        open_findings=OpenFindingSummary.of(model.uid, (*findings, *other_model)),
         orphan_status=status,
         compliant=False,
         redundant_with=["models/b", "models/a", "models/b"],
@@ -756,7 +757,7 @@ def test_portfolio_entry_ignores_resolved_findings() -> None:
 
     entry = convert.portfolio_entry_to_proto(
         model,
-        open_findings=resolved,
+        open_findings=OpenFindingSummary.of(model.uid, resolved),
         orphan_status=OrphanStatus(model.uid),
         compliant=True,
     )
@@ -771,7 +772,7 @@ def test_portfolio_entry_rejects_other_orphan_status() -> None:
     with pytest.raises(ValueError, match="uid-other"):
         convert.portfolio_entry_to_proto(
             make_model(make_version(1)),
-            open_findings=(),
+            open_findings=OpenFindingSummary(),
             orphan_status=OrphanStatus("uid-other"),
             compliant=True,
         )

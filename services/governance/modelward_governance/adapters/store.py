@@ -26,11 +26,12 @@ from modelward_governance.adapters.schema import (
     promotions_table,
     redundancy_table,
 )
-from modelward_governance.domain.findings import Finding, FindingKind
+from modelward_governance.domain.findings import Finding, FindingKind, OpenFindingSummary
 from modelward_governance.domain.portfolio import PortfolioModel
 from modelward_governance.domain.principals import PrincipalDirectory
 from modelward_governance.domain.promotion import Promotion
 from modelward_governance.domain.redundancy import RedundancyMatch, RedundancyPair
+from modelward_governance.domain.severity import Severity
 
 # --- portfolio ------------------------------------------------------------------------------
 
@@ -115,12 +116,29 @@ def portfolio_row(model: PortfolioModel, *, orphaned: bool, compliant: bool, ope
     }
 
 
-async def model_names(connection: AsyncConnection, uids: set[str]) -> dict[str, str]:
+# Most values one statement passes in a list. SQLite expands a list into one parameter per
+# value, and allows 32,766 parameters in a statement by default since its version 3.32.
+_LIST_CHUNK = 10_000
+
+
+def in_chunks(values: Iterable[str]) -> list[list[str]]:
+    """Split the sorted distinct values into lists short enough for one statement each."""
+    ordered = sorted(set(values))
+    return [ordered[start:start + _LIST_CHUNK] for start in range(0, len(ordered), _LIST_CHUNK)]
+
+
+@functools.cache
+def _model_names(dialect: str) -> sa.Select[Any]:
+    return sa.select(portfolio_table.c.uid, portfolio_table.c.model_id).where(is_among(dialect, portfolio_table.c.uid, "uids"))
+
+
+async def model_names(connection: AsyncConnection, uids: Iterable[str]) -> dict[str, str]:
     """Return `models/{model}` for each uid the portfolio has."""
-    result = await connection.execute(
-        sa.select(portfolio_table.c.uid, portfolio_table.c.model_id).where(portfolio_table.c.uid.in_(sorted(uids)))
-    )
-    return {uid: f"models/{model_id}" for uid, model_id in result}
+    names: dict[str, str] = {}
+    for chunk in in_chunks(uids):
+        result = await connection.execute(_model_names(connection.dialect.name), {"uids": chunk})
+        names.update((uid, f"models/{model_id}") for uid, model_id in result)
+    return names
 
 
 async def all_models(connection: AsyncConnection) -> list[PortfolioModel]:
@@ -169,6 +187,31 @@ async def open_findings_of(connection: AsyncConnection, model_uids: Iterable[str
     for uid, data in result:
         found[uid].append(codec.load(Finding, data))
     return found
+
+
+@functools.cache
+def _open_finding_counts(dialect: str) -> sa.Select[Any]:
+    findings = findings_table.c
+    return (
+        sa.select(findings.model_uid, findings.version, sa.func.count(), sa.func.max(findings.severity))
+        .where(is_among(dialect, findings.model_uid, "uids"), findings.is_open.is_(True))
+        .group_by(findings.model_uid, findings.version)
+    )
+
+
+async def open_finding_summaries(connection: AsyncConnection, model_uids: Iterable[str]) -> dict[str, OpenFindingSummary]:
+    """Return the summary of each model's open findings, counted in the database, none decoded."""
+    counts: dict[str, dict[int, int]] = {uid: {} for uid in model_uids}
+    highest: dict[str, int] = {}
+    for chunk in in_chunks(counts):
+        result = await connection.execute(_open_finding_counts(connection.dialect.name), {"uids": chunk})
+        for uid, version, count, severity in result:
+            counts[uid][int(version)] = int(count)
+            highest[uid] = max(highest.get(uid, severity), severity)
+    return {
+        uid: OpenFindingSummary(by_version, Severity(highest[uid]) if uid in highest else None)
+        for uid, by_version in counts.items()
+    }
 
 
 async def save_findings(connection: AsyncConnection, findings: Iterable[Finding]) -> None:
@@ -320,6 +363,29 @@ async def flagged_pairs(connection: AsyncConnection, model_uid: str) -> list[Red
         )
     )
     return [codec.load(RedundancyPair, data) for (data,) in result]
+
+
+@functools.cache
+def _flagged_pairs_of(dialect: str) -> sa.Select[Any]:
+    flags = redundancy_table.c
+    return sa.select(flags.first_uid, flags.second_uid, flags.kind, flags.data).where(
+        sa.or_(is_among(dialect, flags.first_uid, "uids"), is_among(dialect, flags.second_uid, "uids"))
+    )
+
+
+async def flagged_pairs_of(connection: AsyncConnection, model_uids: Iterable[str]) -> dict[str, list[RedundancyPair]]:
+    """Return the flagged pairs of each model, with an empty list for models that have none."""
+    flagged: dict[str, list[RedundancyPair]] = {uid: [] for uid in model_uids}
+    # A pair whose two models fall in different chunks comes back once per chunk.
+    rows: dict[tuple[str, str, str], Any] = {}
+    for chunk in in_chunks(flagged):
+        result = await connection.execute(_flagged_pairs_of(connection.dialect.name), {"uids": chunk})
+        rows.update(((first, second, kind), data) for first, second, kind, data in result)
+    for (first, second, _), data in rows.items():
+        pair = codec.load(RedundancyPair, data)
+        for uid in {first, second} & flagged.keys():
+            flagged[uid].append(pair)
+    return flagged
 
 
 async def flag_pairs(connection: AsyncConnection, matches: Sequence[RedundancyMatch]) -> None:

@@ -82,6 +82,29 @@ class FindingChanges:
         return bool(self.opened or self.resolved)
 
 
+@dataclass(frozen=True)
+class OpenFindingSummary:
+    """Counts of a model's open findings by version (0: the model itself) and their highest severity."""
+
+    count_by_version: Mapping[int, int] = dataclasses.field(default_factory=dict)
+    max_severity: Severity | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(self.count_by_version.values())
+
+    @classmethod
+    def of(cls, model_uid: str, findings: Iterable[Finding]) -> OpenFindingSummary:
+        """Summarize the open findings of `model_uid` among `findings`, ignoring the others."""
+        counts: dict[int, int] = {}
+        highest: Severity | None = None
+        for finding in findings:
+            if finding.is_open and finding.key.model_uid == model_uid:
+                counts[finding.key.version] = counts.get(finding.key.version, 0) + 1
+                highest = finding.severity if highest is None else max(highest, finding.severity)
+        return cls(counts, highest)
+
+
 def finding_id_for(key: FindingKey, opened_at: datetime) -> str:
     """Derive a finding's id from its key and opening time.
 

@@ -24,7 +24,7 @@ from modelward_common.timeutil import rfc3339
 from modelward_governance.domain.alerts import AlertKind
 from modelward_governance.domain.deployment import DenialCode, DenialReason, DeploymentDecision
 from modelward_governance.domain.evaluation import ModelEvaluation, RuleResult
-from modelward_governance.domain.findings import Finding, FindingKind
+from modelward_governance.domain.findings import Finding, FindingKind, OpenFindingSummary
 from modelward_governance.domain.orphans import OrphanReasonCode, OrphanStatus
 from modelward_governance.domain.policy import Policy, Rule, RuleKind
 from modelward_governance.domain.policy_yaml import PolicyProblem, policy_sha256
@@ -653,27 +653,22 @@ def portfolio_version_to_proto(
 def portfolio_entry_to_proto(
     model: PortfolioModel,
     *,
-    open_findings: Iterable[Finding],
+    open_findings: OpenFindingSummary,
     orphan_status: OrphanStatus,
     compliant: bool,
     redundant_with: Iterable[str] = (),
 ) -> resources_pb2.PortfolioEntry:
-    """Convert a model with its open findings, orphan flag, compliance and redundancy flags.
+    """Convert a model with a summary of its open findings, orphan flag, compliance and redundancy flags.
 
-    `open_findings` are the model's open findings. Resolved findings and those of other models
-    are ignored. `redundant_with` are the `models/{model}` names of the models flagged as
-    redundant with this one.
+    `redundant_with` are the `models/{model}` names of the models flagged as redundant with this one.
     """
     if orphan_status.model_uid != model.uid:
         raise ValueError(
             f"orphan status of model uid {orphan_status.model_uid} passed with {model.name}"
         )
-    findings = [f for f in open_findings if f.is_open and f.key.model_uid == model.uid]
-    max_severity = max((finding.severity for finding in findings), default=None)
+    max_severity = open_findings.max_severity
     versions = [
-        portfolio_version_to_proto(
-            model, version, sum(1 for f in findings if f.key.version == number)
-        )
+        portfolio_version_to_proto(model, version, open_findings.count_by_version.get(number, 0))
         for number, version in sorted(model.versions.items())
     ]
     return resources_pb2.PortfolioEntry(
@@ -690,7 +685,7 @@ def portfolio_entry_to_proto(
         versions=versions,
         create_time=model.create_time,
         last_activity_time=model.last_activity_time,
-        open_findings_count=len(findings),
+        open_findings_count=open_findings.count,
         max_open_finding_severity=(
             SEVERITY_TO_PROTO[max_severity]
             if max_severity is not None

@@ -108,17 +108,26 @@ class GovernanceQueries:
                 fingerprint_parts=["portfolio", filter_text, order_by],
             )
             total = await count_rows(connection, statement)
-            rows = []
-            for row in page.rows:
-                model = codec.load(PortfolioModel, row.data)
-                pairs = await store.flagged_pairs(connection, model.uid)
-                others = _others(model.uid, pairs)
-                if scope is not None and others:
-                    # A scoped caller sees no name of a model outside its scope.
-                    visible = set((await connection.scalars(models_in_scope(scope).where(portfolio.uid.in_(others)))).all())
-                    others = tuple(uid for uid in others if uid in visible)
-                rows.append(PortfolioRow(model, row.open_findings, row.orphaned, row.compliant, others))
+            models = [codec.load(PortfolioModel, row.data) for row in page.rows]
+            pairs = await store.flagged_pairs_of(connection, [model.uid for model in models])
+            others = {model.uid: _others(model.uid, pairs[model.uid]) for model in models}
+            if scope is not None:
+                # A scoped caller sees no name of a model outside its scope.
+                visible = await self._in_scope(connection, scope, {uid for uids in others.values() for uid in uids})
+                others = {key: tuple(uid for uid in uids if uid in visible) for key, uids in others.items()}
+            rows = [
+                PortfolioRow(model, row.open_findings, row.orphaned, row.compliant, others[model.uid])
+                for model, row in zip(models, page.rows, strict=True)
+            ]
         return rows, page, total
+
+    @staticmethod
+    async def _in_scope(connection: AsyncConnection, scope: ModelScope, uids: set[str]) -> set[str]:
+        """Return those of the model uids that `scope` covers."""
+        visible: set[str] = set()
+        for chunk in store.in_chunks(uids):
+            visible.update((await connection.scalars(models_in_scope(scope).where(portfolio.uid.in_(chunk)))).all())
+        return visible
 
     async def model(self, connection: AsyncConnection, model_id: str) -> PortfolioModel:
         model = await store.load_model_by_name(connection, model_id)
