@@ -7,7 +7,8 @@ version with 20 hyperparameters, 10 metrics, 5 tags, 2 datasets and 30 features)
 
 1. Throughput and memory: publish every event of `--models` models first, then start governance
    and time how long it takes to apply them all (`consumer_inbox` rows). RSS is read once the
-   backlog is done, with every model in governance's portfolio and redundancy index.
+   backlog is done, with every model in governance's portfolio and redundancy index. Then
+   ListPortfolio's first page of 1,000 entries is timed over gRPC, five times.
 2. Latency: with governance caught up, publish ModelCreated events for models without an owner
    at `--rate` per second, first for `--warmup` seconds without measuring, then for `--seconds`. Each makes governance commit an orphan finding and publish
    FindingOpened. The delay runs from our publish to the event's `consumer_inbox.processed_at`
@@ -17,7 +18,8 @@ version with 20 hyperparameters, 10 metrics, 5 tags, 2 datasets and 30 features)
 
 3. With `--cluster N`, instead of the two above: N models whose versions share one training
    dataset and one feature set, so each is redundant with every other. It times how long
-   governance takes to apply their 2N events and counts the redundant pairs it flags.
+   governance takes to apply their 2N events, counts the redundant pairs it flags, and times
+   ListPortfolio's first page.
 
 PostgreSQL on the development machines runs with autovacuum off, so the tables that grow during
 the run would never get statistics, and the planner would keep choosing plans made for empty
@@ -40,6 +42,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +51,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import grpc
 import nats
 import sqlalchemy as sa
 
@@ -62,6 +66,8 @@ from modelward_common.nats_server import NatsServer, free_port  # noqa: E402
 from modelward_common.relay import RelayConfig, ensure_stream  # noqa: E402
 from modelward_common.timeutil import UtcDateTime, utc_now  # noqa: E402
 from modelward_protos.events.v1 import governance_events_pb2 as governance_events  # noqa: E402
+from modelward_protos.governance.v1 import governance_service_pb2 as governance_service  # noqa: E402
+from modelward_protos.governance.v1 import governance_service_pb2_grpc as governance_rpc  # noqa: E402
 from modelward_protos.events.v1 import registry_events_pb2 as events  # noqa: E402
 from modelward_protos.registry.v1 import resources_pb2 as res  # noqa: E402
 from tests.support.builders import new_model, new_version  # noqa: E402
@@ -121,7 +127,8 @@ class RegistryEvents:
 
 
 @contextlib.contextmanager
-def governance_process(database_url: str, nats_url: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
+def governance_process(database_url: str, nats_url: str, prefix: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run governance without credentials; yield the process and its gRPC address."""
     port = free_port()
     log = open(Path(tempfile.gettempdir()) / f"governance-bench-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
@@ -135,7 +142,7 @@ def governance_process(database_url: str, nats_url: str, prefix: str) -> Iterato
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        yield process
+        yield process, f"127.0.0.1:{port}"
     finally:
         process.terminate()
         try:
@@ -273,7 +280,7 @@ async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         async with database() as url:
             engine = create_engine(url)
             analyzer = asyncio.create_task(analyze_every(url, args.analyze_interval))
-            with governance_process(url, server.url, prefix) as process:
+            with governance_process(url, server.url, prefix) as (process, target):
                 await wait_migrated(engine, process)
                 seconds = await wait_applied(engine, len(backlog), process, args.timeout)
                 results.append((
@@ -283,6 +290,7 @@ async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 current, peak = rss_mb(process.pid)
                 results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
                                 f"peak {peak:.0f} MB (target at most 400 MB)"))
+                results.append(await list_portfolio_pages(target))
                 results.append(await latency(args, js, client, engine, process, source, prefix, len(backlog)))
             analyzer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -302,9 +310,10 @@ async def cluster(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             await publish_all(js, [messages[stream_version] for messages in models])
         async with database() as url:
             engine = create_engine(url)
-            with governance_process(url, server.url, prefix) as process:
+            with governance_process(url, server.url, prefix) as (process, target):
                 await wait_migrated(engine, process)
                 seconds = await wait_applied(engine, 2 * args.cluster, process, args.timeout)
+                pages = await list_portfolio_pages(target)
             async with engine.connect() as connection:
                 pairs = await connection.scalar(sa.text("SELECT count(*) FROM redundancy_flags"))
                 per_model = (await connection.execute(sa.text(
@@ -320,7 +329,24 @@ async def cluster(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             "redundant pairs flagged", f"{pairs:,}",
             f"open redundancy findings per model: fewest {min(per_model, default=0):,}, most {max(per_model, default=0):,}",
         ),
+        pages,
     ]
+
+
+async def list_portfolio_pages(target: str, rounds: int = 5) -> tuple[str, str, str]:
+    """Time ListPortfolio's first page of 1,000 entries, `rounds` times, over gRPC."""
+    timings = []
+    async with grpc.aio.insecure_channel(target, options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)]) as channel:
+        stub = governance_rpc.GovernanceServiceStub(channel)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = await stub.ListPortfolio(governance_service.ListPortfolioRequest(page_size=1000), timeout=60)
+            timings.append(time.perf_counter() - started)
+    findings = sum(entry.open_findings_count for entry in response.entries)
+    return (
+        f"ListPortfolio, page of {len(response.entries):,} entries ({findings:,} open findings, {response.ByteSize():,} bytes)",
+        f"{statistics.median(timings) * 1000:.0f} ms", f"median of {rounds} calls, {min(timings) * 1000:.0f} to {max(timings) * 1000:.0f} ms",
+    )
 
 
 async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client: nats.NATS,
