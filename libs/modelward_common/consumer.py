@@ -24,7 +24,6 @@ own, so a failing event is retried or parked alone while the others commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import functools
 import logging
@@ -332,8 +331,14 @@ class EventConsumer:
             # Stopped mid-batch (a shutdown past its grace): the transaction rolled back, so the
             # messages go back for delivery now rather than after the ack wait. An acked one stays acked.
             for message in messages:
-                with contextlib.suppress(Exception):
+                try:
                     await message.nak()
+                except Exception as error:  # noqa: BLE001 - JetStream delivers it again after the ack wait
+                    logger.warning(
+                        "consumer %s: could not hand back a message of the stopped batch (%s: %s); "
+                        "JetStream delivers it again once its ack wait ends",
+                        self.config.name, type(error).__name__, error,
+                    )
             raise
 
     async def _process_batch(self, messages: Sequence[Msg]) -> None:

@@ -397,3 +397,36 @@ async def test_batch_reads_equal_single_reads(database_url) -> None:
         assert all(reads.stream_versions[uid] > 0 for uid in uids)
         assert reads.stream_versions["model-without-anything"] == 0
     await engine.dispose()
+
+
+class _NakFails(FakeMessage):
+    async def nak(self, delay: float | None = None) -> None:
+        raise ConnectionError("connection to NATS lost")
+
+
+async def test_cancelled_batch_logs_failed_hand_back(database_url, caplog) -> None:
+    """A batch stopped at shutdown hands its messages back; one that cannot go back is logged, and
+    the others still go back."""
+    engine = await _engine(database_url)
+    started = asyncio.Event()
+
+    async def handler(connection, event) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="test")
+    consumer = EventConsumer(engine, config, handler)
+    failing = _archived("a", 1)
+    stuck = _NakFails(failing.data, failing.headers, failing.metadata)
+    other = _archived("b", 1)
+    task = asyncio.create_task(consumer.process_batch([stuck, other]))
+    await started.wait()
+
+    with caplog.at_level(logging.WARNING, logger="modelward_common.consumer"):
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    assert other.settled == ["nak"]
+    assert "could not hand back a message of the stopped batch (ConnectionError: connection to NATS lost)" in caplog.text
+    await engine.dispose()
