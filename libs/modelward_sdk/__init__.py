@@ -17,6 +17,7 @@ from modelward_sdk.digests import dataset_digest, file_digest
 from modelward_sdk.errors import (
     AbortedError,
     AlreadyExistsError,
+    CancelledCallError,
     ConfigurationError,
     DeadlineExceededError,
     FailedPreconditionError,
@@ -40,6 +41,7 @@ __all__ = [
     "AbortedError",
     "AccessClient",
     "AlreadyExistsError",
+    "CancelledCallError",
     "AsyncAccessClient",
     "AsyncGovernanceClient",
     "AsyncRegistryClient",

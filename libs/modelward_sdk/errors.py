@@ -110,6 +110,10 @@ class UnavailableError(RpcError):
     pass
 
 
+class CancelledCallError(RpcError):
+    """The call was cancelled before it finished, by the server (it was shutting down) or the client."""
+
+
 class DeadlineExceededError(RpcError):
     pass
 
@@ -128,6 +132,7 @@ _BY_CODE: dict[grpc.StatusCode, type[RpcError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.CANCELLED: CancelledCallError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }

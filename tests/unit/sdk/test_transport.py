@@ -11,6 +11,7 @@ import pytest
 
 from modelward_sdk import (
     AsyncRegistryClient,
+    CancelledCallError,
     DeadlineExceededError,
     InvalidArgumentError,
     NotFoundError,
@@ -124,6 +125,16 @@ async def test_bad_request_details_unpacked() -> None:
 def test_unknown_code_maps_to_base_class() -> None:
     assert error_class(grpc.StatusCode.DATA_LOSS) is RpcError
     assert error_class(grpc.StatusCode.NOT_FOUND) is NotFoundError
+
+
+async def test_cancelled_after_retries_is_typed() -> None:
+    script = Script(unavailable_calls=10, failure=grpc.StatusCode.CANCELLED)
+    with fake_registry(script) as target:
+        async with AsyncRegistryClient(target, retry=FAST_RETRY, timeout=5) as client:
+            with pytest.raises(CancelledCallError) as raised:
+                await client.get_model("churn")
+    assert raised.value.code == grpc.StatusCode.CANCELLED
+    assert script.calls["GetModel"] == FAST_RETRY.max_attempts
 
 
 async def test_async_pages_followed() -> None:
