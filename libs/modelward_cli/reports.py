@@ -148,7 +148,7 @@ def print_portfolio(entries: list[gres.PortfolioEntry], text: Localizer, now: ti
         production = [str(version.version) for version in entry.versions if version.stage == res.STAGE_PRODUCTION]
         rows.append([
             entry.model.removeprefix("models/"), entry.owner or "-", text.enum(res.RiskTier, entry.risk_tier),
-            text.enum(res.ModelState, entry.state), text.number(len(entry.versions)),
+            text.enum(res.ModelState, entry.state), text.number(len(entry.versions) + entry.versions_omitted),
             ", ".join(production) or text.text("none"), text.number(entry.open_findings_count),
             text.enum(gres.Severity, entry.max_open_finding_severity) if entry.max_open_finding_severity else "-",
             text.yes_no(entry.compliant), text.yes_no(entry.orphaned),

@@ -930,3 +930,54 @@ def test_dead_letter_to_proto_after_retry() -> None:
 def test_dead_letter_to_proto_rejects_unknown_status() -> None:
     with pytest.raises(ValueError, match="dead letter 12 has unknown status 'LOST'"):
         convert.dead_letter_to_proto(dead_letter_row(status="LOST"))
+
+
+def _big_entry(count: int, features: int = 200) -> resources_pb2.PortfolioEntry:
+    versions = [
+        make_version(number, feature_names=tuple(f"feature_{number}_{index:04d}" for index in range(features)))
+        for number in range(1, count + 1)
+    ]
+    versions[2] = dataclasses.replace(versions[2], stage=Stage.PRODUCTION)
+    versions[5] = dataclasses.replace(versions[5], stage=Stage.STAGING, pending_stage=Stage.PRODUCTION)
+    model = make_model(*versions, aliases={"old-champion": 1})
+    return convert.portfolio_entry_to_proto(
+        model, open_findings=OpenFindingSummary(), orphan_status=OrphanStatus(model.uid), compliant=True
+    )
+
+
+def test_fit_entry_keeps_acted_on_then_newest() -> None:
+    entry = _big_entry(400)
+    assert entry.ByteSize() > 1_500_000
+
+    convert.fit_portfolio_entry(entry, max_bytes=300_000)
+
+    listed = [version.version for version in entry.versions]
+    assert entry.ByteSize() <= 300_000
+    assert entry.versions_omitted == 400 - len(listed)
+    assert listed == sorted(listed)
+    # Production (3), staging with a pending promotion (6), the aliased version (1), then the newest.
+    assert listed[:3] == [1, 3, 6]
+    assert listed[3:] == list(range(400 - len(listed) + 4, 401))
+
+
+def test_fit_entry_leaves_small_entry_alone() -> None:
+    entry = _big_entry(6, features=3)
+    before = entry.SerializeToString()
+
+    convert.fit_portfolio_entry(entry, max_bytes=300_000)
+
+    assert entry.SerializeToString() == before
+    assert entry.versions_omitted == 0
+
+
+def test_fit_entry_uses_the_whole_budget() -> None:
+    """The budget counts each version's field bytes exactly: one more version would not fit."""
+    entry = _big_entry(50)
+    convert.fit_portfolio_entry(entry, max_bytes=100_000)
+    size = entry.ByteSize()
+    smallest_left_out = min(
+        version.ByteSize() for version in _big_entry(50).versions if version.version not in {listed.version for listed in entry.versions}
+    )
+
+    assert size <= 100_000
+    assert size + smallest_left_out > 100_000

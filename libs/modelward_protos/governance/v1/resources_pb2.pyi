@@ -275,7 +275,7 @@ class PortfolioVersion(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[_Union[_resources_pb2.Stage, str]] = ..., pending_stage: _Optional[_Union[_resources_pb2.Stage, str]] = ..., aliases: _Optional[_Iterable[str]] = ..., artifact_sha256: _Optional[str] = ..., training_dataset_sha256: _Optional[str] = ..., evaluation_dataset_sha256: _Optional[str] = ..., code_commit: _Optional[str] = ..., feature_names: _Optional[_Iterable[str]] = ..., metrics: _Optional[_Iterable[_Union[_resources_pb2.Metric, _Mapping]]] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approved_by: _Optional[_Iterable[str]] = ..., open_findings_count: _Optional[int] = ...) -> None: ...
 
 class PortfolioEntry(_message.Message):
-    __slots__ = ("model", "model_uid", "description", "owner", "team", "risk_tier", "task_type", "state", "tags", "aliases", "versions", "create_time", "last_activity_time", "open_findings_count", "max_open_finding_severity", "compliant", "orphaned", "redundant_with")
+    __slots__ = ("model", "model_uid", "description", "owner", "team", "risk_tier", "task_type", "state", "tags", "aliases", "versions", "create_time", "last_activity_time", "open_findings_count", "max_open_finding_severity", "compliant", "orphaned", "redundant_with", "versions_omitted")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +308,7 @@ class PortfolioEntry(_message.Message):
     COMPLIANT_FIELD_NUMBER: _ClassVar[int]
     ORPHANED_FIELD_NUMBER: _ClassVar[int]
     REDUNDANT_WITH_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_OMITTED_FIELD_NUMBER: _ClassVar[int]
     model: str
     model_uid: str
     description: str
@@ -326,7 +327,8 @@ class PortfolioEntry(_message.Message):
     compliant: bool
     orphaned: bool
     redundant_with: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, model: _Optional[str] = ..., model_uid: _Optional[str] = ..., description: _Optional[str] = ..., owner: _Optional[str] = ..., team: _Optional[str] = ..., risk_tier: _Optional[_Union[_resources_pb2.RiskTier, str]] = ..., task_type: _Optional[str] = ..., state: _Optional[_Union[_resources_pb2.ModelState, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., aliases: _Optional[_Mapping[str, int]] = ..., versions: _Optional[_Iterable[_Union[PortfolioVersion, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_findings_count: _Optional[int] = ..., max_open_finding_severity: _Optional[_Union[Severity, str]] = ..., compliant: _Optional[bool] = ..., orphaned: _Optional[bool] = ..., redundant_with: _Optional[_Iterable[str]] = ...) -> None: ...
+    versions_omitted: int
+    def __init__(self, model: _Optional[str] = ..., model_uid: _Optional[str] = ..., description: _Optional[str] = ..., owner: _Optional[str] = ..., team: _Optional[str] = ..., risk_tier: _Optional[_Union[_resources_pb2.RiskTier, str]] = ..., task_type: _Optional[str] = ..., state: _Optional[_Union[_resources_pb2.ModelState, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., aliases: _Optional[_Mapping[str, int]] = ..., versions: _Optional[_Iterable[_Union[PortfolioVersion, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_activity_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_findings_count: _Optional[int] = ..., max_open_finding_severity: _Optional[_Union[Severity, str]] = ..., compliant: _Optional[bool] = ..., orphaned: _Optional[bool] = ..., redundant_with: _Optional[_Iterable[str]] = ..., versions_omitted: _Optional[int] = ...) -> None: ...
 
 class VersionCompliance(_message.Message):
     __slots__ = ("model_version", "stage", "compliant", "results")

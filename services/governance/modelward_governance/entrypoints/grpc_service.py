@@ -69,15 +69,15 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
             summaries = await store.open_finding_summaries(connection, [row.model.uid for row in rows])
             names = await store.model_names(connection, {uid for row in rows for uid in row.redundant_with})
         for row in rows:
-            entries.append(
-                convert.portfolio_entry_to_proto(
-                    row.model,
-                    open_findings=summaries[row.model.uid],
-                    orphan_status=assess_orphan(row.model, principals, now, self.governance.settings.orphans),
-                    compliant=row.compliant,
-                    redundant_with=sorted(names[uid] for uid in row.redundant_with if uid in names),
-                )
+            entry = convert.portfolio_entry_to_proto(
+                row.model,
+                open_findings=summaries[row.model.uid],
+                orphan_status=assess_orphan(row.model, principals, now, self.governance.settings.orphans),
+                compliant=row.compliant,
+                redundant_with=sorted(names[uid] for uid in row.redundant_with if uid in names),
             )
+            convert.fit_portfolio_entry(entry)
+            entries.append(entry)
         # An entry carries every version of its model, so a page ends early rather than exceed what clients accept.
         page = page.first(items_within(entry.ByteSize() for entry in entries))
         response = rpc.ListPortfolioResponse(next_page_token=page.next_page_token, total_size=total)
