@@ -19,6 +19,7 @@ from modelward_governance.domain.redundancy import (
     RedundancyIndex,
     RedundancyPair,
     RedundancySubject,
+    pair_rank,
     reconcile_redundancy,
     redundancy_finding_drafts,
     subject_for_model,
@@ -357,8 +358,8 @@ def test_matches_survive_recent_key_merges() -> None:
 
 
 def _check_all(index: RedundancyIndex, subjects: list[RedundancySubject]) -> dict[RedundancyPair, None]:
-    """Check the subjects in order as the service does: each check sees the pairs flagged so far,
-    and its result replaces the checked model's pairs. Return the flagged pairs in order."""
+    """Check the subjects in order as the service does: each check is given the pairs flagged so
+    far, and its result replaces the checked model's pairs. Return the flagged pairs in order."""
     flagged: dict[RedundancyPair, None] = {}
     for checked in subjects:
         mine = [pair for pair in flagged if checked.model_uid in pair.model_uids]
@@ -385,13 +386,28 @@ def test_check_tops_up_to_limit(config: RedundancyConfig) -> None:
     for kind in MatchKind:
         counts = [_pairs_of(flagged, f"uid-{number:02d}", kind) for number in range(40)]
         assert min(counts) == 3
-        # Each model has its own three and those of the (at most three) models after it.
-        assert max(counts) <= 6
         assert sum(1 for pair in flagged if pair.kind is kind) == 3 * 39 - 3
-    # Equally similar: the most recently indexed come first.
+        # Newcomers pick partners by pair rank, so an early model gains about 3 / k pairs from
+        # the k-th newcomer after it: about 3 * ln(40) in all, not one from each.
+        assert max(counts) <= 3 + 3 * sum(1 / k for k in range(1, 40))
+    # Equally similar: the three of lowest pair rank.
     last = index.check(subject("uid-new", names("same", 30), artifact="a" * 64), [])
-    assert {match.other_model_uid for match in last if match.kind is MatchKind.FEATURE_SIMILARITY} == {"uid-37", "uid-38", "uid-39"}
-    assert {match.other_model_uid for match in last if match.kind is MatchKind.ARTIFACT_DIGEST} == {"uid-37", "uid-38", "uid-39"}
+    expected = set(sorted((f"uid-{number:02d}" for number in range(40)), key=lambda uid: pair_rank("uid-new", uid))[:3])
+    assert {match.other_model_uid for match in last if match.kind is MatchKind.FEATURE_SIMILARITY} == expected
+    assert {match.other_model_uid for match in last if match.kind is MatchKind.ARTIFACT_DIGEST} == expected
+
+
+def test_recheck_of_unchanged_model_changes_nothing() -> None:
+    """A model whose tags or aliases change is checked again with the same version. That must not
+    make it the partner every newcomer picks."""
+    config = RedundancyConfig(max_partners=3)
+    subjects = [subject(f"uid-{number:02d}", names("same", 30), artifact="a" * 64) for number in range(30)]
+    interleaved = [item for number, later in enumerate(subjects) for item in ((subjects[0], later) if number else (later,))]
+
+    plain = _check_all(RedundancyIndex(config), subjects)
+    with_rechecks = _check_all(RedundancyIndex(config), interleaved)
+
+    assert set(with_rechecks) == set(plain)
 
 
 def test_check_prefers_most_similar() -> None:
@@ -426,9 +442,10 @@ def test_check_keeps_matching_pairs() -> None:
 
     # With features no other model has, no pair matches any more.
     assert index.check(subject("uid-x", names("other", 50)), flagged) == ()
-    # With only the stale artifact pair flagged, the check adds the most recently indexed match.
+    # With only the stale artifact pair flagged, the check adds the match of lowest pair rank.
     again = index.check(subject("uid-x", shared), [flagged[2]])
-    assert [match.other_model_uid for match in again] == ["uid-c"]
+    lowest = min(("uid-a", "uid-b", "uid-c"), key=lambda uid: pair_rank("uid-x", uid))
+    assert [match.other_model_uid for match in again] == [lowest]
     assert again[0].kind is MatchKind.FEATURE_SIMILARITY
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,16 @@ async def load_model(connection: AsyncConnection, uid: str, *, for_update: bool 
         query = query.with_for_update()
     data = await connection.scalar(query)
     return None if data is None else codec.load(PortfolioModel, data)
+
+
+@functools.cache
+def _models(dialect: str) -> sa.Select[Any]:
+    return sa.select(portfolio_table.c.uid, portfolio_table.c.data).where(is_among(dialect, portfolio_table.c.uid, "uids"))
+
+
+async def load_models(connection: AsyncConnection, uids: Iterable[str]) -> dict[str, PortfolioModel]:
+    """Return the models that exist among `uids`, without locking their rows."""
+    return {uid: codec.load(PortfolioModel, data) for uid, data in await _rows_for(connection, _models, uids)}
 
 
 async def lock_models(connection: AsyncConnection, uids: Iterable[str]) -> dict[str, PortfolioModel]:
@@ -127,6 +137,16 @@ def in_chunks(values: Iterable[str]) -> list[list[str]]:
     return [ordered[start:start + _LIST_CHUNK] for start in range(0, len(ordered), _LIST_CHUNK)]
 
 
+async def _rows_for(
+    connection: AsyncConnection, statement: Callable[[str], sa.Select[Any]], uids: Iterable[str]
+) -> list[sa.Row[Any]]:
+    """Run `statement(dialect)`, which takes the list parameter `uids`, over the uids in chunks."""
+    rows: list[sa.Row[Any]] = []
+    for chunk in in_chunks(uids):
+        rows.extend(await connection.execute(statement(connection.dialect.name), {"uids": chunk}))
+    return rows
+
+
 @functools.cache
 def _model_names(dialect: str) -> sa.Select[Any]:
     return sa.select(portfolio_table.c.uid, portfolio_table.c.model_id).where(is_among(dialect, portfolio_table.c.uid, "uids"))
@@ -134,11 +154,7 @@ def _model_names(dialect: str) -> sa.Select[Any]:
 
 async def model_names(connection: AsyncConnection, uids: Iterable[str]) -> dict[str, str]:
     """Return `models/{model}` for each uid the portfolio has."""
-    names: dict[str, str] = {}
-    for chunk in in_chunks(uids):
-        result = await connection.execute(_model_names(connection.dialect.name), {"uids": chunk})
-        names.update((uid, f"models/{model_id}") for uid, model_id in result)
-    return names
+    return {uid: f"models/{model_id}" for uid, model_id in await _rows_for(connection, _model_names, uids)}
 
 
 async def all_models(connection: AsyncConnection) -> list[PortfolioModel]:
@@ -203,11 +219,9 @@ async def open_finding_summaries(connection: AsyncConnection, model_uids: Iterab
     """Return the summary of each model's open findings, counted in the database, none decoded."""
     counts: dict[str, dict[int, int]] = {uid: {} for uid in model_uids}
     highest: dict[str, int] = {}
-    for chunk in in_chunks(counts):
-        result = await connection.execute(_open_finding_counts(connection.dialect.name), {"uids": chunk})
-        for uid, version, count, severity in result:
-            counts[uid][int(version)] = int(count)
-            highest[uid] = max(highest.get(uid, severity), severity)
+    for uid, version, count, severity in await _rows_for(connection, _open_finding_counts, counts):
+        counts[uid][int(version)] = int(count)
+        highest[uid] = max(highest.get(uid, severity), severity)
     return {
         uid: OpenFindingSummary(by_version, Severity(highest[uid]) if uid in highest else None)
         for uid, by_version in counts.items()
@@ -377,10 +391,7 @@ async def flagged_pairs_of(connection: AsyncConnection, model_uids: Iterable[str
     """Return the flagged pairs of each model, with an empty list for models that have none."""
     flagged: dict[str, list[RedundancyPair]] = {uid: [] for uid in model_uids}
     # A pair whose two models fall in different chunks comes back once per chunk.
-    rows: dict[tuple[str, str, str], Any] = {}
-    for chunk in in_chunks(flagged):
-        result = await connection.execute(_flagged_pairs_of(connection.dialect.name), {"uids": chunk})
-        rows.update(((first, second, kind), data) for first, second, kind, data in result)
+    rows = {(first, second, kind): data for first, second, kind, data in await _rows_for(connection, _flagged_pairs_of, flagged)}
     for (first, second, _), data in rows.items():
         pair = codec.load(RedundancyPair, data)
         for uid in {first, second} & flagged.keys():

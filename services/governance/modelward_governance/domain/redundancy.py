@@ -14,7 +14,7 @@ same training dataset SHA-256 and task type with feature sets whose Jaccard simi
 
 A check flags a bounded number of pairs (`RedundancyIndex.check`): the model keeps its flagged
 pairs that still match, and its best new matches top each kind up to
-`RedundancyConfig.max_partners`. Models that share one dataset and one feature set are all
+`RedundancyConfig.max_partners`, equally similar ones in `pair_rank` order. Models that share one dataset and one feature set are all
 redundant with each other; flagging every pair made their findings grow with the square of their
 number, and 200 of them took governance almost three minutes (docs/benchmarks.md).
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,8 +48,18 @@ _V = TypeVar("_V")
 
 # Upper bound of RedundancyConfig.max_partners.
 MAX_PARTNERS = 1000
-# A limited search verifies at most this many LSH candidates, the most recently indexed first.
+# A limited search verifies at most this many LSH candidates, those first in `pair_rank` order.
 _MAX_VERIFIED = 1024
+
+
+def pair_rank(model_uid: str, other_uid: str) -> int:
+    """Return the rank that orders equally similar partners of a model: a CRC-32 of the two uids.
+
+    Equal on every replica and in a replay, whatever order the models were indexed in, and
+    spread over the group, so no model becomes every newcomer's partner.
+    """
+    first, second = sorted((model_uid, other_uid))
+    return zlib.crc32(f"{first}\x00{second}".encode())
 
 
 @dataclass(frozen=True)
@@ -302,10 +313,10 @@ class RedundancyIndex:
     def check(self, subject: RedundancySubject, flagged: Iterable[RedundancyPair]) -> tuple[RedundancyMatch, ...]:
         """Index `subject` and return the pairs its model should be flagged in.
 
-        `flagged` holds the pairs flagged now. Those that still match stay, whichever model's
+        `flagged` contains the pairs flagged now. Those that still match stay, whichever model's
         check flagged them. Then, per kind of match, the best new matches are added until the
         model is in `max_partners` pairs of that kind: the most similar first and, among equally
-        similar ones, the most recently indexed. Pairs a model already has are never dropped for
+        similar ones, the lowest `pair_rank`. Pairs a model already has are never dropped for
         closer ones, so repeated checks of unchanged models change nothing, and the number of
         flagged pairs grows with the number of models, not with its square.
         """
@@ -346,8 +357,22 @@ class RedundancyIndex:
             return None
         return self._feature_match(entry, other, shared, union, int(entry.features.size))
 
+    def is_indexed(self, subject: RedundancySubject) -> bool:
+        """Return whether the index contains exactly `subject` for its model."""
+        entry_id = self._entry_of_model.get(subject.model_uid)
+        if entry_id is None:
+            return False
+        entry = self._entries[entry_id]
+        if (entry.version, entry.artifact_sha256, entry.group) != (subject.version, subject.artifact_sha256, _group_of(subject)):
+            return False
+        known_ids, _ = self._lookup_tokens(subject.feature_names)
+        return known_ids.size == len(subject.feature_names) and bool(np.array_equal(known_ids, entry.features))
+
     def _upsert(self, subject: RedundancySubject) -> npt.NDArray[np.uint64] | None:
-        """Index `subject`; return its band keys, or None when it has no feature group."""
+        """Index `subject`; return its band keys, or None when it has no feature group or was
+        indexed already (most events change nothing the index keeps)."""
+        if self.is_indexed(subject):
+            return None
         self.remove(subject.model_uid)
         entry_id = self._next_entry_id
         self._next_entry_id += 1
@@ -431,8 +456,8 @@ class RedundancyIndex:
         """`find_matches`, with the subject's band keys when the caller already has them.
 
         With a `limit`, return at most that many matches of each kind: the most similar and,
-        among equals, the most recently indexed, after verifying at most `_MAX_VERIFIED` LSH
-        candidates (the most recently indexed first).
+        among equals, the lowest `pair_rank`, after verifying at most `_MAX_VERIFIED` LSH
+        candidates (those of lowest `pair_rank`).
         """
         group = _group_of(subject)
         matches = self._artifact_matches(
@@ -451,8 +476,11 @@ class RedundancyIndex:
             if band_keys is None:
                 band_keys = self._band_keys(self._hasher.signature_of_hashes(hashes), group)
             candidate_ids = self._lsh_entry_ids(band_keys)
-            if limit is not None:
-                candidate_ids = sorted(candidate_ids, reverse=True)[:_MAX_VERIFIED]
+            if limit is not None and len(candidate_ids) > _MAX_VERIFIED:
+                candidate_ids = heapq.nsmallest(
+                    _MAX_VERIFIED, candidate_ids,
+                    key=lambda entry_id: self._rank_of_entry(subject.model_uid, entry_id),
+                )
 
         similar: list[tuple[float, int, RedundancyMatch]] = []
         feature_count = len(subject.feature_names)
@@ -465,11 +493,15 @@ class RedundancyIndex:
             similarity = shared / union
             if similarity >= self.config.jaccard_threshold:
                 match = self._feature_match(checked, entry, shared, union, feature_count)
-                similar.append((similarity, entry_id, match))
+                similar.append((similarity, pair_rank(subject.model_uid, entry.model_uid), match))
         if limit is not None:
-            similar = heapq.nlargest(limit, similar, key=lambda found: (found[0], found[1]))
+            similar = heapq.nsmallest(limit, similar, key=lambda found: (-found[0], found[1]))
         similar.sort(key=lambda found: (-found[0], found[2].other_model_uid))
         return tuple(matches + [match for _, _, match in similar])
+
+    def _rank_of_entry(self, model_uid: str, entry_id: int) -> int:
+        entry = self._entries.get(entry_id)
+        return pair_rank(model_uid, entry.model_uid) if entry is not None else -1
 
     def lsh_candidates(self, subject: RedundancySubject) -> frozenset[str]:
         """Model uids sharing a band key with the subject, before exact verification."""
@@ -486,7 +518,7 @@ class RedundancyIndex:
         return frozenset(uids)
 
     def _artifact_matches(self, checked: _Entry, limit: int | None) -> list[RedundancyMatch]:
-        """Matches by artifact digest, by model uid; with a `limit`, the most recently indexed."""
+        """Matches by artifact digest, by model uid; with a `limit`, those of lowest `pair_rank`."""
         if not checked.artifact_sha256:
             return []
         other_ids = [
@@ -495,7 +527,9 @@ class RedundancyIndex:
             if uid != checked.model_uid
         ]
         if limit is not None:
-            other_ids = heapq.nlargest(limit, other_ids)
+            other_ids = heapq.nsmallest(
+                limit, other_ids, key=lambda entry_id: pair_rank(checked.model_uid, self._entries[entry_id].model_uid)
+            )
         others = sorted((self._entries[entry_id] for entry_id in other_ids), key=lambda entry: entry.model_uid)
         return [self._artifact_match(checked, other) for other in others]
 
@@ -536,8 +570,8 @@ class RedundancyIndex:
     def _as_entry(self, subject: RedundancySubject) -> tuple[_Entry, npt.NDArray[np.uint64]]:
         """Return the subject as an entry (id 0, never stored) and the hashes of its feature names.
 
-        The entry's features are the token ids of the names the index knows. A name it has never
-        seen cannot be shared with an indexed model, so it counts only toward the size of the
+        The entry's features are the token ids of the names already indexed. A name never indexed
+        cannot be shared with an indexed model, so it counts only toward the size of the
         subject's feature set.
         """
         known_ids, hashes = self._lookup_tokens(subject.feature_names)

@@ -450,6 +450,10 @@ class Governance:
             matches: tuple[RedundancyMatch, ...] = ()
         else:
             matches = self.index.check(subject, flagged)
+            already = set(flagged)
+            partners = {match.other_model_uid for match in matches if match.pair not in already}
+            if partners and await self._refresh_index(connection, partners):
+                matches = self.index.check(subject, flagged)
         self._last_matches[model.uid] = matches
         changes = reconcile_redundancy(model.uid, flagged, matches)
         await store.flag_pairs(connection, changes.detected)
@@ -462,6 +466,26 @@ class Governance:
             resolution_for=lambda finding: "the models no longer match",
         )
         return changes, finding_changes
+
+    async def _refresh_index(self, connection: AsyncConnection, model_uids: set[str]) -> bool:
+        """Update the index's entries of these models to the database's versions; return whether
+        any entry changed. A check calls it before it flags new pairs with them.
+
+        Each replica's index follows the events that replica applies. A model last changed on
+        another replica can therefore be indexed here with an older version, and a pair flagged
+        from that entry would open findings on two models that no longer match.
+        """
+        await self._write_unsaved(connection)
+        models = await store.load_models(connection, model_uids)
+        changed = False
+        for uid in sorted(model_uids):
+            subject = subject_for_model(models[uid]) if uid in models else None
+            if subject is None:
+                changed |= self.index.remove(uid)
+            elif not self.index.is_indexed(subject):
+                self.index.upsert(subject)
+                changed = True
+        return changed
 
     async def mirror_redundancy(
         self, connection: AsyncConnection, model: PortfolioModel, changes: RedundancyChanges, at: datetime, context: EventContext
