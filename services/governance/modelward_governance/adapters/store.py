@@ -399,23 +399,33 @@ async def flagged_pairs_of(connection: AsyncConnection, model_uids: Iterable[str
     return flagged
 
 
+_DELETE_PAIR = redundancy_table.delete().where(
+    redundancy_table.c.first_uid == sa.bindparam("first"),
+    redundancy_table.c.second_uid == sa.bindparam("second"),
+    redundancy_table.c.kind == sa.bindparam("pair_kind"),
+)
+
+
 async def flag_pairs(connection: AsyncConnection, matches: Sequence[RedundancyMatch]) -> None:
-    for match in matches:
-        first, second, kind = _pair_key(match.pair)
-        await connection.execute(redundancy_table.delete().where(
-            redundancy_table.c.first_uid == first, redundancy_table.c.second_uid == second, redundancy_table.c.kind == kind
-        ))
-        await connection.execute(
-            redundancy_table.insert().values(first_uid=first, second_uid=second, kind=kind, data=codec.encode(match.pair))
-        )
+    """Flag the matches' pairs, replacing any row of the same pair, with one statement per step."""
+    if not matches:
+        return
+    keys = [_pair_key(match.pair) for match in matches]
+    await _clear_keys(connection, keys)
+    await connection.execute(redundancy_table.insert(), [
+        {"first_uid": first, "second_uid": second, "kind": kind, "data": codec.encode(match.pair)}
+        for (first, second, kind), match in zip(keys, matches, strict=True)
+    ])
 
 
 async def clear_pairs(connection: AsyncConnection, pairs: Sequence[RedundancyPair]) -> None:
-    for pair in pairs:
-        first, second, kind = _pair_key(pair)
-        await connection.execute(redundancy_table.delete().where(
-            redundancy_table.c.first_uid == first, redundancy_table.c.second_uid == second, redundancy_table.c.kind == kind
-        ))
+    await _clear_keys(connection, [_pair_key(pair) for pair in pairs])
+
+
+async def _clear_keys(connection: AsyncConnection, keys: Sequence[tuple[str, str, str]]) -> None:
+    """Delete the flags of these (first uid, second uid, kind) keys in one statement."""
+    if keys:
+        await connection.execute(_DELETE_PAIR, [{"first": first, "second": second, "pair_kind": kind} for first, second, kind in keys])
 
 
 @dataclass(frozen=True)
