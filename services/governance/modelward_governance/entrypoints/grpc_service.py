@@ -78,7 +78,7 @@ class GovernanceServicer(rpc_grpc.GovernanceServiceServicer):
             )
             convert.fit_portfolio_entry(entry)
             entries.append(entry)
-        # An entry carries every version of its model, so a page ends early rather than exceed what clients accept.
+        # An entry can take up to 1 MB with its versions, so a page ends early rather than exceed what clients accept.
         page = page.first(items_within(entry.ByteSize() for entry in entries))
         response = rpc.ListPortfolioResponse(next_page_token=page.next_page_token, total_size=total)
         response.entries.extend(entries[: len(page.rows)])
