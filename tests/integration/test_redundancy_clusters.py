@@ -158,3 +158,35 @@ async def test_replica_with_stale_index_flags_no_false_pair(database_url) -> Non
     assert await _flags(engine) == {tuple(sorted((b, c)))}
     assert await _open_redundancy_findings(engine) == {(b, c), (c, b)}
     await engine.dispose()
+
+
+async def test_stale_partners_read_until_choice_is_fresh(database_url) -> None:
+    """When the partners a check picks turn out changed, the next pick is read from the database
+    too, until every new partner is current: with a limit of one, the two partners of lowest rank
+    changed on another replica, and only the third may be flagged."""
+    from modelward_governance.domain.redundancy import pair_rank
+
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    settings = GovernanceSettings(redundancy=RedundancyConfig(max_partners=1))
+    first = Governance(engine, settings)
+    await first.start()
+    newcomer = str(uuid.uuid5(uuid.NAMESPACE_URL, "chain-new"))
+    partners = sorted(
+        (str(uuid.uuid5(uuid.NAMESPACE_URL, f"chain-{index}")) for index in range(3)),
+        key=lambda uid: pair_rank(newcomer, uid),
+    )
+    models = [(uid, f"chain-{index}") for index, uid in enumerate(partners)]
+    await _consumer_of(engine, first).process_batch([_model(uid, name) for uid, name in models])
+    await _consumer_of(engine, first).process_batch([_version(uid, name, 1, SHARED) for uid, name in models])
+
+    second = Governance(engine, settings)
+    await second.start()
+    await _consumer_of(engine, first).process_batch([
+        _version(uid, name, 2, tuple(f"{name}_other_{i}" for i in range(30))) for uid, name in models[:2]
+    ])
+    await _consumer_of(engine, second).process_batch([_model(newcomer, "chain-new")])
+    await _consumer_of(engine, second).process_batch([_version(newcomer, "chain-new", 1, SHARED)])
+
+    assert await _flags(engine) == {tuple(sorted((newcomer, partners[2])))}
+    await engine.dispose()

@@ -981,3 +981,23 @@ def test_fit_entry_uses_the_whole_budget() -> None:
 
     assert size <= 100_000
     assert size + smallest_left_out > 100_000
+
+
+def test_fit_entry_keeps_production_before_aliases() -> None:
+    versions = [
+        make_version(number, feature_names=tuple(f"feature_{number}_{index:04d}" for index in range(400)))
+        for number in (1, 2, 3)
+    ]
+    versions[0] = dataclasses.replace(versions[0], stage=Stage.PRODUCTION)
+    model = make_model(*versions, aliases={"candidate": 2, "latest": 3})
+    entry = convert.portfolio_entry_to_proto(
+        model, open_findings=OpenFindingSummary(), orphan_status=OrphanStatus(model.uid), compliant=True
+    )
+    sizes = [version.ByteSize() for version in entry.versions]
+    # Room for any one version, not for two.
+    one_version = entry.ByteSize() - sum(sizes) + max(sizes)
+
+    convert.fit_portfolio_entry(entry, max_bytes=one_version)
+
+    assert [version.version for version in entry.versions] == [1]
+    assert entry.versions_omitted == 2

@@ -700,15 +700,15 @@ def portfolio_entry_to_proto(
 # Largest portfolio entry ListPortfolio sends, in bytes: a model with thousands of versions
 # (one retrained every hour for months) would otherwise pass the 4 MiB that clients accept by default.
 MAX_ENTRY_BYTES = 1_000_000
-_GOVERNED_STAGES = (registry_pb2.STAGE_STAGING, registry_pb2.STAGE_PRODUCTION)
 
 
 def fit_portfolio_entry(entry: resources_pb2.PortfolioEntry, max_bytes: int = MAX_ENTRY_BYTES) -> None:
     """Leave versions out of `entry` until it takes at most `max_bytes`, and count them in
     `versions_omitted`.
 
-    The versions governance acts on (STAGING, PRODUCTION, a pending promotion, an alias) are kept
-    first, then the newest others, each while it still fits. The kept ones stay in version order.
+    Versions are kept in this order, each while it still fits: PRODUCTION, STAGING, a pending
+    promotion, an alias, then the others; newest first within each. The kept ones stay in
+    version order.
     """
     size = entry.ByteSize()
     if size <= max_bytes:
@@ -716,12 +716,8 @@ def fit_portfolio_entry(entry: resources_pb2.PortfolioEntry, max_bytes: int = MA
     versions = list(entry.versions)
     sizes = {version.version: _field_size(version.ByteSize()) for version in versions}
     budget = max_bytes - (size - sum(sizes.values()))
-
-    def acted_on(version: resources_pb2.PortfolioVersion) -> bool:
-        return version.stage in _GOVERNED_STAGES or version.pending_stage != registry_pb2.STAGE_UNSPECIFIED or bool(version.aliases)
-
     listed = []
-    for version in sorted(versions, key=lambda version: (not acted_on(version), -version.version)):
+    for version in sorted(versions, key=lambda version: (_keep_order(version), -version.version)):
         if sizes[version.version] <= budget:
             budget -= sizes[version.version]
             listed.append(version)
@@ -729,6 +725,17 @@ def fit_portfolio_entry(entry: resources_pb2.PortfolioEntry, max_bytes: int = MA
     del entry.versions[:]
     entry.versions.extend(listed)
     entry.versions_omitted = len(versions) - len(listed)
+
+
+def _keep_order(version: resources_pb2.PortfolioVersion) -> int:
+    """Return the class of a version in the order `fit_portfolio_entry` keeps them, lowest first."""
+    if version.stage == registry_pb2.STAGE_PRODUCTION:
+        return 0
+    if version.stage == registry_pb2.STAGE_STAGING:
+        return 1
+    if version.pending_stage != registry_pb2.STAGE_UNSPECIFIED:
+        return 2
+    return 3 if version.aliases else 4
 
 
 def _field_size(message_size: int) -> int:

@@ -450,9 +450,13 @@ class Governance:
             matches: tuple[RedundancyMatch, ...] = ()
         else:
             matches = self.index.check(subject, flagged)
-            already = set(flagged)
-            partners = {match.other_model_uid for match in matches if match.pair not in already}
-            if partners and await self._refresh_index(connection, partners):
+            # Each new partner is read from the database before its pair is flagged. A refreshed
+            # entry can change the choice, and the next choice may bring partners not yet read.
+            already, refreshed = set(flagged), set[str]()
+            while partners := {match.other_model_uid for match in matches if match.pair not in already} - refreshed:
+                refreshed |= partners
+                if not await self._refresh_index(connection, partners):
+                    break
                 matches = self.index.check(subject, flagged)
         self._last_matches[model.uid] = matches
         changes = reconcile_redundancy(model.uid, flagged, matches)
