@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from collections.abc import Callable
+from typing import Any
 
 from modelward_common.db import async_database_url
 
@@ -103,3 +105,45 @@ def database_url_argument(text: str) -> str:
         return async_database_url(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+class EnvironmentValue(str):
+    """A flag's default read from an environment variable, which `variable` names."""
+
+    variable: str
+
+
+def environment_default(variable: str, default: str | None = None) -> str | None:
+    """Return the environment variable's value, marked with its name, or `default` when it is unset."""
+    value = os.environ.get(variable)
+    if value is None:
+        return default
+    marked = EnvironmentValue(value)
+    marked.variable = variable
+    return marked
+
+
+def name_environment_variables(parser: argparse.ArgumentParser) -> None:
+    """Wrap the type of each flag whose default came from an environment variable, so that the
+    message for an invalid value names the variable.
+
+    argparse checks a string default with the flag's type when the flag is absent, and its
+    message names only the flag, although the value came from the environment.
+    """
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public list of its actions
+        if isinstance(action.default, EnvironmentValue):
+            action.type = _naming_variable(action.type if callable(action.type) else str, action.default)
+
+
+def _naming_variable(convert: Callable[[str], Any], default: EnvironmentValue) -> Callable[[str], Any]:
+    def converted(text: str) -> Any:
+        try:
+            # A plain str, so no parsed value keeps the marker.
+            return convert(str(text))
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as error:
+            if text is not default:
+                raise
+            reason = str(error) if isinstance(error, argparse.ArgumentTypeError) else f"invalid value {text!r}"
+            raise argparse.ArgumentTypeError(f"{reason} (from the environment variable {default.variable})") from error
+
+    return converted

@@ -7,13 +7,12 @@ rate limit is a token bucket per principal, checked by the server interceptor.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modelward_common.arguments import GRPC_INT_MAX, int_between, non_negative_float, positive_int
+from modelward_common.arguments import GRPC_INT_MAX, environment_default, int_between, non_negative_float, positive_int
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class ServerLimits:
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerLimits()
-    env = os.environ.get
+    env = environment_default
     parser.add_argument("--max-message-bytes", type=int_between(1, GRPC_INT_MAX),
                         default=env("MODELWARD_MAX_MESSAGE_BYTES", str(defaults.max_message_bytes)),
                         help="largest gRPC message in bytes (env MODELWARD_MAX_MESSAGE_BYTES, default %(default)s)")

@@ -95,6 +95,27 @@ def test_environment_values_go_through_the_same_check(monkeypatch) -> None:  # t
         _parser(governance_config).parse_args([])
 
 
+@pytest.mark.parametrize("module, variable, flag", [
+    (governance_config, "MODELWARD_REDUNDANCY_MAX_PARTNERS", "--redundancy-max-partners"),
+    (governance_config, "MODELWARD_SWEEP_INTERVAL", "--sweep-interval"),
+    (registry_config, "MODELWARD_RATE_LIMIT", "--rate-limit"),
+])
+def test_invalid_environment_value_names_its_variable(module, variable, flag, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv(variable, "abc")
+    with pytest.raises(argparse.ArgumentError) as raised:
+        _parser(module).parse_args([])
+    assert flag in str(raised.value)
+    assert f"(from the environment variable {variable})" in str(raised.value)
+
+
+def test_invalid_flag_value_names_no_variable(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MODELWARD_REDUNDANCY_MAX_PARTNERS", "5")
+    with pytest.raises(argparse.ArgumentError) as raised:
+        _parser(governance_config).parse_args(["--redundancy-max-partners", "abc"])
+    assert "environment" not in str(raised.value)
+    assert _parser(governance_config).parse_args([]).redundancy_max_partners == 5
+
+
 def test_zero_turns_an_interval_off() -> None:
     args = _parser(governance_config).parse_args(["--sweep-interval", "0", "--window-close-interval", "0.1"])
     assert args.sweep_interval == 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field
 
-from modelward_common.arguments import non_negative_float
+from modelward_common.arguments import environment_default, non_negative_float
 from modelward_common.auth.jwt import JwtSettings
 from modelward_common.auth.nats_options import NatsSecurity
 from modelward_common.principals import PRINCIPAL_RULE, canonical_principal, is_group, is_valid_principal
@@ -58,7 +57,7 @@ class AuthConfig:
 
 
 def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
-    env = os.environ.get
+    env = environment_default
     defaults = AuthConfig()
     group = parser.add_argument_group("authentication and TLS")
     group.add_argument("--auth-disabled", action="store_true", default=env("MODELWARD_AUTH_DISABLED", "") == "1",

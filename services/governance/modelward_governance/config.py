@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelward_common.arguments import database_url_argument, float_between, int_between, non_negative_float
+from modelward_common.arguments import (
+    database_url_argument,
+    environment_default,
+    float_between,
+    int_between,
+    name_environment_variables,
+    non_negative_float,
+)
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_governance.domain.redundancy import MAX_PARTNERS
@@ -91,7 +97,7 @@ _PROCESS_TOKEN_KEY = secrets.token_bytes(32)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = GovernanceConfig()
-    env = os.environ.get
+    env = environment_default
     parser.add_argument("--listen", default=env("MODELWARD_GOVERNANCE_LISTEN", defaults.listen),
                         help="host:port of the gRPC server (env MODELWARD_GOVERNANCE_LISTEN, default %(default)s)")
     parser.add_argument("--database-url", type=database_url_argument, default=env("MODELWARD_GOVERNANCE_DATABASE_URL", defaults.database_url),
@@ -166,6 +172,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_auth_arguments(parser)
     parser.add_argument("--log-level", default=env("MODELWARD_LOG_LEVEL", defaults.log_level),
                         help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
+    name_environment_variables(parser)
 
 
 def from_arguments(args: argparse.Namespace) -> GovernanceConfig:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 from dataclasses import dataclass, field
 
-from modelward_common.arguments import database_url_argument, float_between, int_between, non_negative_float, non_negative_int
+from modelward_common.arguments import (
+    database_url_argument,
+    environment_default,
+    float_between,
+    int_between,
+    name_environment_variables,
+    non_negative_float,
+    non_negative_int,
+)
 from modelward_common.auth.config import AuthConfig, add_auth_arguments, auth_from_arguments
 from modelward_common.limits import ServerLimits, add_limit_arguments, limits_from_arguments
 from modelward_protos.registry.v1 import resources_pb2 as res
@@ -70,7 +77,7 @@ _PROCESS_TOKEN_KEY = secrets.token_bytes(32)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = RegistryConfig()
-    env = os.environ.get
+    env = environment_default
     parser.add_argument("--listen", default=env("MODELWARD_REGISTRY_LISTEN", defaults.listen),
                         help="host:port of the gRPC server (env MODELWARD_REGISTRY_LISTEN, default %(default)s)")
     parser.add_argument("--workers", type=int_between(1, MAX_WORKERS),
@@ -118,6 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-relay", action="store_true",
                         help="do not publish events from this process (default: publish)")
     add_auth_arguments(parser)
+    name_environment_variables(parser)
 
 
 def from_arguments(args: argparse.Namespace) -> RegistryConfig:
