@@ -102,6 +102,15 @@ def _consumer(engine, *, failing_streams: frozenset[str] = frozenset()) -> Event
     return EventConsumer(engine, config, handler)
 
 
+def governance_consumer(engine, governance: Governance) -> EventConsumer:  # type: ignore[no-untyped-def]
+    """Return a consumer that applies registry events with `governance`, batches included."""
+    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
+    return EventConsumer(
+        engine, config, governance.handle_registry_event,
+        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
+    )
+
+
 async def _applied(engine) -> list[tuple[str, int]]:
     async with engine.connect() as connection:
         result = await connection.execute(sa.select(applied_table).order_by(applied_table.c.stream_id, applied_table.c.stream_version))
@@ -257,10 +266,7 @@ async def test_policy_replaced_by_other_replica_is_used(database_url) -> None:
     first, second = Governance(engine), Governance(engine)
     await first.start()
     await second.start()
-    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    consumer = EventConsumer(
-        engine, config, first.handle_registry_event, before_apply=first.prepare_batch, after_apply=first.finish_batch
-    )
+    consumer = governance_consumer(engine, first)
     before = [_ownerless_model("before-1"), _ownerless_model("before-2")]
     await consumer.process_batch(before)
 
@@ -371,11 +377,7 @@ async def test_batch_reads_equal_single_reads(database_url) -> None:
     await prepare_database(engine)
     governance = Governance(engine)
     await governance.start()
-    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    consumer = EventConsumer(
-        engine, config, governance.handle_registry_event,
-        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
-    )
+    consumer = governance_consumer(engine, governance)
     messages = [_ownerless_model(f"reads-{index}") for index in range(3)]
     await consumer.process_batch(messages)
     uids = [message.headers["ce-streamid"] for message in messages]

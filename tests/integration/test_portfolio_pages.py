@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_governance.bootstrap import prepare_database
 from modelward_governance.domain.orphans import OrphanConfig
@@ -13,6 +12,7 @@ from modelward_governance.entrypoints.grpc_service import GovernanceServicer
 from modelward_governance.service_layer.governance import Governance
 from modelward_governance.service_layer.queries import GovernanceQueries
 from modelward_protos.governance.v1 import governance_service_pb2 as rpc
+from tests.integration.test_consumer_batches import governance_consumer
 from tests.integration.test_redundancy_clusters import _model, _version
 
 # gRPC clients reject larger messages unless configured for more.
@@ -25,11 +25,7 @@ async def test_model_with_many_versions_fits_a_page(database_url) -> None:
     await prepare_database(engine)
     governance = Governance(engine)
     await governance.start()
-    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    consumer = EventConsumer(
-        engine, config, governance.handle_registry_event,
-        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
-    )
+    consumer = governance_consumer(engine, governance)
     big_uid, small_uid = str(uuid.uuid4()), str(uuid.uuid4())
     await consumer.process_batch([_model(big_uid, "hourly"), _model(small_uid, "yearly")])
     # About 24 KB of feature names per version: 80 versions make an entry of about 2 MB.

@@ -7,14 +7,13 @@ import uuid
 
 import sqlalchemy as sa
 
-from modelward_common.consumer import ConsumerConfig, EventConsumer
 from modelward_common.db import create_engine
 from modelward_governance.adapters.schema import findings_table, redundancy_table
 from modelward_governance.bootstrap import prepare_database
 from modelward_governance.domain.redundancy import RedundancyConfig
 from modelward_governance.service_layer.governance import Governance, GovernanceSettings
 from modelward_protos.events.v1 import registry_events_pb2 as registry_events
-from tests.integration.test_consumer_batches import FakeMessage, _message
+from tests.integration.test_consumer_batches import FakeMessage, _message, governance_consumer
 from tests.support.builders import new_version
 
 CLUSTER = 12
@@ -60,11 +59,7 @@ async def test_cluster_flags_grow_linearly(database_url) -> None:
     await prepare_database(engine)
     governance = Governance(engine, GovernanceSettings(redundancy=RedundancyConfig(max_partners=PARTNERS)))
     await governance.start()
-    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    consumer = EventConsumer(
-        engine, config, governance.handle_registry_event,
-        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
-    )
+    consumer = governance_consumer(engine, governance)
     # Fixed uids: which partners a check picks among equals depends on them (pair_rank).
     models = [(str(uuid.uuid5(uuid.NAMESPACE_URL, f"store-{index}")), f"store-{index}") for index in range(CLUSTER)]
     await consumer.process_batch([_model(uid, name) for uid, name in models])
@@ -107,11 +102,7 @@ async def test_open_finding_summaries_equal_decoded_findings(database_url) -> No
     await prepare_database(engine)
     governance = Governance(engine, GovernanceSettings(redundancy=RedundancyConfig(max_partners=2)))
     await governance.start()
-    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    consumer = EventConsumer(
-        engine, config, governance.handle_registry_event,
-        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
-    )
+    consumer = governance_consumer(engine, governance)
     models = [(str(uuid.uuid4()), f"summary-{index}") for index in range(5)]
     await consumer.process_batch([_model(uid, name) for uid, name in models])
     await consumer.process_batch([_version(uid, name, 1, SHARED) for uid, name in models[:4]])
@@ -127,14 +118,6 @@ async def test_open_finding_summaries_equal_decoded_findings(database_url) -> No
     await engine.dispose()
 
 
-def _consumer_of(engine, governance: Governance) -> EventConsumer:  # type: ignore[no-untyped-def]
-    config = ConsumerConfig(nats_url="", stream_name="S", durable_name="d", filter_subject="s.>", name="governance")
-    return EventConsumer(
-        engine, config, governance.handle_registry_event,
-        before_apply=governance.prepare_batch, after_apply=governance.finish_batch,
-    )
-
-
 async def test_replica_with_stale_index_flags_no_false_pair(database_url) -> None:
     """A replica flags a pair only after reading the partner's latest version from the database,
     since the partner may have changed on another replica since it indexed it."""
@@ -143,17 +126,17 @@ async def test_replica_with_stale_index_flags_no_false_pair(database_url) -> Non
     first = Governance(engine)
     await first.start()
     (a, _), (b, _), (c, _) = models = [(str(uuid.uuid5(uuid.NAMESPACE_URL, f"replica-{name}")), f"replica-{name}") for name in "abc"]
-    await _consumer_of(engine, first).process_batch([_model(uid, name) for uid, name in models])
-    await _consumer_of(engine, first).process_batch([_version(uid, name, 1, SHARED) for uid, name in models[:2]])
+    await governance_consumer(engine, first).process_batch([_model(uid, name) for uid, name in models])
+    await governance_consumer(engine, first).process_batch([_version(uid, name, 1, SHARED) for uid, name in models[:2]])
     assert await _flags(engine) == {tuple(sorted((a, b)))}
 
     # The second replica starts and indexes a and b; then a's new version goes to the first one.
     second = Governance(engine)
     await second.start()
-    await _consumer_of(engine, first).process_batch([_version(a, "replica-a", 2, tuple(f"other_{i}" for i in range(30)))])
+    await governance_consumer(engine, first).process_batch([_version(a, "replica-a", 2, tuple(f"other_{i}" for i in range(30)))])
     assert await _flags(engine) == set()
 
-    await _consumer_of(engine, second).process_batch([_version(c, "replica-c", 1, SHARED)])
+    await governance_consumer(engine, second).process_batch([_version(c, "replica-c", 1, SHARED)])
 
     assert await _flags(engine) == {tuple(sorted((b, c)))}
     assert await _open_redundancy_findings(engine) == {(b, c), (c, b)}
@@ -162,8 +145,8 @@ async def test_replica_with_stale_index_flags_no_false_pair(database_url) -> Non
 
 async def test_stale_partners_read_until_choice_is_fresh(database_url) -> None:
     """When the partners a check picks turn out changed, the next pick is read from the database
-    too, until every new partner is current: with a limit of one, the two partners of lowest rank
-    changed on another replica, and only the third may be flagged."""
+    too, until every new partner is current. Here the limit is one, and the two partners of
+    lowest rank changed on another replica, so only the third may be flagged."""
     from modelward_governance.domain.redundancy import pair_rank
 
     engine = create_engine(database_url)
@@ -177,16 +160,16 @@ async def test_stale_partners_read_until_choice_is_fresh(database_url) -> None:
         key=lambda uid: pair_rank(newcomer, uid),
     )
     models = [(uid, f"chain-{index}") for index, uid in enumerate(partners)]
-    await _consumer_of(engine, first).process_batch([_model(uid, name) for uid, name in models])
-    await _consumer_of(engine, first).process_batch([_version(uid, name, 1, SHARED) for uid, name in models])
+    await governance_consumer(engine, first).process_batch([_model(uid, name) for uid, name in models])
+    await governance_consumer(engine, first).process_batch([_version(uid, name, 1, SHARED) for uid, name in models])
 
     second = Governance(engine, settings)
     await second.start()
-    await _consumer_of(engine, first).process_batch([
+    await governance_consumer(engine, first).process_batch([
         _version(uid, name, 2, tuple(f"{name}_other_{i}" for i in range(30))) for uid, name in models[:2]
     ])
-    await _consumer_of(engine, second).process_batch([_model(newcomer, "chain-new")])
-    await _consumer_of(engine, second).process_batch([_version(newcomer, "chain-new", 1, SHARED)])
+    await governance_consumer(engine, second).process_batch([_model(newcomer, "chain-new")])
+    await governance_consumer(engine, second).process_batch([_version(newcomer, "chain-new", 1, SHARED)])
 
     assert await _flags(engine) == {tuple(sorted((newcomer, partners[2])))}
     await engine.dispose()

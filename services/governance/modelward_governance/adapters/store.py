@@ -82,12 +82,7 @@ async def lock_models(connection: AsyncConnection, uids: Iterable[str]) -> dict[
 
 @functools.cache
 def _models_for_update(dialect: str) -> sa.Select[Any]:
-    return (
-        sa.select(portfolio_table.c.uid, portfolio_table.c.data)
-        .where(is_among(dialect, portfolio_table.c.uid, "uids"))
-        .order_by(portfolio_table.c.uid)
-        .with_for_update()
-    )
+    return _models(dialect).order_by(portfolio_table.c.uid).with_for_update()
 
 
 async def load_model_by_name(connection: AsyncConnection, model_id: str) -> PortfolioModel | None:
@@ -371,12 +366,7 @@ def _pair_key(pair: RedundancyPair) -> tuple[str, str, str]:
 
 
 async def flagged_pairs(connection: AsyncConnection, model_uid: str) -> list[RedundancyPair]:
-    result = await connection.execute(
-        sa.select(redundancy_table.c.data).where(
-            sa.or_(redundancy_table.c.first_uid == model_uid, redundancy_table.c.second_uid == model_uid)
-        )
-    )
-    return [codec.load(RedundancyPair, data) for (data,) in result]
+    return (await flagged_pairs_of(connection, [model_uid]))[model_uid]
 
 
 @functools.cache
