@@ -45,7 +45,8 @@ from modelward_common.errors import InvalidArgument
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 # Byte budget of a page of portfolio entries or model versions, under the 4 MiB gRPC clients accept
-# by default. NOTE: a page keeps one item even when it is larger, and a portfolio entry has no bound.
+# by default. A page keeps one item even when it is larger, which stays under 4 MiB because a
+# version is at most 960 KiB and a portfolio entry at most 1 MB (convert.fit_portfolio_entry).
 MAX_PAGE_BYTES = 3_500_000
 MAX_ORDER_BY_LENGTH = 1024
 """Maximum length of an order_by value, in characters."""

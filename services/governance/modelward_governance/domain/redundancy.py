@@ -14,9 +14,10 @@ same training dataset SHA-256 and task type with feature sets whose Jaccard simi
 
 A check flags a bounded number of pairs (`RedundancyIndex.check`): the model keeps its flagged
 pairs that still match, and its best new matches top each kind up to
-`RedundancyConfig.max_partners`, equally similar ones in `pair_rank` order. Models that share one dataset and one feature set are all
-redundant with each other; flagging every pair made their findings grow with the square of their
-number, and 200 of them took governance almost three minutes (docs/benchmarks.md).
+`RedundancyConfig.max_partners`, equally similar ones in `pair_rank` order. Models that share one
+dataset and one feature set are all redundant with each other. Flagging every pair made their
+findings grow with the square of their number, and 200 of them took governance almost three
+minutes (docs/benchmarks.md).
 
 The index is mutable: it is a cache the service rebuilds from the portfolio at start and
 updates as versions arrive, supersede each other or models are deleted.
