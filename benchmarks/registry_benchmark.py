@@ -13,10 +13,13 @@ them over gRPC from this process, prints a Markdown table, and drops the databas
 gives each new connection to one of them, so the load spreads only over connections:
 `--connections per-client` gives each of the `--clients` callers a channel with its own
 connection, as separate serving processes have (the default, `shared`, sends every call over one
-channel). The server's CPU is then the sum over the workers. `--native-client` also times
-ResolveAlias from h2load (Debian's nghttp2-client), a client written in C that sends the
-gRPC request over HTTP/2 from `--clients` connections: on a 2-core machine a Python client takes
-a third of the CPU the calls need, and h2load takes little.
+channel). The server's CPU is then the sum over the workers, and the busiest process's share is
+shown too. `--native-client` also times both workloads from h2load (Debian's nghttp2-client), a
+client written in C that sends the gRPC request over HTTP/2: ResolveAlias from `--clients`
+connections of one h2load, CreateModelVersion from `--clients` h2load processes with one
+connection each, each creating versions of its own model. On a 2-core machine a Python client
+takes a fifth to a third of the CPU the calls need, and h2load takes little. Each result also
+gives the CPU that PostgreSQL's processes and the whole machine used per call.
 
 With authentication on (the default), the registry accepts JWTs from a key made for the run and
 the workload calls carry a JWT of a principal with a global contributor binding, so each call
@@ -35,6 +38,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import datetime
 import os
 import platform
@@ -190,13 +194,61 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds used by `pid` and the processes below it that still run."""
-    total = 0.0
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """Return the CPU seconds used by `pid` and by each process below it that still runs, by process id."""
+    used = {}
     for member in process_tree(pid):
         with contextlib.suppress(OSError):
-            total += cpu_seconds(member)
+            used[member] = cpu_seconds(member)
+    return used
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU seconds the whole machine has been busy so far."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # The fields are user, nice, system, idle, iowait, irq, softirq and steal. Busy time leaves out
+    # idle, iowait and steal (time the host gave to other virtual machines).
+    return (sum(fields[:8]) - fields[3] - fields[4] - fields[7]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """Return the CPU seconds used so far by the PostgreSQL server processes that still run."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    total += cpu_seconds(int(entry.name))
     return total
+
+
+@dataclasses.dataclass
+class CpuReading:
+    """CPU used so far by the registry's processes, by PostgreSQL and by the whole machine."""
+
+    registry: dict[int, float]
+    postgres: float
+    machine: float
+
+    @classmethod
+    def take(cls, pid: int) -> CpuReading:
+        return cls(tree_cpu_seconds(pid), postgres_cpu_seconds(), machine_busy_seconds())
+
+
+def server_cpu(pid: int, before: CpuReading, calls: int, unit: str = "call") -> str:
+    """Describe the CPU the registry's processes used since `before`, per call.
+
+    One process serves its calls on one core at most, so the busiest process's share bounds the
+    calls per second that more clients could get from it.
+    """
+    after = CpuReading.take(pid)
+    spent = [seconds - before.registry.get(member, 0.0) for member, seconds in after.registry.items()]
+    calls = max(calls, 1)
+    detail = f"server CPU {sum(spent) / calls * 1000:.2f} ms per {unit}"
+    if len(spent) > 1:
+        detail += f" ({max(spent) / calls * 1000:.2f} ms in its busiest process)"
+    return (detail + f", PostgreSQL {(after.postgres - before.postgres) / calls * 1000:.2f} ms, "
+            f"whole machine {(after.machine - before.machine) / calls * 1000:.2f} ms")
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -255,12 +307,11 @@ async def bench_create_and_resolve(
                         requests = [new_version(name, seed=f"{name}-{i}") for i, name in enumerate(models)]
 
                         async def timed(workload: str, call: Callable[[int], Awaitable[None]]) -> None:
-                            cpu_before = tree_cpu_seconds(process.pid)
+                            cpu_before = CpuReading.take(process.pid)
                             calls, latencies = await closed_loop(args.clients, args.seconds, call)
-                            cpu = (tree_cpu_seconds(process.pid) - cpu_before) / calls * 1000
                             results.append((f"{workload}, {mode}", f"{calls / args.seconds:,.0f}/s",
                                             f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms, "
-                                            f"server CPU {cpu:.2f} ms per call"))
+                                            + server_cpu(process.pid, cpu_before, calls)))
 
                         if args.only in ("", "create"):
                             async def create(index: int) -> None:
@@ -268,6 +319,8 @@ async def bench_create_and_resolve(
                                     requests[index % len(requests)], timeout=10, metadata=metadata)
 
                             await timed("CreateModelVersion", create)
+                            if args.native_client and native_client_found(results):
+                                await bench_native_create(args, stub, target, process.pid, metadata, models, mode, results)
 
                         if args.only in ("", "resolve"):
                             for name in models:
@@ -282,7 +335,7 @@ async def bench_create_and_resolve(
                                 )
 
                             await timed("ResolveAlias", resolve)
-                            if args.native_client:
+                            if args.native_client and native_client_found(results):
                                 await bench_native_resolve(args, stub, target, process.pid, metadata, models[0], mode, results)
 
                         if args.only in ("", "latency"):
@@ -296,49 +349,102 @@ async def bench_create_and_resolve(
             server.stop()
 
 
+def native_client_found(results: list[tuple[str, str, str]]) -> bool:
+    if shutil.which("h2load") is None:
+        results.append(("calls from h2load", "not run", "h2load not found; apt-get install nghttp2-client"))
+        return False
+    return True
+
+
+async def h2load_calls(
+    target: str, method: str, requests: list[bytes], connections: int, seconds: float,
+    metadata: tuple[tuple[str, str], ...],
+) -> tuple[list[float], int, str]:
+    """Call `method` from h2load, one process per request, each over `connections` connections
+    with one call in flight on each, for `seconds` after 1 s of warm-up.
+
+    Returns the duration of each call that got HTTP status 200, the bytes of data received and the
+    output of the last process. gRPC reports its own status in trailers, which h2load does not read,
+    so callers tell from the data received whether the calls returned a message.
+    """
+    h2load = shutil.which("h2load")
+    assert h2load is not None, "callers check for h2load first"
+    with tempfile.TemporaryDirectory() as scratch:
+        commands, logs = [], []
+        for index, payload in enumerate(requests):
+            body, log = Path(scratch) / f"request-{index}", Path(scratch) / f"calls-{index}.log"
+            # gRPC's message framing: not compressed, then the length as 4 big-endian bytes.
+            body.write_bytes(b"\0" + len(payload).to_bytes(4, "big") + payload)
+            command = [h2load, "-c", str(connections), "-m", "1", "-D", str(int(seconds)), "--warm-up-time", "1",
+                       "-d", str(body), "--log-file", str(log)]
+            for key, value in [("content-type", "application/grpc"), ("te", "trailers"), *metadata]:
+                command += ["-H", f"{key}: {value}"]
+            commands.append([*command, f"http://{target}/{method}"])
+            logs.append(log)
+        processes = [await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
+                                                          stderr=asyncio.subprocess.PIPE) for command in commands]
+        outputs = [await process.communicate() for process in processes]
+        durations, received = [], 0
+        for process, (stdout, stderr), log in zip(processes, outputs, logs):
+            if process.returncode != 0:
+                raise RuntimeError(f"h2load failed: {stderr.decode().strip()[-200:]}")
+            found = re.search(r"traffic: .*\((\d+)\) data", stdout.decode())
+            received += int(found.group(1)) if found else 0
+            # Each line: start (µs since the epoch), HTTP status, duration (µs).
+            durations += [int(line.split()[2]) / 1e6 for line in log.read_text().splitlines() if line.split()[1] == "200"]
+        return durations, received, outputs[-1][0].decode()
+
+
 async def bench_native_resolve(
     args: argparse.Namespace, stub: rpc_grpc.RegistryServiceStub, target: str, pid: int,
     metadata: tuple[tuple[str, str], ...], model: str, mode: str, results: list[tuple[str, str, str]],
 ) -> None:
     """Time ResolveAlias from h2load: `--clients` connections, one call in flight on each."""
-    h2load = shutil.which("h2load")
-    if h2load is None:
-        results.append(("ResolveAlias from h2load", "not run", "h2load not found; apt-get install nghttp2-client"))
-        return
     request = rpc.ResolveAliasRequest(model=f"models/{model}", alias="champion")
     expected = await stub.ResolveAlias(request, metadata=metadata)
-    with tempfile.TemporaryDirectory() as scratch:
-        body, log = Path(scratch) / "request", Path(scratch) / "calls.log"
-        payload = request.SerializeToString()
-        # gRPC's message framing: not compressed, then the length as 4 big-endian bytes.
-        body.write_bytes(b"\0" + len(payload).to_bytes(4, "big") + payload)
-        headers = [("content-type", "application/grpc"), ("te", "trailers"), *metadata]
-        command = [h2load, "-c", str(args.clients), "-m", "1", "-D", str(int(args.seconds)), "--warm-up-time", "1",
-                   "-d", str(body), "--log-file", str(log)]
-        for key, value in headers:
-            command += ["-H", f"{key}: {value}"]
-        command.append(f"http://{target}/modelward.registry.v1.RegistryService/ResolveAlias")
-        cpu_before = tree_cpu_seconds(pid)
-        finished = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=False)
-        cpu_spent = tree_cpu_seconds(pid) - cpu_before
-        if finished.returncode != 0:
-            results.append(("ResolveAlias from h2load", "failed", finished.stderr.strip()[-200:]))
-            return
-        # Each line: start (µs since the epoch), HTTP status, duration (µs). gRPC reports its own
-        # status in trailers, which h2load does not read, so the bytes received below tell whether
-        # every call returned the version.
-        durations = [int(line.split()[2]) / 1e6 for line in log.read_text().splitlines() if line.split()[1] == "200"]
-    received = re.search(r"traffic: .*\((\d+)\) data", finished.stdout)
+    cpu_before = CpuReading.take(pid)
+    durations, received, output = await h2load_calls(
+        target, "modelward.registry.v1.RegistryService/ResolveAlias", [request.SerializeToString()],
+        args.clients, args.seconds, metadata)
+    cpu = server_cpu(pid, cpu_before, len(durations))
     per_reply = 5 + expected.ByteSize()
-    complete = received is not None and int(received.group(1)) >= per_reply * len(durations)
+    complete = received >= per_reply * len(durations)
     results.append((
         f"ResolveAlias from h2load, {mode}", f"{len(durations) / args.seconds:,.0f}/s",
         f"p50 {percentile(durations, .5)*1000:.1f} ms, p99 {percentile(durations, .99)*1000:.1f} ms, "
-        f"server CPU {cpu_spent / max(len(durations), 1) * 1000:.2f} ms per call (incl. warm-up); "
-        f"h2load: {' '.join(finished.stdout.split('finished in', 1)[-1].split()[:4])}; "
+        f"{cpu} (warm-up included); "
+        f"h2load: {' '.join(output.split('finished in', 1)[-1].split()[:4])}; "
         + ("every reply carried the version" if complete else
-           f"SOME REPLIES CARRIED NO VERSION ({received.group(1) if received else '?'} bytes of data for "
-           f"{len(durations)} calls of {per_reply})"),
+           f"SOME REPLIES CARRIED NO VERSION ({received} bytes of data for {len(durations)} calls of {per_reply})"),
+    ))
+
+
+async def bench_native_create(
+    args: argparse.Namespace, stub: rpc_grpc.RegistryServiceStub, target: str, pid: int,
+    metadata: tuple[tuple[str, str], ...], models: list[str], mode: str, results: list[tuple[str, str, str]],
+) -> None:
+    """Time CreateModelVersion from h2load: `--clients` processes, each with one connection and
+    one call in flight, each creating versions of its own model."""
+    chosen = models[:args.clients]
+
+    async def latest_versions() -> dict[str, int]:
+        return {name: (await stub.GetModel(rpc.GetModelRequest(name=f"models/{name}"))).latest_version for name in chosen}
+
+    before = await latest_versions()
+    requests = [new_version(name, seed=f"native-{name}").SerializeToString() for name in chosen]
+    cpu_before = CpuReading.take(pid)
+    durations, _, _ = await h2load_calls(
+        target, "modelward.registry.v1.RegistryService/CreateModelVersion", requests, 1, args.seconds, metadata)
+    # Calls during the warm-up also create versions, so at least one version per timed call must exist.
+    after = await latest_versions()
+    created = sum(after[name] - before[name] for name in chosen)
+    cpu = server_cpu(pid, cpu_before, created, "version created")
+    results.append((
+        f"CreateModelVersion from h2load, {mode}", f"{len(durations) / args.seconds:,.0f}/s",
+        f"p50 {percentile(durations, .5)*1000:.1f} ms, p99 {percentile(durations, .99)*1000:.1f} ms, "
+        f"{cpu}; "
+        + (f"{created:,} versions created (warm-up included), every timed call among them" if created >= len(durations)
+           else f"ONLY {created:,} VERSIONS CREATED FOR {len(durations):,} TIMED CALLS"),
     ))
 
 
@@ -622,7 +728,7 @@ async def main() -> None:
     parser.add_argument("--connections", choices=["shared", "per-client"], default="shared",
                         help="one channel for all callers, or one connection per caller (default %(default)s)")
     parser.add_argument("--native-client", action="store_true",
-                        help="also time ResolveAlias from h2load (Debian package nghttp2-client)")
+                        help="also time CreateModelVersion and ResolveAlias from h2load (Debian package nghttp2-client)")
     parser.add_argument("--auth-compare", action="store_true",
                         help="only time the create and resolve workloads with authentication off and on, in alternating windows")
     parser.add_argument("--auth-rounds", type=int, default=3,
