@@ -14,7 +14,10 @@ version with 20 hyperparameters, 10 metrics, 5 tags, 2 datasets and 30 features)
    FindingOpened. The delay runs from our publish to the event's `consumer_inbox.processed_at`
    (taken in governance's transaction just before it commits) and to the finding's arrival on
    NATS. The finding's `ce-time` cannot serve: governance records its events at the time of the
-   registry event that caused them, so a replay produces the same events.
+   registry event that caused them, so a replay produces the same events. The result also gives
+   the delay to JetStream's acknowledgement of each publish, the longest pause between two sends
+   (a pause in this process is followed by a burst, which is not the steady rate asked for), and
+   the WAL and checkpoint writes PostgreSQL made meanwhile.
 
 3. With `--cluster N`, instead of the two above: N models whose versions share one training
    dataset and one feature set, so each is redundant with every other. It times how long
@@ -39,6 +42,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import gc
 import datetime as dt
 import hashlib
 import random
@@ -168,6 +173,28 @@ async def applied_count(engine: sa.ext.asyncio.AsyncEngine) -> int:
         return int(await connection.scalar(sa.text("SELECT count(*) FROM consumer_inbox")) or 0)
 
 
+@dataclasses.dataclass(frozen=True)
+class DatabaseActivity:
+    """Counters of the whole PostgreSQL server, read before and after the measured run."""
+
+    wal_bytes: int
+    checkpoint_buffers: int
+
+
+async def database_activity(engine: sa.ext.asyncio.AsyncEngine) -> DatabaseActivity:
+    """Read the server's WAL position and the buffers its checkpoints have written so far.
+
+    A checkpoint writes the pages changed since the last one, and a commit waits for its WAL to
+    reach the disk. On a machine with one disk the two compete, so a slow commit in the trace can
+    coincide with checkpoint writes.
+    """
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.text(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, buffers_checkpoint FROM pg_stat_bgwriter"
+        ))).one()
+    return DatabaseActivity(int(row[0]), int(row[1]))
+
+
 async def processed_times(engine: sa.ext.asyncio.AsyncEngine, event_ids: list[str]) -> list[tuple[str, dt.datetime]]:
     """Return when governance applied each of the events, as its inbox rows record it."""
     inbox = sa.table("consumer_inbox", sa.column("event_id"), sa.column("processed_at", UtcDateTime()))
@@ -274,24 +301,28 @@ async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
         # can overtake its first.
         for stream_version in (0, 1):
             await publish_all(js, [messages[stream_version] for messages in models if len(messages) > stream_version])
-        results.append((f"publishing {len(backlog):,} registry events", f"{time.monotonic() - published:.0f} s",
+        backlog_size = len(backlog)
+        results.append((f"publishing {backlog_size:,} registry events", f"{time.monotonic() - published:.0f} s",
                         "setup, not a target"))
+        # The backlog is hundreds of thousands of objects that the garbage collector tracks.
+        # Dropping it keeps them out of the full collections that pause the latency run's sender.
+        del models, backlog
 
         async with database() as url:
             engine = create_engine(url)
             analyzer = asyncio.create_task(analyze_every(url, args.analyze_interval))
             with governance_process(url, server.url, prefix) as (process, target):
                 await wait_migrated(engine, process)
-                seconds = await wait_applied(engine, len(backlog), process, args.timeout)
+                seconds = await wait_applied(engine, backlog_size, process, args.timeout)
                 results.append((
-                    f"consumer throughput, backlog of {len(backlog):,} events",
-                    f"{len(backlog) / seconds:,.0f} events/s", f"{seconds:.0f} s in all (target at least 2,000/s)",
+                    f"consumer throughput, backlog of {backlog_size:,} events",
+                    f"{backlog_size / seconds:,.0f} events/s", f"{seconds:.0f} s in all (target at least 2,000/s)",
                 ))
                 current, peak = rss_mb(process.pid)
                 results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
                                 f"peak {peak:.0f} MB (target at most 400 MB)"))
                 results.append(await list_portfolio_pages(target))
-                results.append(await latency(args, js, client, engine, process, source, prefix, len(backlog)))
+                results.append(await latency(args, js, client, engine, process, source, prefix, backlog_size))
             analyzer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await analyzer
@@ -356,6 +387,8 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     event_ids: dict[str, str] = {}
     to_arrival: list[float] = []
     arrivals: list[tuple[float, float]] = []
+    # (send time, seconds until JetStream acknowledged the publish) of each measured event.
+    acknowledged: list[tuple[float, float]] = []
     subscription = await js.subscribe(
         f"{prefix}.governance.v1.FindingOpened", ordered_consumer=True,
         deliver_policy=nats.js.api.DeliverPolicy.NEW,
@@ -370,6 +403,10 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
             to_arrival.append(time.time() - sent_at[name])
             arrivals.append((sent_at[name], to_arrival[-1]))
 
+    async def timed_publish(subject: str, data: bytes, headers: dict[str, str], sent: float) -> None:
+        await js.publish(subject, data, headers=headers)
+        acknowledged.append((sent, time.time() - sent))
+
     async def send(count: int, first_index: int, measured: bool) -> float:
         """Publish `count` ModelCreated events of models without an owner at the rate; return the rate reached."""
         interval = 1 / args.rate
@@ -382,7 +419,9 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
             if measured:
                 sent_at[f"bench-{index}"] = time.time()
                 event_ids[headers["ce-id"]] = f"bench-{index}"
-            pending.append(asyncio.create_task(js.publish(subject, data, headers=headers)))
+                pending.append(asyncio.create_task(timed_publish(subject, data, headers, sent_at[f"bench-{index}"])))
+            else:
+                pending.append(asyncio.create_task(js.publish(subject, data, headers=headers)))
         await asyncio.gather(*pending)
         return count / (time.monotonic() - started)
 
@@ -392,14 +431,21 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     # The collector starts before the warm-up: the warm-up's findings would otherwise wait in the
     # subscription's queue and delay the first measured arrivals by the time to drain them.
     collector = asyncio.create_task(collect())
+    # Full garbage collections of this process paused the sender for 230 to 250 ms in three runs
+    # of five, and it then caught up with a burst of over 100 events, which is not a steady rate.
+    # Freezing the objects that exist now leaves the collector only the ones the run creates.
+    gc.collect()
+    gc.freeze()
     warmup = int(args.rate * args.warmup)
     if warmup:
         await send(warmup, args.models + 10_000_000, measured=False)
         await wait_applied(engine, applied + warmup, process, 60)
         applied += warmup
     total = int(args.rate * args.seconds)
+    database_before = await database_activity(engine)
     achieved = await send(total, args.models, measured=True)
     await wait_applied(engine, applied + total, process, 60)
+    database_after = await database_activity(engine)
     deadline = time.monotonic() + 10
     while len(to_arrival) < total and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -410,25 +456,37 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
         for event_id, processed_at in await processed_times(engine, list(event_ids))
     )
     to_record = [delay for _, delay in timeline]
+    send_times = sorted(sent_at.values())
+    longest_pause = max((later - earlier for earlier, later in zip(send_times, send_times[1:])), default=0.0)
+    to_stored = [delay for _, delay in acknowledged]
     if args.trace:
-        write_trace(args.trace, timeline, sorted(arrivals))
+        write_trace(args.trace, timeline, sorted(arrivals), sorted(acknowledged))
     if not to_record:
         return (f"event to decision at {args.rate:.0f}/s", "no findings arrived", "see the governance log")
     return (
         f"event to decision committed at {args.rate:.0f}/s (sent {achieved:.0f}/s)",
         f"p99 {percentile(to_record, .99) * 1000:.1f} ms",
         f"p50 {percentile(to_record, .5) * 1000:.1f} ms over {len(to_record)} events (target p99 at most 50 ms); "
-        f"to arrival on NATS p50 {percentile(to_arrival, .5) * 1000:.1f} ms, p99 {percentile(to_arrival, .99) * 1000:.1f} ms",
+        f"longest pause between two sends {longest_pause * 1000:.0f} ms; "
+        f"to JetStream's acknowledgement of the publish p50 {percentile(to_stored, .5) * 1000:.1f} ms, "
+        f"p99 {percentile(to_stored, .99) * 1000:.1f} ms; "
+        f"to arrival on NATS p50 {percentile(to_arrival, .5) * 1000:.1f} ms, p99 {percentile(to_arrival, .99) * 1000:.1f} ms; "
+        f"meanwhile PostgreSQL wrote {(database_after.wal_bytes - database_before.wal_bytes) / total / 1024:.1f} KiB of WAL "
+        f"per event and its checkpointer {database_after.checkpoint_buffers - database_before.checkpoint_buffers:,} buffers",
     )
 
 
-def write_trace(path: str, timeline: list[tuple[float, float]], arrivals: list[tuple[float, float]]) -> None:
-    """Write as CSV each measured event's send time with its delay to the decision ("event") and
-    to its finding's arrival on NATS ("arrival"), and each ANALYZE pass."""
+def write_trace(path: str, timeline: list[tuple[float, float]], arrivals: list[tuple[float, float]],
+                acknowledged: list[tuple[float, float]]) -> None:
+    """Write as CSV each measured event's send time with its delay to the decision ("event"), to
+    JetStream's acknowledgement of its publish ("stored") and to its finding's arrival on NATS
+    ("arrival"), and each ANALYZE pass."""
     with open(path, "w", encoding="utf-8") as trace:
         trace.write("kind,start_unix,end_unix_or_delay_ms,table\n")
         for sent, delay in timeline:
             trace.write(f"event,{sent:.6f},{delay * 1000:.3f},\n")
+        for sent, delay in acknowledged:
+            trace.write(f"stored,{sent:.6f},{delay * 1000:.3f},\n")
         for sent, delay in arrivals:
             trace.write(f"arrival,{sent:.6f},{delay * 1000:.3f},\n")
         for table, started, ended in ANALYZE_PASSES:
