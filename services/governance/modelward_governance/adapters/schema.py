@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, skip_column_statistics, text_column
-from modelward_common.eventstore import add_append_head_function, create_events_table_without_chain, metadata
+from modelward_common.eventstore import (
+    add_append_head_function, create_events_table_without_chain, metadata, skip_read_back_column_statistics,
+)
 from modelward_common.migrations import Migration
 from modelward_common.relay import relay_state_table
 from modelward_common.timeutil import UtcDateTime
@@ -270,4 +272,5 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
     Migration(6, "no planner statistics on columns only read back whole", _skip_whole_value_statistics),
     Migration(7, "index of redundancy flags by their second model", _index_flags_by_second_uid),
+    Migration(8, "no planner statistics on event columns only read back", skip_read_back_column_statistics),
 ]

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from modelward_common.audit import add_hash_chain
 from modelward_common.consumer import CONSUMER_TABLES
 from modelward_common.db import blob_column, json_column, skip_column_statistics, text_column
-from modelward_common.eventstore import add_append_head_function, create_events_table_without_chain, metadata
+from modelward_common.eventstore import (
+    add_append_head_function, create_events_table_without_chain, metadata, skip_read_back_column_statistics,
+)
 from modelward_common.migrations import Migration
 from modelward_common.request_ids import MAX_REQUEST_ID
 from modelward_common.relay import relay_state_table
@@ -132,4 +134,5 @@ MIGRATIONS = (
     Migration(4, "principal states applied from governance's events", _create_principal_states),
     Migration(5, "PostgreSQL function that takes the append lock and reads the chain head in one call", add_append_head_function),
     Migration(6, "no planner statistics on columns only read back whole", _skip_whole_value_statistics),
+    Migration(7, "no planner statistics on event columns only read back", skip_read_back_column_statistics),
 )
