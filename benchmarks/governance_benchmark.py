@@ -43,8 +43,8 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import datetime as dt
+import gc
 import hashlib
 import random
 import statistics
@@ -417,9 +417,9 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
             index = first_index + offset
             [(subject, data, headers)] = source.model(index, owner=False)
             if measured:
-                sent_at[f"bench-{index}"] = time.time()
+                sent = sent_at[f"bench-{index}"] = time.time()
                 event_ids[headers["ce-id"]] = f"bench-{index}"
-                pending.append(asyncio.create_task(timed_publish(subject, data, headers, sent_at[f"bench-{index}"])))
+                pending.append(asyncio.create_task(timed_publish(subject, data, headers, sent)))
             else:
                 pending.append(asyncio.create_task(js.publish(subject, data, headers=headers)))
         await asyncio.gather(*pending)

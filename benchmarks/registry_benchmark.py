@@ -235,13 +235,12 @@ class CpuReading:
         return cls(tree_cpu_seconds(pid), postgres_cpu_seconds(), machine_busy_seconds())
 
 
-def server_cpu(pid: int, before: CpuReading, calls: int, unit: str = "call") -> str:
-    """Describe the CPU the registry's processes used since `before`, per call.
+def server_cpu(before: CpuReading, after: CpuReading, calls: int, unit: str = "call") -> str:
+    """Describe the CPU used between two readings, per call.
 
     One process serves its calls on one core at most, so the busiest process's share bounds the
     calls per second that more clients could get from it.
     """
-    after = CpuReading.take(pid)
     spent = [seconds - before.registry.get(member, 0.0) for member, seconds in after.registry.items()]
     calls = max(calls, 1)
     detail = f"server CPU {sum(spent) / calls * 1000:.2f} ms per {unit}"
@@ -309,9 +308,10 @@ async def bench_create_and_resolve(
                         async def timed(workload: str, call: Callable[[int], Awaitable[None]]) -> None:
                             cpu_before = CpuReading.take(process.pid)
                             calls, latencies = await closed_loop(args.clients, args.seconds, call)
+                            cpu = server_cpu(cpu_before, CpuReading.take(process.pid), calls)
                             results.append((f"{workload}, {mode}", f"{calls / args.seconds:,.0f}/s",
                                             f"p50 {percentile(latencies, .5)*1000:.1f} ms, p99 {percentile(latencies, .99)*1000:.1f} ms, "
-                                            + server_cpu(process.pid, cpu_before, calls)))
+                                            + cpu))
 
                         if args.only in ("", "create"):
                             async def create(index: int) -> None:
@@ -350,6 +350,7 @@ async def bench_create_and_resolve(
 
 
 def native_client_found(results: list[tuple[str, str, str]]) -> bool:
+    """Return whether h2load is on PATH. When it is missing, add a "not run" row to `results`."""
     if shutil.which("h2load") is None:
         results.append(("calls from h2load", "not run", "h2load not found; apt-get install nghttp2-client"))
         return False
@@ -387,7 +388,7 @@ async def h2load_calls(
         durations, received = [], 0
         for process, (stdout, stderr), log in zip(processes, outputs, logs):
             if process.returncode != 0:
-                raise RuntimeError(f"h2load failed: {stderr.decode().strip()[-200:]}")
+                raise RuntimeError(f"h2load exited with code {process.returncode}: {stderr.decode().strip()[-200:]}")
             found = re.search(r"traffic: .*\((\d+)\) data", stdout.decode())
             received += int(found.group(1)) if found else 0
             # Each line: start (µs since the epoch), HTTP status, duration (µs).
@@ -403,10 +404,14 @@ async def bench_native_resolve(
     request = rpc.ResolveAliasRequest(model=f"models/{model}", alias="champion")
     expected = await stub.ResolveAlias(request, metadata=metadata)
     cpu_before = CpuReading.take(pid)
-    durations, received, output = await h2load_calls(
-        target, "modelward.registry.v1.RegistryService/ResolveAlias", [request.SerializeToString()],
-        args.clients, args.seconds, metadata)
-    cpu = server_cpu(pid, cpu_before, len(durations))
+    try:
+        durations, received, output = await h2load_calls(
+            target, "modelward.registry.v1.RegistryService/ResolveAlias", [request.SerializeToString()],
+            args.clients, args.seconds, metadata)
+    except RuntimeError as error:
+        results.append(("ResolveAlias from h2load", "failed", str(error)))
+        return
+    cpu = server_cpu(cpu_before, CpuReading.take(pid), len(durations))
     per_reply = 5 + expected.ByteSize()
     complete = received >= per_reply * len(durations)
     results.append((
@@ -433,12 +438,17 @@ async def bench_native_create(
     before = await latest_versions()
     requests = [new_version(name, seed=f"native-{name}").SerializeToString() for name in chosen]
     cpu_before = CpuReading.take(pid)
-    durations, _, _ = await h2load_calls(
-        target, "modelward.registry.v1.RegistryService/CreateModelVersion", requests, 1, args.seconds, metadata)
+    try:
+        durations, _, _ = await h2load_calls(
+            target, "modelward.registry.v1.RegistryService/CreateModelVersion", requests, 1, args.seconds, metadata)
+    except RuntimeError as error:
+        results.append(("CreateModelVersion from h2load", "failed", str(error)))
+        return
+    cpu_after = CpuReading.take(pid)
     # Calls during the warm-up also create versions, so at least one version per timed call must exist.
     after = await latest_versions()
     created = sum(after[name] - before[name] for name in chosen)
-    cpu = server_cpu(pid, cpu_before, created, "version created")
+    cpu = server_cpu(cpu_before, cpu_after, created, "version created")
     results.append((
         f"CreateModelVersion from h2load, {mode}", f"{len(durations) / args.seconds:,.0f}/s",
         f"p50 {percentile(durations, .5)*1000:.1f} ms, p99 {percentile(durations, .99)*1000:.1f} ms, "

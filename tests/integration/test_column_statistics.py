@@ -23,7 +23,7 @@ _TARGETS = sa.text(
     (prepare_registry, "model_versions", ["body"], ["tags", "metrics", "hyperparameters"]),
     (prepare_registry, "events", ["payload", *READ_BACK_COLUMNS], ["stream_id", "stream_version", "type", "recorded_at"]),
 ])
-async def test_whole_value_columns_have_no_statistics(fresh_pg_url, prepare, table, skipped, kept) -> None:  # type: ignore[no-untyped-def]
+async def test_read_back_columns_have_no_statistics(fresh_pg_url, prepare, table, skipped, kept) -> None:  # type: ignore[no-untyped-def]
     engine = create_engine(fresh_pg_url())
     try:
         await prepare(engine)
@@ -49,7 +49,7 @@ _FILL_EVENTS = sa.text(
 
 @pytest.mark.parametrize("prepare", [prepare_governance, prepare_registry])
 async def test_event_id_lookup_estimates_one_row(fresh_pg_url, prepare) -> None:  # type: ignore[no-untyped-def]
-    """Without statistics on event_id, the planner knows from its unique index that a lookup finds one row."""
+    """Without statistics on event_id, the planner estimates one row for a lookup from its unique index."""
     engine = create_engine(fresh_pg_url())
     try:
         await prepare(engine)
