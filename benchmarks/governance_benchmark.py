@@ -63,7 +63,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.registry_benchmark import cpu_probe, database, machine, percentile, rss_mb  # noqa: E402
+from benchmarks.registry_benchmark import CpuReading, cpu_probe, database, machine, percentile, rss_mb, server_cpu  # noqa: E402
 from modelward_common.cloudevents import headers_for, subject_for  # noqa: E402
 from modelward_common.db import create_engine  # noqa: E402
 from modelward_common.eventstore import StoredEvent  # noqa: E402
@@ -313,10 +313,13 @@ async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             analyzer = asyncio.create_task(analyze_every(url, args.analyze_interval))
             with governance_process(url, server.url, prefix) as (process, target):
                 await wait_migrated(engine, process)
+                cpu_before = CpuReading.take(process.pid)
                 seconds = await wait_applied(engine, backlog_size, process, args.timeout)
+                cpu = server_cpu(cpu_before, CpuReading.take(process.pid), backlog_size, "event")
                 results.append((
                     f"consumer throughput, backlog of {backlog_size:,} events",
-                    f"{backlog_size / seconds:,.0f} events/s", f"{seconds:.0f} s in all (target at least 2,000/s)",
+                    f"{backlog_size / seconds:,.0f} events/s",
+                    f"{seconds:.0f} s in all (target at least 2,000/s); {cpu.replace('server', 'governance', 1)}",
                 ))
                 current, peak = rss_mb(process.pid)
                 results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
@@ -443,8 +446,10 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
         applied += warmup
     total = int(args.rate * args.seconds)
     database_before = await database_activity(engine)
+    cpu_before = CpuReading.take(process.pid)
     achieved = await send(total, args.models, measured=True)
     await wait_applied(engine, applied + total, process, 60)
+    cpu = server_cpu(cpu_before, CpuReading.take(process.pid), total, "event").replace("server", "governance", 1)
     database_after = await database_activity(engine)
     deadline = time.monotonic() + 10
     while len(to_arrival) < total and time.monotonic() < deadline:
@@ -466,7 +471,7 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     return (
         f"event to decision committed at {args.rate:.0f}/s (sent {achieved:.0f}/s)",
         f"p99 {percentile(to_record, .99) * 1000:.1f} ms",
-        f"p50 {percentile(to_record, .5) * 1000:.1f} ms over {len(to_record)} events (target p99 at most 50 ms); "
+        f"p50 {percentile(to_record, .5) * 1000:.1f} ms over {len(to_record)} events (target p99 at most 50 ms); {cpu}; "
         f"longest pause between two sends {longest_pause * 1000:.0f} ms; "
         f"to JetStream's acknowledgement of the publish p50 {percentile(to_stored, .5) * 1000:.1f} ms, "
         f"p99 {percentile(to_stored, .99) * 1000:.1f} ms; "

@@ -241,7 +241,7 @@ class EventConsumer:
         handler: Handler,
         *,
         history: HistorySource | None = None,
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[AsyncConnection], None] = lambda connection: None,
         before_apply: BeforeApply | None = None,
         after_apply: AfterApply | None = None,
     ) -> None:
@@ -249,6 +249,7 @@ class EventConsumer:
         self.config = config
         self.handler = handler
         self.history = history
+        # Called after each commit of applied events, with the connection that committed them.
         self.on_commit = on_commit
         self.before_apply = before_apply
         self.after_apply = after_apply
@@ -363,7 +364,6 @@ class EventConsumer:
                 await self._process_one(delivery)
             return
 
-        self.on_commit()
         for delivery, outcome in outcomes:
             if outcome is _Outcome.EARLY:
                 await delivery.message.nak(delay=self.config.gap_wait_seconds)
@@ -387,6 +387,7 @@ class EventConsumer:
             if self.after_apply is not None:
                 await self.after_apply(connection)
             await self._finish_batch(connection, state)
+        self.on_commit(connection)
         self.applied_count += state.applied
         self.healed_count += state.healed
         return outcomes
@@ -554,7 +555,7 @@ class EventConsumer:
                 await self._save_progress(connection, event.stream_id, event.stream_version)
         self.applied_count += 1 + len(healed)
         self.healed_count += len(healed)
-        self.on_commit()
+        self.on_commit(connection)
         return True
 
     async def apply_missing(self, events: Sequence[ReceivedEvent]) -> int:

@@ -30,8 +30,10 @@ from modelward_common import eventstore
 from modelward_common.db import create_engine
 from modelward_common.eventstore import EventContext, NewEvent
 from modelward_common.relay import OutboxRelay, RelayConfig, relay_state_table
+from modelward_governance import bootstrap as governance_bootstrap
 from modelward_registry.bootstrap import prepare_database
 from tests.support.builders import new_model, new_version
+from tests.support.governance import governance_config, running_governance
 from tests.support.registry import registry_config, running_registry
 
 EVENTS = 6
@@ -368,3 +370,38 @@ async def test_deleted_stream_is_created_again(fresh_pg_url, nats_server, nats_p
     finally:
         await engine.dispose()
     assert await _stream_positions(nats_client, nats_prefix) == [2]
+
+
+async def test_governance_relay_skips_read_back(fresh_pg_url, nats_server, nats_prefix, monkeypatch) -> None:
+    """Governance's relay publishes the events of a consumer transaction from memory once it
+    commits, without reading them back from the outbox."""
+    governance_url = fresh_pg_url()
+    read_back: list[str] = []
+    real_read_all = relay_module.read_all
+
+    async def recording_read_all(connection, *args, **kwargs):
+        events = await real_read_all(connection, *args, **kwargs)
+        if connection.engine.url.render_as_string(hide_password=False) == governance_url:
+            read_back.extend(event.type for event in events)
+        return events
+
+    monkeypatch.setattr(relay_module, "read_all", recording_read_all)
+    # Polls read the outbox too. With one poll a minute, only the start-up read and the reads
+    # after commits remain.
+    real_relay_config = governance_bootstrap.relay_config
+    monkeypatch.setattr(
+        governance_bootstrap, "relay_config", lambda config: dataclasses.replace(real_relay_config(config), poll_interval=60.0)
+    )
+    async with running_registry(registry_config(fresh_pg_url(), nats_server.url, nats_prefix)) as registry:
+        config = governance_config(governance_url, nats_server.url, nats_prefix, registry.target)
+        async with running_governance(config) as governance:
+            relay = governance.app.relay
+            deadline = time.monotonic() + 20
+            while relay.published_count < 1 and time.monotonic() < deadline:  # the initial policy
+                await asyncio.sleep(0.02)
+            started_with = relay.published_count
+            for index in range(3):
+                await registry.stub.CreateModel(new_model(f"ownerless-{index}", owner=""))
+            # Each ownerless model opens findings and flags the model orphaned.
+            await _wait_published(relay, started_with + 6)
+    assert set(read_back) <= {"PolicyChanged"}, read_back

@@ -164,9 +164,10 @@ class GovernanceApp:
         await apply_access_event(connection, payload_type.FromString(event.payload), event.time, event.actor)
         self._access_changed = True
 
-    def _after_commit(self) -> None:
+    def _after_commit(self, connection: AsyncConnection) -> None:
         if self.relay is not None:
-            self.relay.wake()
+            # The relay publishes the batch's events without reading them back from the outbox.
+            self.relay.committed(self.governance.appended_by(connection))
         if self._access_changed:
             self._access_changed = False
             self.access.invalidate()

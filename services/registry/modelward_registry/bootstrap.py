@@ -157,7 +157,7 @@ class RegistryApp:
         assert self.promotion_decisions is not None, "decisions are consumed only when stages are governed"
         await self.promotion_decisions(connection, event)
 
-    def _after_governance_commit(self) -> None:
+    def _after_governance_commit(self, _connection: AsyncConnection) -> None:
         # Wakes the relay and drops the cached aliases of the models the decisions changed.
         self.registry.after_external_commit()
         # Reload the inactive principals at once, not after the directory's max age.

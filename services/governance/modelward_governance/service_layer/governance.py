@@ -136,6 +136,8 @@ class _BatchSnapshot:
     # which are appended in one insert before the commit.
     stream_versions: dict[str, int] = field(default_factory=dict)
     unsaved_events: list[eventstore.PendingAppend] = field(default_factory=list)
+    # Events the batch appended before its commit, for the relay once the commit succeeds.
+    appended: list[eventstore.StoredEvent] = field(default_factory=list)
 
 
 class Governance:
@@ -276,7 +278,18 @@ class Governance:
             pending = list(snapshot.unsaved_events)
             snapshot.unsaved_events.clear()
             # Appended last, so the event store's append lock is held only until the commit.
-            _log_recorded(await eventstore.append_many(connection, pending))
+            stored = await eventstore.append_many(connection, pending)
+            snapshot.appended.extend(stored)
+            _log_recorded(stored)
+
+    def appended_by(self, connection: AsyncConnection) -> list[eventstore.StoredEvent]:
+        """Return the events that finish_batch appended in the consumer transaction of `connection`.
+
+        Call it only once that transaction has committed. It returns nothing when another
+        consumer transaction has started since, and the relay then reads those events from the outbox.
+        """
+        snapshot = self._snapshot_of(connection)
+        return snapshot.appended if snapshot is not None else []
 
     async def _write_unsaved(self, connection: AsyncConnection) -> None:
         """Write the batch's unsaved portfolio rows and findings, so reads see them."""
