@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -40,8 +41,37 @@ def find_nats_server() -> str:
     )
 
 
+# Lowest port free_port returns. Local servers listen below it (PostgreSQL 5432, NATS 4222).
+_LOWEST_PICKED_PORT = 10_000
+
+
+def ephemeral_ports() -> range:
+    """Return the kernel's range of ephemeral ports (Linux's default when it cannot be read)."""
+    try:
+        low, high = (int(value) for value in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """Return a port on `host` that no socket is bound to now, outside the ephemeral range.
+
+    The caller binds the port later. bind() with port 0 would return an ephemeral port, and the
+    kernel also gives those to outgoing connections, so a connection made in between could take
+    it. Only a program that binds a port by its number takes a port outside that range.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    ephemeral = ephemeral_ports()
+    candidates = [port for port in range(_LOWEST_PICKED_PORT, 65536) if port not in ephemeral]
+    for port in random.sample(candidates, min(100, len(candidates))):
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 

@@ -42,7 +42,7 @@ import pytest
 from modelward_cli.main import main as modelward
 from modelward_cli.reasons import finding_pt_br
 from modelward_cli.reports import rule_kinds_of
-from modelward_common.nats_server import find_nats_server
+from modelward_common.nats_server import find_nats_server, free_port
 from modelward_sdk import GovernanceClient
 from tests.conftest import PG_HOST
 from tests.e2e.test_walkthrough import (  # noqa: F401 - pytest collects these here against the compose stack
@@ -59,7 +59,6 @@ from tests.support.compose import (
     ServiceAddresses,
     dockerfile_environment,
     environment_of,
-    free_port,
     init_database_names,
     load_compose,
     published_ports,

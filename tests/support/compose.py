@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,12 +131,6 @@ def init_database_names(directory: Path = POSTGRES_INIT_DIR) -> list[str]:
             assert match, f"{script.name}: the compose test reads only CREATE DATABASE statements, not {statement!r}"
             names.append(match["name"])
     return names
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
