@@ -253,6 +253,8 @@ class EventConsumer:
         self.on_commit = on_commit
         self.before_apply = before_apply
         self.after_apply = after_apply
+        # Held while events apply, so one transaction of this consumer runs at a time.
+        self._applying = asyncio.Lock()
         self.applied_count = 0
         self.parked_count = 0
         self.duplicate_count = 0
@@ -376,7 +378,7 @@ class EventConsumer:
         # Events apply in delivery order, as they would one by one: handlers may read what other
         # streams' events wrote, and a replay must reach the same state as the live run.
         events = [delivery.event for delivery in deliveries]
-        async with self.engine.begin() as connection:
+        async with self._applying, self.engine.begin() as connection:
             seen, last_versions = await self._seen_and_claimed(connection, events)
             state = _BatchState(seen=seen, last_versions=last_versions)
             if self.before_apply is not None:
@@ -533,30 +535,33 @@ class EventConsumer:
 
     async def apply(self, event: ReceivedEvent, *, sequence: int = 0, deliveries: int = 1) -> bool:
         """Apply one event in its own transaction; return False when it was applied before."""
-        healed: list[ReceivedEvent] = []
-        last = 0
-        async with self.engine.begin() as connection:
-            if await self._seen_ids(connection, [event.event_id]):
-                return False
-            if self.config.ordered:
-                last = (await self._claim_progress_rows(connection, {event.stream_id}))[event.stream_id]
-                if event.stream_version <= last:
+        # Another task may apply an event (apply_missing, a dead letter retried) while a batch
+        # runs. The handler hooks keep per-transaction state, so applies take turns.
+        async with self._applying:
+            healed: list[ReceivedEvent] = []
+            last = 0
+            async with self.engine.begin() as connection:
+                if await self._seen_ids(connection, [event.event_id]):
                     return False
-                if event.stream_version > last + 1 and (deliveries < self.config.gap_wait_deliveries or self.history is None):
-                    raise _EarlyEvent()
-            if self.before_apply is not None:
-                await self.before_apply(connection, [event])
-            if self.config.ordered and event.stream_version > last + 1:
-                healed = await self._heal(connection, event, last)
-            await self._apply_one(connection, event, sequence)
-            if self.after_apply is not None:
-                await self.after_apply(connection)
-            if self.config.ordered:
-                await self._save_progress(connection, event.stream_id, event.stream_version)
-        self.applied_count += 1 + len(healed)
-        self.healed_count += len(healed)
-        self.on_commit(connection)
-        return True
+                if self.config.ordered:
+                    last = (await self._claim_progress_rows(connection, {event.stream_id}))[event.stream_id]
+                    if event.stream_version <= last:
+                        return False
+                    if event.stream_version > last + 1 and (deliveries < self.config.gap_wait_deliveries or self.history is None):
+                        raise _EarlyEvent()
+                if self.before_apply is not None:
+                    await self.before_apply(connection, [event])
+                if self.config.ordered and event.stream_version > last + 1:
+                    healed = await self._heal(connection, event, last)
+                await self._apply_one(connection, event, sequence)
+                if self.after_apply is not None:
+                    await self.after_apply(connection)
+                if self.config.ordered:
+                    await self._save_progress(connection, event.stream_id, event.stream_version)
+            self.applied_count += 1 + len(healed)
+            self.healed_count += len(healed)
+            self.on_commit(connection)
+            return True
 
     async def apply_missing(self, events: Sequence[ReceivedEvent]) -> int:
         """Apply those of `events` that the inbox lacks, in the given order; return how many applied.

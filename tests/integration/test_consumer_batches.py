@@ -432,3 +432,40 @@ async def test_cancelled_batch_logs_failed_hand_back(database_url, caplog) -> No
     assert other.settled == ["nak"]
     assert "could not hand back a message of the stopped batch (ConnectionError: connection to NATS lost)" in caplog.text
     await engine.dispose()
+
+
+async def test_single_apply_waits_for_batch(database_url) -> None:
+    """An event applied on its own while a batch runs (as apply_missing does) waits for the batch.
+
+    The batch keeps its unsaved rows and events in governance's batch state until its commit, so
+    an apply that started its own batch state in the middle would drop them.
+    """
+    engine = create_engine(database_url)
+    await prepare_database(engine)
+    governance = Governance(engine)
+    await governance.start()
+    consumer = governance_consumer(engine, governance)
+    batch = [_ownerless_model("batch-1"), _ownerless_model("batch-2")]
+    alone = _ownerless_model("alone")
+    in_batch, release = asyncio.Event(), asyncio.Event()
+
+    async def pausing_handler(connection, event) -> None:  # type: ignore[no-untyped-def]
+        await governance.handle_registry_event(connection, event)
+        if event.stream_id == batch[0].headers["ce-streamid"]:
+            in_batch.set()
+            await release.wait()
+
+    consumer.handler = pausing_handler
+    batch_run = asyncio.create_task(consumer.process_batch(batch))
+    await in_batch.wait()
+    single_run = asyncio.create_task(consumer.apply(parse_event(alone.headers, alone.data)))
+    await asyncio.sleep(0.2)
+    release.set()
+    await batch_run
+    assert await single_run is True
+
+    for message in [*batch, alone]:
+        async with engine.connect() as connection:
+            recorded = {event.type for event in await read_stream(connection, message.headers["ce-streamid"])}
+        assert "FindingOpened" in recorded, message.headers["ce-streamid"]
+    await engine.dispose()
