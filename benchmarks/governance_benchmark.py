@@ -315,11 +315,11 @@ async def bench(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 await wait_migrated(engine, process)
                 cpu_before = CpuReading.take(process.pid)
                 seconds = await wait_applied(engine, backlog_size, process, args.timeout)
-                cpu = server_cpu(cpu_before, CpuReading.take(process.pid), backlog_size, "event")
+                cpu = server_cpu(cpu_before, CpuReading.take(process.pid), backlog_size, "event", "governance")
                 results.append((
                     f"consumer throughput, backlog of {backlog_size:,} events",
                     f"{backlog_size / seconds:,.0f} events/s",
-                    f"{seconds:.0f} s in all (target at least 2,000/s); {cpu.replace('server', 'governance', 1)}",
+                    f"{seconds:.0f} s in all (target at least 2,000/s); {cpu}",
                 ))
                 current, peak = rss_mb(process.pid)
                 results.append((f"governance RSS with {args.models:,} models", f"{current:.0f} MB",
@@ -449,7 +449,7 @@ async def latency(args: argparse.Namespace, js: nats.js.JetStreamContext, client
     cpu_before = CpuReading.take(process.pid)
     achieved = await send(total, args.models, measured=True)
     await wait_applied(engine, applied + total, process, 60)
-    cpu = server_cpu(cpu_before, CpuReading.take(process.pid), total, "event").replace("server", "governance", 1)
+    cpu = server_cpu(cpu_before, CpuReading.take(process.pid), total, "event", "governance")
     database_after = await database_activity(engine)
     deadline = time.monotonic() + 10
     while len(to_arrival) < total and time.monotonic() < deadline:

@@ -235,15 +235,17 @@ class CpuReading:
         return cls(tree_cpu_seconds(pid), postgres_cpu_seconds(), machine_busy_seconds())
 
 
-def server_cpu(before: CpuReading, after: CpuReading, calls: int, unit: str = "call") -> str:
-    """Describe the CPU used between two readings, per call.
+def server_cpu(
+    before: CpuReading, after: CpuReading, calls: int, unit: str = "call", process: str = "server"
+) -> str:
+    """Describe the CPU used between two readings per call, with `process` as the measured process's name.
 
     One process serves its calls on one core at most, so the busiest process's share bounds the
     calls per second that more clients could get from it.
     """
     spent = [seconds - before.registry.get(member, 0.0) for member, seconds in after.registry.items()]
     calls = max(calls, 1)
-    detail = f"server CPU {sum(spent) / calls * 1000:.2f} ms per {unit}"
+    detail = f"{process} CPU {sum(spent) / calls * 1000:.2f} ms per {unit}"
     if len(spent) > 1:
         detail += f" ({max(spent) / calls * 1000:.2f} ms in its busiest process)"
     return (detail + f", PostgreSQL {(after.postgres - before.postgres) / calls * 1000:.2f} ms, "
